@@ -427,12 +427,14 @@ def test_deploy_has_the_expected_documents():
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize("doc", [d for d in DOCS if (d.body.get("apiVersion"), d.kind) not in CRD_SCHEMAS], ids=repr)
 def test_document_matches_kubernetes_openapi_schema(doc, version):
-    assert schema_errors(doc.body, version) == [], f"{doc} against Kubernetes {version}"
+    errors = schema_errors(doc.body, version)
+    assert not errors, f"{doc} against Kubernetes {version}:\n" + "\n".join(errors)
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if (d.body.get("apiVersion"), d.kind) in CRD_SCHEMAS], ids=repr)
 def test_snapshot_crd_document_matches_its_schema(doc):
-    assert schema_errors(doc.body, K8S_VERSIONS[-1]) == [], f"{doc}"
+    errors = schema_errors(doc.body, K8S_VERSIONS[-1])
+    assert not errors, f"{doc}:\n" + "\n".join(errors)
 
 
 def test_schema_check_catches_broken_documents():
@@ -683,7 +685,8 @@ def test_there_is_a_restore_example():
 
 @pytest.mark.parametrize("restore,snapshot,source", restore_examples(), ids=lambda d: d.name)
 def test_restore_example_obeys_r10(restore, snapshot, source):
-    assert r10_violations(restore.body, source.body, snapshot.body, storage_classes()) == []
+    problems = r10_violations(restore.body, source.body, snapshot.body, storage_classes())
+    assert not problems, "\n".join(problems)
     assert snapshot.body["spec"]["volumeSnapshotClassName"] == "csi-disk-snapclass"
 
 
