@@ -58,3 +58,9 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# ---- deploy: Kubernetes manifests (deploy/, docs/cluster.md)
+.PHONY: test-deploy
+## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)
+test-deploy: deps-py
+	$(PY) -m pytest -q Tests/conformance/test_deploy_manifests.py
