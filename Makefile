@@ -10,7 +10,7 @@ BIN         = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --show-bin-path)
 
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate
 
 .PHONY: deps deps-apt deps-py proto build test test-swift test-py run install clean \
         bench bench-rpc bench-data bench-plugin asan
@@ -58,3 +58,9 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# ---- deploy: Kubernetes manifests (deploy/, docs/cluster.md)
+.PHONY: test-deploy
+## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)
+test-deploy: deps-py
+	$(PY) -m pytest -q Tests/conformance/test_deploy_manifests.py
