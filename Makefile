@@ -64,3 +64,9 @@ clean:
 ## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)
 test-deploy: deps-py
 	$(PY) -m pytest -q Tests/conformance/test_deploy_manifests.py
+
+# --- Domain: EVSSnapshotRules ---
+.PHONY: test-domain
+## test-domain: the Everest rules and quantity tests only (seconds)
+test-domain:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
