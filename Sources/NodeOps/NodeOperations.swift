@@ -25,6 +25,7 @@ public struct NodeOperations: Sendable {
 
     /// Returns the loop device bound to `image`, binding a free one (LOOP_CTL_GET_FREE + LOOP_SET_FD) when none is.
     /// Idempotent: a device already bound to the file (per /sys/block/loopN/loop/backing_file) is reused.
+    @discardableResult
     public func attachLoop(image: String) throws -> LoopDevice {
         try LoopDevices.attach(image: image).device
     }
@@ -60,6 +61,7 @@ public struct NodeOperations: Sendable {
     ///
     /// Idempotent: the same image already staged there is success (`alreadyStaged`); a different image, or the
     /// other access type, is `alreadyInUseElsewhere`. On failure everything this call did is undone.
+    @discardableResult
     public func stage(image: String, stagingPath: String, access: VolumeAccess, readOnly: Bool) throws -> StagedVolume {
         guard let canonicalImage = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
         if let existing = try existingStaging(image: canonicalImage, stagingPath: stagingPath, access: access, readOnly: readOnly) {
@@ -327,7 +329,9 @@ public struct NodeOperations: Sendable {
 
     /// Grows a staged volume after its image file was grown: LOOP_SET_CAPACITY on the image's loop device, then
     /// `resize2fs <device>` (ext4) or `xfs_growfs -d <mount point>` (xfs) when `stagingOrTargetPath` is a mounted file
-    /// system; nothing more for block volumes. Returns the device size in bytes. Idempotent (growing to the current
+    /// system; nothing more for block volumes. Online ext4 growth needs CAP_SYS_RESOURCE; without it (as in an unprivileged
+    /// container) the file system's mounts are taken down, `e2fsck -f -p` + `resize2fs` run offline, and the mounts are
+    /// put back as they were (see `OfflineResize`); a busy mount makes that fail with nothing changed. Returns the device size in bytes. Idempotent (growing to the current
     /// size changes nothing). `notAttached` when the image has no loop device, `notMounted` when the path is
     /// neither a mount point nor a block staging.
     public func expand(image: String, stagingOrTargetPath: String) throws -> Int64 {
@@ -344,7 +348,11 @@ public struct NodeOperations: Sendable {
         }
         switch entry.fsType {
         case "ext4", "ext3", "ext2":
-            try Command.run("resize2fs", [device.path])
+            if Capabilities.effectiveHas(Capabilities.sysResource) {
+                try Command.run("resize2fs", [device.path])
+            } else {
+                try OfflineResize.growExt4(device: device, table: table)
+            }
         case "xfs":
             try Command.run("xfs_growfs", ["-d", path])
         default:
