@@ -109,9 +109,34 @@ struct NodeOperationsTests {
 
             if case .block(let size) = try ws.ops.volumeStats(path: target).usage {
                 #expect(size == 64 << 20)
+                #expect(try ws.ops.volumeStats(path: staging).usage == .block(sizeBytes: size), "stats of a block staging path")
             } else {
                 Issue.record("a block target reports block usage")
             }
+
+            // Read-only publish: a second, read-only loop device of the same image; writes fail with EPERM.
+            let roTarget = ws.path("pods/p2/volumeDevices/d-b")
+            try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: true, access: .block)
+            try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: true, access: .block)
+            #expect(try ws.loops().map(\.readOnly).sorted { !$0 && $1 } == [false, true])
+            let roFD = open(roTarget, O_RDONLY | O_CLOEXEC)
+            var readBack = [UInt8](repeating: 0, count: message.count)
+            #expect(pread(roFD, &readBack, readBack.count, 4096) == message.count)
+            close(roFD)
+            #expect(readBack == message, "the read-only device shows the same image")
+            let wfd = open(roTarget, O_WRONLY | O_CLOEXEC)
+            #expect(pwrite(wfd, message, message.count, 0) == -1 && errno == EPERM)
+            close(wfd)
+            #expect(throws: NodeOpsError.mountOptionsDiffer(path: roTarget, found: "ro", wanted: "rw")) {
+                try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: false, access: .block)
+            }
+            try ws.ops.unpublish(targetPath: roTarget)
+            #expect(try ws.loops() == [staged.device], "the read-only device goes with its last publish")
+
+            // Block expand: the device grows, no file system is touched.
+            try ws.image("d-b.img", mib: 80)
+            #expect(try ws.ops.expand(image: image, stagingOrTargetPath: target) == 80 << 20)
+            #expect(try ws.ops.expand(image: image, stagingOrTargetPath: staging) == 80 << 20)
 
             try ws.ops.unpublish(targetPath: target)
             #expect(openErrno(target, O_RDONLY) == ENOENT, "unpublish removes the target file")
