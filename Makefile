@@ -58,3 +58,9 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# --- Node: NodeOps (loop devices, file systems, mounts) ---
+.PHONY: test-node
+## test-node: NodeOps tests; the loop-device and mount tests need root and skip with a printed reason otherwise
+test-node:
+	$(SWIFT) test $(SWIFTFLAGS) --filter NodeOpsTests

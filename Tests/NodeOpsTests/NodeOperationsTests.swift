@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import NodeOps
 #if canImport(Glibc)
@@ -342,8 +343,8 @@ struct NodeOperationsTests {
             default:
                 readOnly = true
             }
-            let loopsBefore = try LoopDevices.all()
-            let mountsBefore = try MountTable.current().entries.map(\.mountPoint)
+            // Compared within the workspace: other processes on this machine may attach loop devices meanwhile.
+            let before = try ws.snapshot()
             do {
                 try ws.ops.stage(image: image, stagingPath: staging, access: access, readOnly: readOnly)
                 Issue.record("stage succeeded (\(reason))")
@@ -358,8 +359,8 @@ struct NodeOperationsTests {
                     Issue.record("\(reason): unexpected error \(error)")
                 }
             }
-            #expect(try LoopDevices.all() == loopsBefore, "no loop device leaked (\(reason))")
-            #expect(try MountTable.current().entries.map(\.mountPoint) == mountsBefore, "nothing left mounted (\(reason))")
+            #expect(try ws.snapshot() == before, "no loop device leaked and nothing left mounted (\(reason))")
+            #expect(try ws.loops().isEmpty && ws.mounts().isEmpty)
             if reason != "staging path is a regular file" {
                 #expect(openErrno(ws.path("staging"), O_RDONLY) == ENOENT, "directories the failed stage created are removed")
             } else {
@@ -390,6 +391,26 @@ struct NodeOperationsTests {
             #expect(openErrno(ws.path("dev-target"), O_RDONLY) == ENOENT)
             try ws.ops.unstage(stagingPath: staging)
             #expect(try ws.snapshot().isEmpty)
+        }
+    }
+
+    @Test("concurrent attaches of one image bind one loop device")
+    func concurrentAttach() throws {
+        try withWorkspace { ws in
+            let image = try ws.image("d-c.img", mib: 64)
+            let results = Mutex<[Int]>([])
+            let ops = ws.ops
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                if let device = try? ops.attachLoop(image: image) {
+                    results.withLock { $0.append(device.number) }
+                }
+            }
+            let numbers = results.withLock { $0 }
+            #expect(numbers.count == 6)
+            #expect(Set(numbers).count == 1)
+            #expect(try ws.loops().count == 1)
+            try ws.ops.detachLoop(image: image)
+            #expect(try ws.loops().isEmpty)
         }
     }
 
