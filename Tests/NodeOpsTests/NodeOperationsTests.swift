@@ -18,7 +18,7 @@ struct NodeOperationsTests {
     func ext4KeepsData() throws {
         try withWorkspace { ws in
             let image = try ws.image("d-1.img", mib: 64)
-            let staging = ws.path("staging")
+            let staging = ws.path("staging dir/with space")  // the kernel escapes it as \040 in mountinfo
             let first = try ws.ops.stage(image: image, stagingPath: staging, access: ext4, readOnly: false)
             #expect(first.formatted)
             #expect(!first.alreadyStaged)
