@@ -21,6 +21,13 @@ protocol CSIGeneratedMessage: CSIMessage {
     func write(to writer: CWriter)
 }
 
+extension CSIGeneratedMessage {
+    /// Test hook: decode with a counting allocator (see `AllocationCounter`).
+    static func decodeCounting(_ bytes: [UInt8], counter: AllocationCounter) throws(CSIDecodeError) -> Self {
+        try CSICodec.decode(Self.self, from: bytes, counter: counter)
+    }
+}
+
 /// Test hook: counts the blocks protobuf-c allocates and frees during one decode.
 final class AllocationCounter: @unchecked Sendable {
     // @unchecked: mutated only from inside the single decode call it is passed to.
