@@ -112,6 +112,12 @@ struct RoundTripTests {
         #expect(try CSI.DeleteSnapshotRequest(serializedBytes: bytes) == known)
     }
 
+    @Test("encoding a string that holds a NUL writes it up to the NUL (protobuf-c C strings)")
+    func nulOnEncode() throws {
+        let bytes = CSI.DeleteVolumeRequest(volumeId: "vol\0hidden").serializedBytes()
+        #expect(try CSI.DeleteVolumeRequest(serializedBytes: bytes).volumeId == "vol")
+    }
+
     @Test("map entries are written in key order (deterministic bytes)")
     func deterministicMaps() {
         var a: [String: String] = [:]
