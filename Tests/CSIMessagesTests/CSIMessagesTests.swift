@@ -103,6 +103,8 @@ struct RoundTripTests {
         #expect(mode.mode.rawValue == 99)
         #expect(mode.serializedBytes() == varintField(1, 99))
         #expect(CSI.VolumeCapability.AccessMode.Mode(rawValue: 7) == .singleNodeMultiWriter)
+        #expect(CSI.VolumeCapability.AccessMode.Mode.unrecognized(7) == .singleNodeMultiWriter)
+        #expect(CSI.VolumeCapability.AccessMode().mode == .unknown)
     }
 
     @Test("unknown fields are skipped")
