@@ -76,3 +76,13 @@ test-domain:
 ## test-node: NodeOps tests; the loop-device and mount tests need root and skip with a printed reason otherwise
 test-node:
 	$(SWIFT) test $(SWIFTFLAGS) --filter NodeOpsTests
+
+# --- Wire: CCSIProto, CSIMessages, csi-wire-check ---
+proto: deps-py
+
+## proto-check: regenerate and fail if the committed protoc-c / Swift codec output differs
+proto-check: proto
+	git diff --exit-code -- Sources/CCSIProto Sources/CSIMessages/Generated
+	@untracked="$$(git ls-files --others --exclude-standard -- Sources/CCSIProto Sources/CSIMessages/Generated)"; \
+	  if [ -n "$$untracked" ]; then echo "proto-check: generated files not in git: $$untracked"; exit 1; fi
+.PHONY: proto-check
