@@ -64,3 +64,13 @@ clean:
 ## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)
 test-deploy: deps-py
 	$(PY) -m pytest -q Tests/conformance/test_deploy_manifests.py
+
+# --- Wire: CCSIProto, CSIMessages, csi-wire-check ---
+proto: deps-py
+
+## proto-check: regenerate and fail if the committed protoc-c / Swift codec output differs
+proto-check: proto
+	git diff --exit-code -- Sources/CCSIProto Sources/CSIMessages
+	@untracked="$$(git ls-files --others --exclude-standard -- Sources/CCSIProto Sources/CSIMessages)"; \
+	  if [ -n "$$untracked" ]; then echo "proto-check: generated files not in git: $$untracked"; exit 1; fi
+.PHONY: proto-check
