@@ -32,6 +32,12 @@ targets += [
 // MARK: - gRPC server: CGRPCCore (system library), RPCServer
 // The only Swift code that calls grpc_*; knows nothing of CSI.
 // Unary calls over unix or tcp endpoints.
+targets += [
+    .systemLibrary(name: "CGRPCCore", path: "Sources/CGRPCCore"),
+    .target(name: "RPCServer", dependencies: ["CGRPCCore"], path: "Sources/RPCServer"),
+    .executableTarget(name: "rpc-bench", dependencies: ["RPCServer"], path: "Sources/rpc-bench"),
+    .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
+]
 
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
