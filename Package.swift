@@ -39,7 +39,7 @@ targets += [
     .target(name: "CEVSFileOps"),
     .target(
         name: "EVSEmulator",
-        dependencies: ["CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+        dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
     .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
