@@ -47,6 +47,23 @@ targets += [
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
 // Implements the backend protocol of the domain module.
+products += [
+    .library(name: "EVSEmulator", targets: ["EVSEmulator"]),
+    .executable(name: "evs-bench-data", targets: ["evs-bench-data"]),
+]
+dependencies += [
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+]
+targets += [
+    // C shim: copy_file_range, SEEK_DATA/SEEK_HOLE, FICLONE ioctl, fstatfs (not importable from Glibc).
+    .target(name: "CEVSFileOps"),
+    .target(
+        name: "EVSEmulator",
+        dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
+    .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
+    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
+]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.

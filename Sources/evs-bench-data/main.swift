@@ -1,0 +1,1 @@
+print("evs-bench-data: not yet")
