@@ -68,6 +68,25 @@ targets += [
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
+products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
+dependencies += [
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+]
+targets += [
+    .target(
+        name: "CSIDriver",
+        dependencies: [
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator",
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
+    .executableTarget(
+        name: "evs-csi-driver",
+        dependencies: ["CSIDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver"]),
+]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
