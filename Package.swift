@@ -65,6 +65,14 @@ targets += [
     .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
 ]
 
+// MARK: - Node: NodeOps
+// The node side of the driver as plain Swift: loop devices, file systems, mounts, stats, expansion.
+// No CSI types; the Driver's NodeService maps these calls and NodeOpsError to CSI.
+targets += [
+    .target(name: "NodeOps", path: "Sources/NodeOps"),
+    .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
+]
+
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
