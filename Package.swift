@@ -85,7 +85,7 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),

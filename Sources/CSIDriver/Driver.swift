@@ -28,8 +28,8 @@ public final class Driver: Sendable {
 
     /// The configuration this driver runs with.
     public let configuration: DriverConfiguration
-    /// The backend (the embedded emulator).
-    public let backend: EVSEmulator
+    /// The backend (the embedded emulator); nil when only the Node service is served.
+    public let backend: EVSEmulator?
     private let server: RPCServer
     private let logger: Logger
 
@@ -41,16 +41,24 @@ public final class Driver: Sendable {
             throw .configuration("--node-id is required when the Node service is served (--mode node or all)")
         }
         if configuration.topologies.isEmpty { throw .configuration("at least one --zone is required") }
-        do {
-            try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-            backend = try EVSEmulator(configuration: EmulatorConfiguration(
-                stateDirectory: configuration.stateDirectory, topologies: configuration.topologies,
-                rules: configuration.rules, maxAttachmentsPerNode: configuration.maxVolumesPerNode))
-        } catch {
-            throw .backend("cannot open the state directory \(configuration.stateDirectory): \(error)")
-        }
-        if !backend.openReport.isEmpty {
-            logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(backend.openReport)"])
+        // Only the controller owns the emulator's state (and reconciles it on open); a node-only process must
+        // not roll back a create the controller has in flight, so it works from the publish context alone.
+        if configuration.mode.servesController {
+            let emulator: EVSEmulator
+            do {
+                try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+                emulator = try EVSEmulator(configuration: EmulatorConfiguration(
+                    stateDirectory: configuration.stateDirectory, topologies: configuration.topologies,
+                    rules: configuration.rules, maxAttachmentsPerNode: configuration.maxVolumesPerNode))
+            } catch {
+                throw .backend("cannot open the state directory \(configuration.stateDirectory): \(error)")
+            }
+            if !emulator.openReport.isEmpty {
+                logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(emulator.openReport)"])
+            }
+            backend = emulator
+        } else {
+            backend = nil
         }
         do {
             server = try RPCServer(configuration: .init(
@@ -70,14 +78,14 @@ public final class Driver: Sendable {
         let backend = self.backend
         let identity = IdentityService(driverName: configuration.driverName,
                                        servesController: configuration.mode.servesController,
-                                       health: { backend.health() })
+                                       health: { backend?.health() ?? BackendHealth(isHealthy: true, detail: "node only") })
         endpoint.route(.getPluginInfo) { (request: CSI.GetPluginInfoRequest, _) in identity.getPluginInfo(request) }
         endpoint.route(.getPluginCapabilities) { (request: CSI.GetPluginCapabilitiesRequest, _) in
             identity.getPluginCapabilities(request)
         }
         endpoint.route(.probe) { (request: CSI.ProbeRequest, _) in identity.probe(request) }
 
-        if configuration.mode.servesController {
+        if configuration.mode.servesController, let backend {
             let controller = ControllerService(backend: backend, driverName: configuration.driverName,
                                                annotations: annotations, logger: logger)
             let zones = configuration.topologies.map(\.zone)

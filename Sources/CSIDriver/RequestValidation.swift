@@ -46,10 +46,13 @@ enum RequestValidation {
         }
     }
 
-    /// The zones a topology list names under the zone key (other segments are ignored).
+    /// The zones a topology list names under the zone key, or under the older beta key CCE's PVs also carry
+    /// (other segments are ignored).
     static func zones(_ topologies: [CSI.Topology]) -> [String] {
         var seen = Set<String>()
-        return topologies.compactMap { $0.segments[DriverConfiguration.zoneTopologyKey] }.filter { seen.insert($0).inserted }
+        return topologies
+            .compactMap { $0.segments[DriverConfiguration.zoneTopologyKey] ?? $0.segments[EverestNames.zoneLabel] }
+            .filter { seen.insert($0).inserted }
     }
 
     /// R12: the capacity range in whole GiB (`defaultGiB` when no bound is set); a negative bound, or a

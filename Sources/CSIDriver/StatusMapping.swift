@@ -1,5 +1,6 @@
 import CSIMessages
 import EVSSnapshotRules
+import NodeOps
 import RPCServer
 
 /// The one place that turns errors into gRPC statuses. Every switch is exhaustive: a new error case does
@@ -16,6 +17,8 @@ public enum StatusMapping {
             return RPCStatus(code: code(for: error), message: error.description)
         case let violation as EverestRuleViolation:
             return RPCStatus(code: code(for: violation.statusCode), message: violation.message)
+        case let error as NodeOpsError:
+            return RPCStatus(code: code(for: error), message: error.description)
         case let error as CSIDecodeError:
             return RPCStatus(code: .invalidArgument, message: error.description)
         default:
@@ -46,6 +49,17 @@ public enum StatusMapping {
         case .limitExceeded, .topologyUnavailable: .resourceExhausted
         case .rule(let violation): code(for: violation.statusCode)
         case .storage: .internal
+        }
+    }
+
+    /// NodeOpsError → gRPC code, as the CSI spec lists them for the Node RPCs.
+    static func code(for error: NodeOpsError) -> RPCStatusCode {
+        switch error {
+        case .notMounted, .notAttached, .fsMismatch, .blankReadOnly: .failedPrecondition
+        case .alreadyInUseElsewhere, .mountOptionsDiffer: .alreadyExists
+        case .notFound: .notFound
+        case .unsupportedFileSystem: .invalidArgument
+        case .commandFailed, .syscallFailed: .internal
         }
     }
 
