@@ -74,3 +74,9 @@ proto-check: proto
 	@untracked="$$(git ls-files --others --exclude-standard -- Sources/CCSIProto Sources/CSIMessages)"; \
 	  if [ -n "$$untracked" ]; then echo "proto-check: generated files not in git: $$untracked"; exit 1; fi
 .PHONY: proto-check
+
+# --- Domain: EVSSnapshotRules ---
+.PHONY: test-domain
+## test-domain: the Everest rules and quantity tests only (seconds)
+test-domain:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
