@@ -80,3 +80,9 @@ proto-check: proto
 ## test-domain: the Everest rules and quantity tests only (seconds)
 test-domain:
 	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
+
+# --- Node: NodeOps (loop devices, file systems, mounts) ---
+.PHONY: test-node
+## test-node: NodeOps tests; the loop-device and mount tests need root and skip with a printed reason otherwise
+test-node:
+	$(SWIFT) test $(SWIFTFLAGS) --filter NodeOpsTests

@@ -13,17 +13,21 @@ public struct LoopDevice: Sendable, Hashable, CustomStringConvertible {
     public var number: Int
     /// The image the kernel reports as backing file (canonical path at attach time).
     public var backingFile: String
+    /// Whether the device is read-only (/sys/block/loopN/ro): NodeOps binds a second, read-only device to the
+    /// image for a read-only block publish, because a read-only bind of a device node does not stop writes.
+    public var readOnly: Bool
 
     /// The device node, `/dev/loopN`.
     public var path: String { "/dev/loop\(number)" }
     /// The block major of every loop device.
     public static let major: UInt32 = 7
 
-    public var description: String { "\(path) (\(backingFile))" }
+    public var description: String { "\(path) (\(backingFile)\(readOnly ? ", read-only" : ""))" }
 
-    public init(number: Int, backingFile: String) {
+    public init(number: Int, backingFile: String, readOnly: Bool = false) {
         self.number = number
         self.backingFile = backingFile
+        self.readOnly = readOnly
     }
 }
 
@@ -49,10 +53,8 @@ enum LoopDevices {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard name.hasPrefix("loop"), let number = Int(name.dropFirst(4)) else { continue }
-            // The loop/ directory exists only while the device is bound.
-            guard let backing = try? readWholeFile("\(sysBlock)/\(name)/loop/backing_file") else { continue }
-            devices.append(LoopDevice(number: number, backingFile: backing.trimmingTrailingWhitespace))
+            guard name.hasPrefix("loop"), let number = Int(name.dropFirst(4)), let device = device(number: number) else { continue }
+            devices.append(device)
         }
         return devices.sorted { $0.number < $1.number }
     }
@@ -63,22 +65,24 @@ enum LoopDevices {
         try all().filter { $0.backingFile == image }
     }
 
-    /// The device with block number `minor` if it is a bound loop device.
+    /// /dev/loop`number` if it is bound (its loop/ directory in sysfs exists only while it is).
     static func device(number: Int) -> LoopDevice? {
         guard let backing = try? readWholeFile("\(sysBlock)/loop\(number)/loop/backing_file") else { return nil }
-        return LoopDevice(number: number, backingFile: backing.trimmingTrailingWhitespace)
+        let readOnly = (try? readWholeFile("\(sysBlock)/loop\(number)/ro"))?.hasPrefix("1") ?? false
+        return LoopDevice(number: number, backingFile: backing.trimmingTrailingWhitespace, readOnly: readOnly)
     }
 
-    /// Returns a device bound to `image`, reusing one if it exists. `created` tells the caller whether it
-    /// should detach the device when undoing.
-    static func attach(image: String) throws -> (device: LoopDevice, created: Bool) {
+    /// Returns a device bound to `image` with the wanted read-only state, reusing one if it exists. `created` tells
+    /// the caller whether it should detach the device when undoing. A read-only device is bound to the image opened
+    /// O_RDONLY, which makes the kernel mark the device read-only (writes fail with EPERM).
+    static func attach(image: String, readOnly: Bool = false) throws -> (device: LoopDevice, created: Bool) {
         guard let canonical = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
         guard let st = try statOrNil(canonical), isRegularFile(st) else {
             throw NodeOpsError.syscallFailed(call: "attach loop", path: image, errno: EINVAL)
         }
         return try attachLock.withLock { _ in
-            if let existing = try bound(to: canonical).first { return (existing, false) }
-            return try withFD(canonical, O_RDWR) { imageFD in
+            if let existing = try bound(to: canonical).first(where: { $0.readOnly == readOnly }) { return (existing, false) }
+            return try withFD(canonical, readOnly ? O_RDONLY : O_RDWR) { imageFD in
                 try withFD("/dev/loop-control", O_RDWR) { control in
                     // Another process may take the free device between GET_FREE and SET_FD (EBUSY): ask again.
                     var lastError: NodeOpsError?
@@ -92,7 +96,7 @@ enum LoopDevices {
                             try withFD(node, O_RDWR) { loopFD in
                                 try sys("ioctl LOOP_SET_FD", node) { ioctl(loopFD, IoctlRequest.loopSetFD, imageFD) }
                             }
-                            return (LoopDevice(number: Int(number), backingFile: canonical), true)
+                            return (LoopDevice(number: Int(number), backingFile: canonical, readOnly: readOnly), true)
                         } catch let error as NodeOpsError where error.errno == EBUSY {
                             lastError = error
                         }

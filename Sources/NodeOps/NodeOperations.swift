@@ -24,10 +24,11 @@ public struct NodeOperations: Sendable {
     // MARK: Loop devices
 
     /// Returns the loop device bound to `image`, binding a free one (LOOP_CTL_GET_FREE + LOOP_SET_FD) when none is.
-    /// Idempotent: a device already bound to the file (per /sys/block/loopN/loop/backing_file) is reused.
+    /// Idempotent: a device already bound to the file (per /sys/block/loopN/loop/backing_file) with the same
+    /// read-only state is reused. `readOnly` binds the image opened O_RDONLY: a read-only device.
     @discardableResult
-    public func attachLoop(image: String) throws -> LoopDevice {
-        try LoopDevices.attach(image: image).device
+    public func attachLoop(image: String, readOnly: Bool = false) throws -> LoopDevice {
+        try LoopDevices.attach(image: image, readOnly: readOnly).device
     }
 
     /// Unbinds every loop device bound to `image` (LOOP_CLR_FD). Idempotent: nothing bound, or the image gone, is success.
@@ -43,11 +44,14 @@ public struct NodeOperations: Sendable {
         }
     }
 
-    /// Makes the loop device bound to `image` pick up the image's current size (LOOP_SET_CAPACITY); returns the
-    /// new device size in bytes.
+    /// Makes every loop device bound to `image` pick up the image's current size (LOOP_SET_CAPACITY); returns the
+    /// new device size in bytes. `notAttached` when no device is bound to it.
+    @discardableResult
     public func refreshLoopSize(image: String) throws -> Int64 {
         let device = try attachedDevice(image: image)
-        try LoopDevices.refreshCapacity(device)
+        for other in try LoopDevices.bound(to: device.backingFile) {
+            try LoopDevices.refreshCapacity(other)
+        }
         return try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))
     }
 
@@ -57,7 +61,7 @@ public struct NodeOperations: Sendable {
     /// - `.mount`: probes the device (`blkid -p`), formats it only when blank, refuses another file system
     ///   (`fsMismatch`), and mounts it at `stagingPath` (created if missing) with `mountFlags` (+ `ro` if `readOnly`).
     /// - `.block`: bind-mounts the device node on `<stagingPath>/block`, so the staging survives in the kernel's
-    ///   mount table and needs no record file.
+    ///   mount table and needs no record file. `readOnly` uses a read-only loop device.
     ///
     /// Idempotent: the same image already staged there is success (`alreadyStaged`); a different image, or the
     /// other access type, is `alreadyInUseElsewhere`. On failure everything this call did is undone.
@@ -74,7 +78,8 @@ public struct NodeOperations: Sendable {
         undo.push { removeDirectories(createdDirs) }
         guard let staging = try canonicalPath(stagingPath) else { throw NodeOpsError.notFound(path: stagingPath) }
 
-        let (device, created) = try LoopDevices.attach(image: canonicalImage)
+        let blockReadOnly = access == .block && readOnly
+        let (device, created) = try LoopDevices.attach(image: canonicalImage, readOnly: blockReadOnly)
         if created {
             undo.push { try? LoopDevices.detach(device) }
         }
@@ -149,6 +154,9 @@ public struct NodeOperations: Sendable {
             guard access == .block else {
                 throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: "block device \(device) (staged for block, not mount)")
             }
+            guard device.readOnly == readOnly else {
+                throw NodeOpsError.mountOptionsDiffer(path: staging, found: device.readOnly ? "ro" : "rw", wanted: readOnly ? "ro" : "rw")
+            }
             return StagedVolume(device: device, stagingPath: staging, blockDeviceFile: file, formatted: false, alreadyStaged: true)
         }
         return nil
@@ -193,7 +201,8 @@ public struct NodeOperations: Sendable {
     /// Makes the staged volume visible at `targetPath`:
     /// - `.mount`: bind-mounts the staging path on `targetPath` (a directory, created if missing), then remounts the
     ///   bind read-only and/or with the per-mount flags among `mountFlags` (nosuid, nodev, noexec, noatime, ...).
-    /// - `.block`: creates `targetPath` as an empty file and bind-mounts the staged device node on it.
+    /// - `.block`: creates `targetPath` as an empty file and bind-mounts the staged device node on it; `readOnly`
+    ///   bind-mounts a read-only loop device of the same image instead (writes fail with EPERM).
     ///
     /// Idempotent: the same source already there is success; another source is `alreadyInUseElsewhere`; the same
     /// source with the other read-only state is `mountOptionsDiffer`. A staging path with nothing staged is
@@ -227,15 +236,30 @@ public struct NodeOperations: Sendable {
 
         case .block:
             let file = staging + "/" + NodeOperations.blockDeviceFileName
-            guard table.isMountPoint(file), let sourceStat = try statOrNil(file), isBlockDevice(sourceStat) else {
+            guard table.isMountPoint(file), let sourceStat = try statOrNil(file), isBlockDevice(sourceStat),
+                  deviceMajor(sourceStat.st_rdev) == LoopDevice.major,
+                  let staged = LoopDevices.device(number: Int(deviceMinor(sourceStat.st_rdev))) else {
                 throw NodeOpsError.notMounted(path: file)
             }
             if let target = try canonicalPath(targetPath), let existing = table.topmost(at: target) {
-                guard let st = try statOrNil(target), isBlockDevice(st), st.st_rdev == sourceStat.st_rdev else {
-                    throw NodeOpsError.alreadyInUseElsewhere(path: target, by: describe(existing, nil))
+                let st = try statOrNil(target)
+                let device = st.flatMap { isBlockDevice($0) && deviceMajor($0.st_rdev) == LoopDevice.major
+                    ? LoopDevices.device(number: Int(deviceMinor($0.st_rdev))) : nil }
+                guard let device, device.backingFile == staged.backingFile else {
+                    throw NodeOpsError.alreadyInUseElsewhere(path: target, by: describe(existing, device))
                 }
-                try checkReadOnly(existing, path: target, wanted: readOnly)
+                guard device.readOnly == (readOnly || staged.readOnly) else {
+                    throw NodeOpsError.mountOptionsDiffer(path: target, found: device.readOnly ? "ro" : "rw", wanted: readOnly ? "ro" : "rw")
+                }
                 return
+            }
+            // A read-only bind of a device node does not stop writes to the device, so a read-only publish binds
+            // a second, read-only loop device of the same image instead.
+            var source = staged
+            if readOnly && !staged.readOnly {
+                let (device, created) = try LoopDevices.attach(image: staged.backingFile, readOnly: true)
+                if created { undo.push { try? LoopDevices.detach(device) } }
+                source = device
             }
             let parent = parentDirectory(targetPath)
             let createdDirs = try makeDirectories(parent)
@@ -245,7 +269,7 @@ public struct NodeOperations: Sendable {
             }
             if try createEmptyFile(targetPath) { undo.push { unlink(targetPath) } }
             guard let target = try canonicalPath(targetPath) else { throw NodeOpsError.notFound(path: targetPath) }
-            try sysMount(source: file, target: target, fsType: nil, flags: MountFlag.bind, data: nil)
+            try sysMount(source: source == staged ? file : source.path, target: target, fsType: nil, flags: MountFlag.bind, data: nil)
             undo.push { try? sysUnmount(target) }
             if readOnly {
                 try sysMount(source: nil, target: target, fsType: nil,
@@ -259,19 +283,30 @@ public struct NodeOperations: Sendable {
 
     /// Unmounts everything mounted at `targetPath` and removes it (an empty directory, or the block target file).
     /// Idempotent: a missing target is success. A directory that still holds files after unmounting is refused
-    /// (ENOTEMPTY), so data written to an unmounted directory is never deleted.
+    /// (ENOTEMPTY), so data written to an unmounted directory is never deleted. The read-only loop device of a
+    /// read-only block publish is detached once nothing mounts it.
     public func unpublish(targetPath: String) throws {
         guard let target = try canonicalPath(targetPath) else { return }
         var table = try MountTable.current()
+        var readOnlyLoops: [LoopDevice] = []
         for _ in 0..<16 where table.isMountPoint(target) {
+            if let st = try statOrNil(target), isBlockDevice(st), deviceMajor(st.st_rdev) == LoopDevice.major,
+               let device = LoopDevices.device(number: Int(deviceMinor(st.st_rdev))), device.readOnly {
+                readOnlyLoops.append(device)
+            }
             try sysUnmount(target)
             table = try MountTable.current()
         }
-        guard let st = try statOrNil(target) else { return }
-        if isDirectory(st) {
-            try sys("rmdir", target) { rmdir(target) }
-        } else {
-            try sys("unlink", target) { unlink(target) }
+        if let st = try statOrNil(target) {
+            if isDirectory(st) {
+                try sys("rmdir", target) { rmdir(target) }
+            } else {
+                try sys("unlink", target) { unlink(target) }
+            }
+        }
+        // The read-only device of a read-only block publish goes with its last publish.
+        for device in readOnlyLoops where NodeOperations.users(of: device, in: table).isEmpty {
+            try LoopDevices.detach(device)
         }
     }
 
@@ -336,22 +371,22 @@ public struct NodeOperations: Sendable {
     /// neither a mount point nor a block staging.
     public func expand(image: String, stagingOrTargetPath: String) throws -> Int64 {
         let device = try attachedDevice(image: image)
-        try LoopDevices.refreshCapacity(device)
-        let size = try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))
+        let size = try refreshLoopSize(image: image)
         guard let path = try canonicalPath(stagingOrTargetPath) else { throw NodeOpsError.notFound(path: stagingOrTargetPath) }
         let table = try MountTable.current()
         if let st = try statOrNil(path), isBlockDevice(st) { return size }
         if table.topmost(at: path) == nil, table.isMountPoint(path + "/" + NodeOperations.blockDeviceFileName) { return size }
         guard let entry = table.topmost(at: path) else { throw NodeOpsError.notMounted(path: path) }
-        guard entry.major == LoopDevice.major, Int(entry.minor) == device.number else {
+        guard entry.major == LoopDevice.major, let mounted = LoopDevices.device(number: Int(entry.minor)),
+              mounted.backingFile == device.backingFile else {
             throw NodeOpsError.alreadyInUseElsewhere(path: path, by: describe(entry, nil))
         }
         switch entry.fsType {
         case "ext4", "ext3", "ext2":
             if Capabilities.effectiveHas(Capabilities.sysResource) {
-                try Command.run("resize2fs", [device.path])
+                try Command.run("resize2fs", [mounted.path])
             } else {
-                try OfflineResize.growExt4(device: device, table: table)
+                try OfflineResize.growExt4(device: mounted, table: table)
             }
         case "xfs":
             try Command.run("xfs_growfs", ["-d", path])
@@ -365,7 +400,8 @@ public struct NodeOperations: Sendable {
 
     private func attachedDevice(image: String) throws -> LoopDevice {
         guard let canonical = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
-        guard let device = try LoopDevices.bound(to: canonical).first else { throw NodeOpsError.notAttached(image: image) }
+        let devices = try LoopDevices.bound(to: canonical)
+        guard let device = devices.first(where: { !$0.readOnly }) ?? devices.first else { throw NodeOpsError.notAttached(image: image) }
         return device
     }
 

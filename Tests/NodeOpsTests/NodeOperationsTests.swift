@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import NodeOps
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Glibc
 
 /// Real loop devices and mounts. Serialized: the tests compare loop and mount lists before and after.
 @Suite("node operations on real loop devices and mounts", .serialized,
-       .enabled(if: Privileges.available, "needs root, /dev/loop-control and mount(2); the reason is printed"))
+       .enabled(if: Privileges.available, Privileges.comment))
 struct NodeOperationsTests {
     let ext4 = VolumeAccess.mount(fsType: .ext4, mountFlags: [])
 
@@ -17,7 +18,7 @@ struct NodeOperationsTests {
     func ext4KeepsData() throws {
         try withWorkspace { ws in
             let image = try ws.image("d-1.img", mib: 64)
-            let staging = ws.path("staging")
+            let staging = ws.path("staging dir/with space")  // the kernel escapes it as \040 in mountinfo
             let first = try ws.ops.stage(image: image, stagingPath: staging, access: ext4, readOnly: false)
             #expect(first.formatted)
             #expect(!first.alreadyStaged)
@@ -36,7 +37,7 @@ struct NodeOperationsTests {
         }
     }
 
-    @Test("xfs: a blank disk is formatted once; the data survives unstage + stage", .enabled(if: Privileges.xfsAvailable))
+    @Test("xfs: a blank disk is formatted once; the data survives unstage + stage", .enabled(if: Privileges.xfsAvailable, "needs xfsprogs (mkfs.xfs, xfs_growfs)"))
     func xfsKeepsData() throws {
         try withWorkspace { ws in
             let image = try ws.image("d-x.img", mib: 300)  // mkfs.xfs 6.x refuses file systems below 300 MB
@@ -57,7 +58,7 @@ struct NodeOperationsTests {
         }
     }
 
-    @Test("a disk holding xfs is refused for ext4 (fsMismatch), left intact, nothing leaks", .enabled(if: Privileges.xfsAvailable))
+    @Test("a disk holding xfs is refused for ext4 (fsMismatch), left intact, nothing leaks", .enabled(if: Privileges.xfsAvailable, "needs xfsprogs (mkfs.xfs, xfs_growfs)"))
     func fsMismatchRefused() throws {
         try withWorkspace { ws in
             let image = try ws.image("d-m.img", mib: 300)
@@ -109,9 +110,34 @@ struct NodeOperationsTests {
 
             if case .block(let size) = try ws.ops.volumeStats(path: target).usage {
                 #expect(size == 64 << 20)
+                #expect(try ws.ops.volumeStats(path: staging).usage == .block(sizeBytes: size), "stats of a block staging path")
             } else {
                 Issue.record("a block target reports block usage")
             }
+
+            // Read-only publish: a second, read-only loop device of the same image; writes fail with EPERM.
+            let roTarget = ws.path("pods/p2/volumeDevices/d-b")
+            try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: true, access: .block)
+            try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: true, access: .block)
+            #expect(try ws.loops().map(\.readOnly).sorted { !$0 && $1 } == [false, true])
+            let roFD = open(roTarget, O_RDONLY | O_CLOEXEC)
+            var readBack = [UInt8](repeating: 0, count: message.count)
+            #expect(pread(roFD, &readBack, readBack.count, 4096) == message.count)
+            close(roFD)
+            #expect(readBack == message, "the read-only device shows the same image")
+            let wfd = open(roTarget, O_WRONLY | O_CLOEXEC)
+            #expect(pwrite(wfd, message, message.count, 0) == -1 && errno == EPERM)
+            close(wfd)
+            #expect(throws: NodeOpsError.mountOptionsDiffer(path: roTarget, found: "ro", wanted: "rw")) {
+                try ws.ops.publish(stagingPath: staging, targetPath: roTarget, readOnly: false, access: .block)
+            }
+            try ws.ops.unpublish(targetPath: roTarget)
+            #expect(try ws.loops() == [staged.device], "the read-only device goes with its last publish")
+
+            // Block expand: the device grows, no file system is touched.
+            try ws.image("d-b.img", mib: 80)
+            #expect(try ws.ops.expand(image: image, stagingOrTargetPath: target) == 80 << 20)
+            #expect(try ws.ops.expand(image: image, stagingOrTargetPath: staging) == 80 << 20)
 
             try ws.ops.unpublish(targetPath: target)
             #expect(openErrno(target, O_RDONLY) == ENOENT, "unpublish removes the target file")
@@ -288,7 +314,7 @@ struct NodeOperationsTests {
 
     // MARK: failures in the middle leave nothing behind
 
-    @Test("a stage that fails after attaching undoes everything", arguments: [
+    @Test("a stage that fails (before or after attaching and formatting) leaves no loop device, mount or directory", arguments: [
         "staging path is a regular file",
         "unknown mount option",
         "mkfs fails",
@@ -309,17 +335,32 @@ struct NodeOperationsTests {
             case "mkfs fails":
                 image = try ws.image("tiny.img", mib: 16)  // mkfs.xfs 6.x: "must be larger than 300MB"
                 access = .mount(fsType: .xfs, mountFlags: [])
-                if Command.locate("mkfs.xfs") == nil { print("mkfs.xfs missing; using ext4 on a 4 KiB image"); image = try ws.image("tiny.img", mib: 0) }
+                if Command.locate("mkfs.xfs") == nil {
+                    print("mkfs.xfs missing: making mkfs fail with ext4 on an empty image instead")
+                    access = ext4
+                    image = try ws.image("tiny.img", mib: 0)
+                }
             default:
                 readOnly = true
             }
-            let loopsBefore = try LoopDevices.all()
-            let mountsBefore = try MountTable.current().entries.map(\.mountPoint)
-            #expect(throws: NodeOpsError.self) {
+            // Compared within the workspace: other processes on this machine may attach loop devices meanwhile.
+            let before = try ws.snapshot()
+            do {
                 try ws.ops.stage(image: image, stagingPath: staging, access: access, readOnly: readOnly)
+                Issue.record("stage succeeded (\(reason))")
+            } catch let error as NodeOpsError {
+                switch (reason, error) {
+                case ("staging path is a regular file", .syscallFailed("mkdir", _, ENOTDIR)),  // refused before attaching
+                     ("unknown mount option", .syscallFailed("mount", _, EINVAL)),
+                     ("mkfs fails", .commandFailed),
+                     ("blank disk staged read-only", .blankReadOnly):
+                    break
+                default:
+                    Issue.record("\(reason): unexpected error \(error)")
+                }
             }
-            #expect(try LoopDevices.all() == loopsBefore, "no loop device leaked (\(reason))")
-            #expect(try MountTable.current().entries.map(\.mountPoint) == mountsBefore, "nothing left mounted (\(reason))")
+            #expect(try ws.snapshot() == before, "no loop device leaked and nothing left mounted (\(reason))")
+            #expect(try ws.loops().isEmpty && ws.mounts().isEmpty)
             if reason != "staging path is a regular file" {
                 #expect(openErrno(ws.path("staging"), O_RDONLY) == ENOENT, "directories the failed stage created are removed")
             } else {
@@ -353,6 +394,26 @@ struct NodeOperationsTests {
         }
     }
 
+    @Test("concurrent attaches of one image bind one loop device")
+    func concurrentAttach() throws {
+        try withWorkspace { ws in
+            let image = try ws.image("d-c.img", mib: 64)
+            let results = Mutex<[Int]>([])
+            let ops = ws.ops
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                if let device = try? ops.attachLoop(image: image) {
+                    results.withLock { $0.append(device.number) }
+                }
+            }
+            let numbers = results.withLock { $0 }
+            #expect(numbers.count == 6)
+            #expect(Set(numbers).count == 1)
+            #expect(try ws.loops().count == 1)
+            try ws.ops.detachLoop(image: image)
+            #expect(try ws.loops().isEmpty)
+        }
+    }
+
     @Test("attach of a missing image is notFound and binds nothing")
     func attachMissing() throws {
         try withWorkspace { (ws: Workspace) throws in
@@ -373,12 +434,16 @@ struct NodeOperationsTests {
         try withWorkspace { ws in
             let image = try ws.image("d-e.img", mib: 64)
             let staging = ws.path("staging"), target = ws.path("target")
-            try ws.ops.stage(image: image, stagingPath: staging, access: ext4, readOnly: false)
-            try ws.ops.publish(stagingPath: staging, targetPath: target, readOnly: false, access: ext4)
+            let access = VolumeAccess.mount(fsType: .ext4, mountFlags: ["noatime"])
+            try ws.ops.stage(image: image, stagingPath: staging, access: access, readOnly: false)
+            try ws.ops.publish(stagingPath: staging, targetPath: target, readOnly: false, access: access)
+            try ws.write("before expand", to: target + "/kept")
             guard case .fileSystem(let small) = try ws.ops.volumeStats(path: target).usage else {
                 Issue.record("file-system usage expected"); return
             }
             #expect(small.totalBytes < 64 << 20)
+            let mountsBefore = try MountTable.current().entries.filter { $0.mountPoint.hasPrefix(ws.root) }
+                .map { [$0.mountPoint, $0.fsType, $0.mountOptions.joined(separator: ",")] }
 
             try ws.image("d-e.img", mib: 128)  // ftruncate the image, as the emulator's extend does
             #expect(try ws.ops.expand(image: image, stagingOrTargetPath: staging) == 128 << 20)
@@ -388,6 +453,10 @@ struct NodeOperationsTests {
             #expect(big.totalBytes > 100 << 20, "statvfs total grew from \(small.totalBytes) to \(big.totalBytes)")
             #expect(big.totalInodes > small.totalInodes)
             #expect(try ws.ops.expand(image: image, stagingOrTargetPath: target) == 128 << 20, "repeat through the target")
+            let mountsAfter = try MountTable.current().entries.filter { $0.mountPoint.hasPrefix(ws.root) }
+                .map { [$0.mountPoint, $0.fsType, $0.mountOptions.joined(separator: ",")] }
+            #expect(mountsAfter == mountsBefore, "staging and target are mounted as before (also after an offline grow)")
+            #expect(try ws.read(target + "/kept") == "before expand")
 
             try ws.ops.unpublish(targetPath: target)
             try ws.ops.unstage(stagingPath: staging)
@@ -398,7 +467,7 @@ struct NodeOperationsTests {
         }
     }
 
-    @Test("expand xfs from 300 to 400 MiB with xfs_growfs", .enabled(if: Privileges.xfsAvailable))
+    @Test("expand xfs from 300 to 400 MiB with xfs_growfs", .enabled(if: Privileges.xfsAvailable, "needs xfsprogs (mkfs.xfs, xfs_growfs)"))
     func expandXFS() throws {
         try withWorkspace { ws in
             let image = try ws.image("d-ex.img", mib: 300)
@@ -416,6 +485,58 @@ struct NodeOperationsTests {
             #expect(usage.totalBytes >= before.totalBytes + (70 << 20), "grew from \(before.totalBytes) to \(usage.totalBytes)")
             try ws.ops.unstage(stagingPath: staging)
             #expect(try ws.snapshot().isEmpty)
+        }
+    }
+
+    @Test("offline ext4 grow (no CAP_SYS_RESOURCE) with a busy mount fails with EBUSY and leaves every mount in place",
+          .enabled(if: !Capabilities.effectiveHas(Capabilities.sysResource), "only without CAP_SYS_RESOURCE: online resize is used otherwise"))
+    func offlineGrowBusy() throws {
+        try withWorkspace { ws in
+            let image = try ws.image("d-busy.img", mib: 64)
+            let staging = ws.path("staging"), target = ws.path("target")
+            try ws.ops.stage(image: image, stagingPath: staging, access: ext4, readOnly: false)
+            try ws.ops.publish(stagingPath: staging, targetPath: target, readOnly: true, access: ext4)
+            let before = try ws.snapshot()
+            let fd = open(staging + "/held-open", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            #expect(fd >= 0)
+            try ws.image("d-busy.img", mib: 128)
+            #expect(throws: NodeOpsError.syscallFailed(call: "umount", path: staging, errno: EBUSY)) {
+                try ws.ops.expand(image: image, stagingOrTargetPath: staging)
+            }
+            #expect(try ws.snapshot() == before, "the target taken down first is mounted again")
+            #expect(try MountTable.current().topmost(at: target)?.isReadOnly == true, "with its read-only flag")
+            close(fd)
+            #expect(try ws.ops.expand(image: image, stagingOrTargetPath: staging) == 128 << 20, "works once nothing holds the file system")
+            #expect(try ws.snapshot() == before)
+            try ws.ops.unpublish(targetPath: target)
+            try ws.ops.unstage(stagingPath: staging)
+            #expect(try ws.snapshot().isEmpty)
+        }
+    }
+
+    @Test("a disk holding a partition table is never formatted")
+    func partitionTableRefused() throws {
+        try withWorkspace { ws in
+            let image = try ws.image("d-pt.img", mib: 64)
+            // An MBR with one Linux partition (type 0x83) from sector 2048, 32 MiB long.
+            var sector = [UInt8](repeating: 0, count: 512)
+            sector[446 + 4] = 0x83
+            withUnsafeBytes(of: UInt32(2048).littleEndian) { sector.replaceSubrange((446 + 8)..<(446 + 12), with: $0) }
+            withUnsafeBytes(of: UInt32(65536).littleEndian) { sector.replaceSubrange((446 + 12)..<(446 + 16), with: $0) }
+            sector[510] = 0x55
+            sector[511] = 0xAA
+            let handle = try #require(FileHandle(forUpdatingAtPath: image))
+            try handle.write(contentsOf: Data(sector))
+            try handle.close()
+            do {
+                try ws.ops.stage(image: image, stagingPath: ws.path("staging"), access: ext4, readOnly: false)
+                Issue.record("stage formatted a partitioned disk")
+            } catch let NodeOpsError.fsMismatch(_, found, wanted) {
+                #expect(found == "a dos partition table" && wanted == "ext4")
+            }
+            #expect(try ws.snapshot().isEmpty)
+            let head = try Data(contentsOf: URL(fileURLWithPath: image)).prefix(512)
+            #expect(Array(head) == sector, "the partition table is untouched")
         }
     }
 

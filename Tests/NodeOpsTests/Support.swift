@@ -27,23 +27,26 @@ enum Privileges {
         return nil
     }()
 
-    /// True when the privileged tests can run; otherwise prints why they are skipped.
-    static var available: Bool {
-        if let skipReason {
-            print("NodeOps privileged tests SKIPPED: \(skipReason)")
-            return false
-        }
-        return true
+    /// True when the privileged tests can run; otherwise prints (once) why they are skipped.
+    static let available: Bool = {
+        guard let skipReason else { return true }
+        print("NodeOps privileged tests SKIPPED: \(skipReason)")
+        return false
+    }()
+
+    /// The skip reason as a test comment, shown by the runner next to each skipped test.
+    static var comment: Comment {
+        Comment(rawValue: "needs root, /dev/loop-control and mount(2): " + (skipReason ?? "all present"))
     }
 
-    static var xfsAvailable: Bool {
+    static let xfsAvailable: Bool = {
         guard available else { return false }
         if Command.locate("mkfs.xfs") == nil || Command.locate("xfs_growfs") == nil {
             print("NodeOps xfs tests SKIPPED: xfsprogs is not installed")
             return false
         }
         return true
-    }
+    }()
 }
 
 /// A scratch directory with sparse images, staging and target paths. `cleanUp` unmounts and detaches everything
