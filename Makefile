@@ -70,8 +70,8 @@ proto: deps-py
 
 ## proto-check: regenerate and fail if the committed protoc-c / Swift codec output differs
 proto-check: proto
-	git diff --exit-code -- Sources/CCSIProto Sources/CSIMessages
-	@untracked="$$(git ls-files --others --exclude-standard -- Sources/CCSIProto Sources/CSIMessages)"; \
+	git diff --exit-code -- Sources/CCSIProto Sources/CSIMessages/Generated
+	@untracked="$$(git ls-files --others --exclude-standard -- Sources/CCSIProto Sources/CSIMessages/Generated)"; \
 	  if [ -n "$$untracked" ]; then echo "proto-check: generated files not in git: $$untracked"; exit 1; fi
 .PHONY: proto-check
 

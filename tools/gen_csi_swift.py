@@ -186,7 +186,8 @@ class Field:
             assert not rep
             swift, e = model.enums[fp.type_name]
             self.enum_swift, self.enum_proto = swift, e
-            self.kind, self.swift_type, self.default = "enum", swift, f"{swift}(rawValue: 0)"
+            assert e.value[0].number == 0, e.name
+            self.kind, self.swift_type, self.default = "enum", swift, f".{case_name(e.value[0].name)}"
         else:
             scalar = {F.TYPE_INT64: ("int64", "Int64", "0"), F.TYPE_INT32: ("int32", "Int32", "0"),
                       F.TYPE_BOOL: ("bool", "Bool", "false")}
@@ -235,7 +236,11 @@ def gen_types(model):
         o.append(f"{p}    /// The wire value.\n{p}    public var rawValue: Int32 {{\n{p}        switch self {{\n")
         for v in e.value:
             o.append(f"{p}        case .{case_name(v.name)}: {v.number}\n")
-        o.append(f"{p}        case .unrecognized(let raw): raw\n{p}        }}\n{p}    }}\n{p}}}\n\n")
+        o.append(f"{p}        case .unrecognized(let raw): raw\n{p}        }}\n{p}    }}\n\n")
+        o.append(f"{p}    /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.\n")
+        o.append(f"{p}    public static func == (lhs: Self, rhs: Self) -> Bool {{ lhs.rawValue == rhs.rawValue }}\n\n")
+        o.append(f"{p}    /// Hashes the wire value.\n")
+        o.append(f"{p}    public func hash(into hasher: inout Hasher) {{ hasher.combine(rawValue) }}\n{p}}}\n\n")
 
     def msg_decl(m, ind):
         p = " " * ind

@@ -32,6 +32,8 @@ public protocol CSIMessage: Sendable, Equatable, CustomStringConvertible {
     /// but the spec forbids (invalid UTF-8, embedded NUL).
     init(serializedBytes: [UInt8]) throws(CSIDecodeError)
     /// The wire form. Map entries are written in key order, so equal values give equal bytes.
+    /// protobuf-c strings are C strings: a string holding a NUL is written only up to the NUL
+    /// (decoded values never hold one; `init(serializedBytes:)` rejects them).
     func serializedBytes() -> [UInt8]
     /// A one-line description safe for logs: values of `csi_secret` fields (the `secrets` maps) are `***`.
     var redactedDescription: String { get }

@@ -103,6 +103,8 @@ struct RoundTripTests {
         #expect(mode.mode.rawValue == 99)
         #expect(mode.serializedBytes() == varintField(1, 99))
         #expect(CSI.VolumeCapability.AccessMode.Mode(rawValue: 7) == .singleNodeMultiWriter)
+        #expect(CSI.VolumeCapability.AccessMode.Mode.unrecognized(7) == .singleNodeMultiWriter)
+        #expect(CSI.VolumeCapability.AccessMode().mode == .unknown)
     }
 
     @Test("unknown fields are skipped")
@@ -110,6 +112,12 @@ struct RoundTripTests {
         let known = CSI.DeleteSnapshotRequest(snapshotId: "snap-1")
         let bytes = known.serializedBytes() + field(99, Array("future".utf8)) + varintField(98, 7)
         #expect(try CSI.DeleteSnapshotRequest(serializedBytes: bytes) == known)
+    }
+
+    @Test("encoding a string that holds a NUL writes it up to the NUL (protobuf-c C strings)")
+    func nulOnEncode() throws {
+        let bytes = CSI.DeleteVolumeRequest(volumeId: "vol\0hidden").serializedBytes()
+        #expect(try CSI.DeleteVolumeRequest(serializedBytes: bytes).volumeId == "vol")
     }
 
     @Test("map entries are written in key order (deterministic bytes)")

@@ -99,10 +99,16 @@ extension CSI {
                     case .unrecognized(let raw): raw
                     }
                 }
+
+                /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+                public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+                /// Hashes the wire value.
+                public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
             }
 
             /// Memberwise initializer; every field defaults to its proto3 zero value.
-            public init(type: CSI.PluginCapability.Service.Kind = CSI.PluginCapability.Service.Kind(rawValue: 0)) {
+            public init(type: CSI.PluginCapability.Service.Kind = .unknown) {
                 self.type = type
             }
         }
@@ -142,10 +148,16 @@ extension CSI {
                     case .unrecognized(let raw): raw
                     }
                 }
+
+                /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+                public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+                /// Hashes the wire value.
+                public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
             }
 
             /// Memberwise initializer; every field defaults to its proto3 zero value.
-            public init(type: CSI.PluginCapability.VolumeExpansion.Kind = CSI.PluginCapability.VolumeExpansion.Kind(rawValue: 0)) {
+            public init(type: CSI.PluginCapability.VolumeExpansion.Kind = .unknown) {
                 self.type = type
             }
         }
@@ -352,10 +364,16 @@ extension CSI {
                     case .unrecognized(let raw): raw
                     }
                 }
+
+                /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+                public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+                /// Hashes the wire value.
+                public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
             }
 
             /// Memberwise initializer; every field defaults to its proto3 zero value.
-            public init(mode: CSI.VolumeCapability.AccessMode.Mode = CSI.VolumeCapability.AccessMode.Mode(rawValue: 0)) {
+            public init(mode: CSI.VolumeCapability.AccessMode.Mode = .unknown) {
                 self.mode = mode
             }
         }
@@ -840,10 +858,16 @@ extension CSI {
                     case .unrecognized(let raw): raw
                     }
                 }
+
+                /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+                public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+                /// Hashes the wire value.
+                public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
             }
 
             /// Memberwise initializer; every field defaults to its proto3 zero value.
-            public init(type: CSI.ControllerServiceCapability.RPC.Kind = CSI.ControllerServiceCapability.RPC.Kind(rawValue: 0)) {
+            public init(type: CSI.ControllerServiceCapability.RPC.Kind = .unknown) {
                 self.type = type
             }
         }
@@ -1225,10 +1249,16 @@ extension CSI {
                 case .unrecognized(let raw): raw
                 }
             }
+
+            /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+            public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+            /// Hashes the wire value.
+            public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
         }
 
         /// Memberwise initializer; every field defaults to its proto3 zero value.
-        public init(available: Int64 = 0, total: Int64 = 0, used: Int64 = 0, unit: CSI.VolumeUsage.Unit = CSI.VolumeUsage.Unit(rawValue: 0)) {
+        public init(available: Int64 = 0, total: Int64 = 0, used: Int64 = 0, unit: CSI.VolumeUsage.Unit = .unknown) {
             self.available = available
             self.total = total
             self.used = used
@@ -1330,10 +1360,16 @@ extension CSI {
                     case .unrecognized(let raw): raw
                     }
                 }
+
+                /// Equal wire values are equal, so `.unrecognized(1)` equals the case numbered 1.
+                public static func == (lhs: Self, rhs: Self) -> Bool { lhs.rawValue == rhs.rawValue }
+
+                /// Hashes the wire value.
+                public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
             }
 
             /// Memberwise initializer; every field defaults to its proto3 zero value.
-            public init(type: CSI.NodeServiceCapability.RPC.Kind = CSI.NodeServiceCapability.RPC.Kind(rawValue: 0)) {
+            public init(type: CSI.NodeServiceCapability.RPC.Kind = .unknown) {
                 self.type = type
             }
         }
