@@ -44,7 +44,7 @@ build: deps-apt
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS)
 
 ## test: every suite (Swift unit tests, then the Python conformance harness against the built binaries)
-test: deps build test-swift test-py
+test: deps build proto-check test-swift test-py
 
 test-swift:
 	$(SWIFT) test $(SWIFTFLAGS)
@@ -52,9 +52,30 @@ test-swift:
 test-py: deps-py build
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance
 
-## asan: the whole test suite under AddressSanitizer
+## asan: the whole test suite under AddressSanitizer (LeakSanitizer included; XCTest's own exit-time leak suppressed)
 asan:
-	$(MAKE) test SWIFTFLAGS="--sanitize=address --scratch-path .build-asan"
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+	  $(MAKE) test SWIFTFLAGS="--sanitize=address --scratch-path .build-asan"
+
+## run: build the driver and serve it on ./run/csi.sock with its emulator state in ./run/state (Ctrl-C stops it)
+RUN_DIR := $(CURDIR)/run
+run: deps
+	$(SWIFT) build --product evs-csi-driver
+	mkdir -p $(RUN_DIR)/state
+	@echo "evs-csi-driver: unix://$(RUN_DIR)/csi.sock, state in $(RUN_DIR)/state. In another shell, try:"
+	@echo "  $(PY) tools/csi.py probe"
+	@echo "  $(PY) tools/csi.py create-volume data 10Gi --type SSD"
+	@echo "  $(PY) tools/csi.py create-snapshot snap-1 <volume-id>"
+	@echo "  $(PY) tools/csi.py list-snapshots"
+	@echo "  $(PY) tools/csi.py restore data-restore <snapshot-id> --type SSD"
+	$(BIN)/evs-csi-driver --endpoint unix://$(RUN_DIR)/csi.sock --state-dir $(RUN_DIR)/state --node-id "$$(hostname)"
+
+## bench: every benchmark (not part of `make test`); figures are printed beside their baselines
+bench: bench-rpc bench-data bench-plugin
+
+## bench-rpc: the driver under rpc-bench load (Probe, ListSnapshots, CreateSnapshot) beside the empty-handler baseline
+bench-rpc: deps
+	bench/bench-rpc.sh
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
