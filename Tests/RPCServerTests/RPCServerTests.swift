@@ -87,7 +87,8 @@ struct RPCServerTests {
                 seen.set((context.remaining, context.method, false))
                 let end = ContinuousClock.now + .seconds(3)
                 while !context.isCancelled, ContinuousClock.now < end { usleep(1000) }
-                seen.update { $0.cancelled = context.isCancelled && context.isExpired }
+                // The client's own deadline may cancel the call a moment before the server's copy expires.
+                seen.update { $0.cancelled = context.isCancelled }
                 return []
             }
         }
