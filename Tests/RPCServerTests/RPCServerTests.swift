@@ -223,10 +223,15 @@ struct RPCServerTests {
         let endpoint = "unix:///tmp/no-such-dir-\(getpid())/csi.sock"
         let server = try RPCServer(configuration: .init(endpoint: endpoint))
         server.register("/test.Echo/Echo") { _, request in request }
+        // The core's own error line goes to the routed handler (process-wide, so other suites' lines may show up too).
+        let lines = Box<[String]>([])
+        RPCLogging.route(minimumLevel: .error) { level, message, _ in lines.update { $0.append("\(level) \(message)") } }
+        defer { RPCLogging.route(minimumLevel: .error, to: nil) }
         #expect(throws: RPCSetupError.bindFailed(
             endpoint: endpoint, reason: "directory /tmp/no-such-dir-\(getpid()) does not exist")) {
             try server.start()
         }
+        #expect(lines.get.contains { $0.hasPrefix("error ") && $0.contains("no-such-dir-\(getpid())") })
         let error = RPCSetupError.bindFailed(endpoint: endpoint, reason: "directory /tmp/x does not exist")
         #expect(error.description.hasPrefix("cannot listen on \(endpoint):"))
     }
