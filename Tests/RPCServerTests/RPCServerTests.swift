@@ -204,6 +204,37 @@ struct RPCServerTests {
         #expect(later.status.code == .unavailable)
     }
 
+    @Test("shutdown with no grace under a stream of calls: every call ends, no crash", arguments: [Duration.zero, .milliseconds(20)])
+    func shutdownUnderLoad(grace: Duration) async throws {
+        let harness = try Harness { server in
+            server.register("/test.Slow/Busy") { _, request in
+                usleep(2_000)
+                return request
+            }
+        }
+        let finished = Box(0)
+        let okCount = Box(0)
+        let lanes = 32
+        let loadDone = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<lanes {
+                    group.addTask {
+                        while true {
+                            let response = await harness.client.call("/test.Slow/Busy", request: [1], timeout: .seconds(5))
+                            finished.update { $0 += 1 }
+                            if response.status.code == .ok { okCount.update { $0 += 1 } } else { break }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(await waitFor { okCount.get >= 50 })
+        harness.server.shutdown(grace: grace)
+        await loadDone.value  // every lane saw a non-OK answer: nothing hangs
+        #expect(finished.get > okCount.get)
+        harness.client.close()
+    }
+
     @Test("shutdown twice, and shutdown before start, are harmless")
     func shutdownTwice() async throws {
         let harness = try Harness()
