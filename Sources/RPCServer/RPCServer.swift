@@ -8,7 +8,11 @@ import Synchronization
 /// separate pool of `handlerThreads` threads (they may block on file I/O), never on the queue
 /// threads nor on Swift's cooperative pool.
 ///
-/// Lifecycle: `init` → `register` each method → `start` → … → `shutdown(grace:)`.
+/// Lifecycle: `init` → `register` each method → `start` → … → `shutdown(grace:)`. Dropping the
+/// last reference to a running server shuts it down with no grace period.
+///
+/// Known limits: unary calls only; request and response metadata are neither read nor sent; the
+/// handler queue is unbounded (calls wait for a free handler thread, or for their deadline).
 public final class RPCServer: Sendable {
     /// Server settings.
     public struct Configuration: Sendable {
