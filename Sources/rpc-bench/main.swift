@@ -112,7 +112,17 @@ struct ProcessSample {
         else { return nil }
         rssKiB = kib
         self.fds = fds
+        // utime and stime are fields 14 and 15 of /proc/PID/stat, counted after the ")" ending the name.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        cpuSeconds = (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
+
+    /// User plus system CPU time of the whole process so far.
+    var cpuSeconds: Double = 0
 
     var text: String { "VmRSS \(rssKiB) KiB, \(fds) fds" }
 }
@@ -206,14 +216,21 @@ func measure(endpoint: String, options: Options, label: String) -> [LevelResult]
     if let pid = options.serverPID, let sample = ProcessSample(pid: pid) {
         print("  server pid \(pid) before: \(sample.text)")
     }
-    print("  in-flight     calls  errors     calls/s    p50 ms    p99 ms  p99.9 ms")
+    let cpuColumn = options.serverPID == nil ? "" : "  srv CPU us/call"
+    print("  in-flight     calls  errors     calls/s    p50 ms    p99 ms  p99.9 ms" + cpuColumn)
     var results: [LevelResult] = []
     for level in options.inFlight {
         if options.warmup > 0 {
             _ = runLevel(client: client, options: options, inFlight: level, calls: options.warmup, duration: nil, record: false)
         }
+        let cpuBefore = options.serverPID.flatMap { ProcessSample(pid: $0) }
         let result = runLevel(
             client: client, options: options, inFlight: level, calls: options.calls, duration: options.duration, record: true)
+        let cpuAfter = options.serverPID.flatMap { ProcessSample(pid: $0) }
+        var cpuText = ""
+        if let cpuBefore, let cpuAfter, result.calls > 0 {
+            cpuText = " " + pad(String(format: "%.1f", (cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) * 1e6 / Double(result.calls)), 16)
+        }
         results.append(result)
         print(
             "  "
@@ -221,7 +238,7 @@ func measure(endpoint: String, options: Options, label: String) -> [LevelResult]
                     pad(String(level), 9), pad(String(result.calls), 9), pad(String(result.errors), 7),
                     pad(String(format: "%.0f", result.rate), 11), pad(String(format: "%.3f", result.percentileMs(50)), 9),
                     pad(String(format: "%.3f", result.percentileMs(99)), 9), pad(String(format: "%.3f", result.percentileMs(99.9)), 9),
-                ].joined(separator: " "))
+                ].joined(separator: " ") + cpuText)
         if let error = result.firstError { print("    first error: \(error)") }
         fflush(stdout)
     }
