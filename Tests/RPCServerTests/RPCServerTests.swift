@@ -22,6 +22,33 @@ struct RPCServerTests {
         #expect(empty.message == [])
     }
 
+    @Test("handlers run on the bounded handler pool, not on queue threads or the cooperative pool")
+    func handlerPool() async throws {
+        let running = Box((now: 0, peak: 0))
+        let harness = try Harness(handlerThreads: 2) { server in
+            server.register("/test.Pool/Where") { _, _ in
+                running.update { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+                usleep(20_000)
+                running.update { $0.now -= 1 }
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+                return Array(name.utf8)
+            }
+        }
+        defer { harness.stop() }
+        let names = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let response = await harness.client.call("/test.Pool/Where", request: [], timeout: .seconds(10))
+                    return response.status == .ok ? String(decoding: response.message, as: UTF8.self) : "\(response.status)"
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(names.count == 8)
+        #expect(names.allSatisfy { $0.hasPrefix("rpc-handler") }, "\(names)")
+        #expect((1...2).contains(running.get.peak))  // never more than handlerThreads at once
+    }
+
     @Test("unknown method or unknown service -> UNIMPLEMENTED", arguments: ["/test.Echo/Nope", "/no.such.Service/Echo"])
     func unknownMethod(path: String) async throws {
         let harness = try Harness()
