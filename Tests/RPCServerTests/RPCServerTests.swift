@@ -276,6 +276,15 @@ struct RPCServerTests {
         never.shutdown(grace: .zero)
     }
 
+    @Test("registering a method after start is a programming error: the process traps")
+    func registerAfterStartTraps() async {
+        await #expect(processExitsWith: .failure) {
+            let server = try RPCServer(configuration: .init(endpoint: "unix://" + temporarySocketPath()))
+            try server.start()
+            server.register("/test.Late/Method") { _, request in request }
+        }
+    }
+
     @Test("bind in a missing directory -> an error naming the endpoint and the cause")
     func bindMissingDirectory() throws {
         let endpoint = "unix:///tmp/no-such-dir-\(getpid())/csi.sock"
