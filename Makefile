@@ -107,3 +107,17 @@ test-domain:
 ## test-node: NodeOps tests; the loop-device and mount tests need root and skip with a printed reason otherwise
 test-node:
 	$(SWIFT) test $(SWIFTFLAGS) --filter NodeOpsTests
+
+# --- gRPC server (CGRPCCore, RPCServer, rpc-bench) ---
+.PHONY: bench-rpc-core
+RPC_BENCH_SECONDS ?= 5
+RPC_BENCH_IN_FLIGHT ?= 1,16,64
+
+## bench-rpc-core: the gRPC layer alone: rpc-bench against its echo server in another process (release build)
+bench-rpc-core:
+	$(SWIFT) build -c release --product rpc-bench
+	@bin="$$($(SWIFT) build -c release --show-bin-path)/rpc-bench"; sock="/tmp/evssnap-rpc-bench-$$$$.sock"; \
+	"$$bin" --serve-echo "unix://$$sock" & pid=$$!; \
+	for i in $$(seq 100); do [ -S "$$sock" ] && break; sleep 0.05; done; \
+	"$$bin" --endpoint "unix://$$sock" --in-flight $(RPC_BENCH_IN_FLIGHT) --duration $(RPC_BENCH_SECONDS) --server-pid $$pid; rc=$$?; \
+	kill -TERM $$pid; wait $$pid; exit $$rc
