@@ -42,7 +42,7 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
-    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
+    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps"]),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
