@@ -42,7 +42,10 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
-    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps"]),
+    .testTarget(
+        name: "EVSEmulatorTests",
+        dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
