@@ -62,7 +62,10 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
-    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
+    .testTarget(
+        name: "EVSEmulatorTests",
+        dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
 ]
 
 // MARK: - Node: NodeOps
