@@ -96,7 +96,7 @@ targets += [
         name: "evs-csi-driver",
         dependencies: ["CSIDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
-    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver"]),
+    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
