@@ -58,3 +58,13 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# --- Kubernetes and plugin: KubeClient (branch kube) ---
+.PHONY: test-kube fake-apiserver
+## test-kube: KubeClient unit tests and the end-to-end tests against the fake API server (needs python3, openssl)
+test-kube:
+	$(SWIFT) test $(SWIFTFLAGS) --filter KubeClientTests
+
+## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
+fake-apiserver:
+	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)
