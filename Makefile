@@ -121,3 +121,13 @@ bench-rpc-core:
 	for i in $$(seq 100); do [ -S "$$sock" ] && break; sleep 0.05; done; \
 	"$$bin" --endpoint "unix://$$sock" --in-flight $(RPC_BENCH_IN_FLIGHT) --duration $(RPC_BENCH_SECONDS) --server-pid $$pid; rc=$$?; \
 	kill -TERM $$pid; wait $$pid; exit $$rc
+
+# --- Kubernetes and plugin: KubeClient (branch kube) ---
+.PHONY: test-kube fake-apiserver
+## test-kube: KubeClient unit tests and the end-to-end tests against the fake API server (needs python3, openssl)
+test-kube:
+	$(SWIFT) test $(SWIFTFLAGS) --filter KubeClientTests
+
+## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
+fake-apiserver:
+	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)

@@ -103,6 +103,39 @@ targets += [
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
 
+// KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
+dependencies += [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+]
+products += [
+    .library(name: "KubeClient", targets: ["KubeClient"]),
+]
+targets += [
+    .target(
+        name: "KubeClient",
+        dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]
+    ),
+    // Test support (not a product): starts Tests/fake-apiserver/fake_apiserver.py; used by KubeClientTests and the plugin tests.
+    .target(
+        name: "KubeTestSupport",
+        dependencies: ["KubeClient"],
+        path: "Tests/KubeTestSupport"
+    ),
+    .testTarget(
+        name: "KubeClientTests",
+        dependencies: ["KubeClient", "KubeTestSupport"]
+    ),
+]
+
 let package = Package(
     name: "evssnap",
     platforms: [.macOS(.v15)],
