@@ -88,7 +88,7 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps", "KubeClient",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
