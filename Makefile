@@ -58,3 +58,10 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# --- Emulator (EVSEmulator, evs-bench-data) ---
+## bench-data: snapshot/restore time vs `cp --reflink=auto --sparse=always` (default fs and a reflink xfs
+## loop fs made and removed by the benchmark, root only), and createSnapshot/listSnapshots 10 vs 10,000 stored
+bench-data:
+	$(SWIFT) build -c release $(SWIFTFLAGS) --product evs-bench-data
+	"$$($(SWIFT) build -c release $(SWIFTFLAGS) --show-bin-path)/evs-bench-data"
