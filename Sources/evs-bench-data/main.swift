@@ -164,7 +164,7 @@ struct ScaleResult {
 
 func measureScale(_ emulator: EVSEmulator, disks: [Disk], stored: Int, samples: Int) throws -> ScaleResult {
     var creates: [Double] = [], firsts: [Double] = [], byDisk: [Double] = [], fromToken: [Double] = []
-    let middle = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: max(1, stored / 2),
+    let middle = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: stored / 2,
                                             startingToken: nil).nextToken
     for index in 0..<samples {
         var start = now()
@@ -176,11 +176,13 @@ func measureScale(_ emulator: EVSEmulator, disks: [Disk], stored: Int, samples: 
         firsts.append(ms(now() - start))
         precondition(page.items.count == 10)
         start = now()
-        _ = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: disks[index % disks.count].id, maxEntries: 10, startingToken: nil)
+        let diskPage = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: disks[0].id, maxEntries: 10, startingToken: nil)
         byDisk.append(ms(now() - start))
+        precondition(diskPage.items.count == 10)
         start = now()
-        _ = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 10, startingToken: middle)
+        let tokenPage = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 5, startingToken: middle)
         fromToken.append(ms(now() - start))
+        precondition(tokenPage.items.count == 5)
     }
     return ScaleResult(stored: stored, createMs: median(creates), listFirstPageMs: median(firsts),
                        listByDiskMs: median(byDisk), listFromTokenMs: median(fromToken))
@@ -194,10 +196,11 @@ func benchScale(directory: String, samples: Int) throws {
     do {
         let emulator = try EVSEmulator(configuration: EmulatorConfiguration(stateDirectory: state, rules: rules))
         for index in 0..<10 {
-            let disk = try emulator.createDisk(name: "scale-\(index)", spec: DiskSpec(capacityGiB: 1), source: nil)
-            disks.append(disk)
-            _ = try emulator.createSnapshot(name: "base-\(index)", sourceDisk: disk.id)
+            disks.append(try emulator.createDisk(name: "scale-\(index)", spec: DiskSpec(capacityGiB: 1), source: nil))
         }
+        // The 10 baseline snapshots all belong to disk 0, so every measured page returns the same number of
+        // entries (10, or 5 after the middle token) with 10 stored as with 10,000.
+        for index in 0..<10 { _ = try emulator.createSnapshot(name: "base-\(index)", sourceDisk: disks[0].id) }
         small = try measureScale(emulator, disks: disks, stored: 10, samples: samples)
     }
     // Fill to 10,000 through the real API (fsync off while filling; the stored state is the same).
@@ -213,7 +216,7 @@ func benchScale(directory: String, samples: Int) throws {
     let stored = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 0, startingToken: nil).items.count
     precondition(stored == 10_000, "expected 10,000 snapshots, found \(stored)")
     let big = try measureScale(emulator, disks: disks, stored: stored, samples: samples)
-    print(pad("stored", 9) + pad("createSnapshot ms", 19) + pad("list 10 ms", 12) + pad("list 10 by disk ms", 20) + "list 10 from mid token ms")
+    print(pad("stored", 9) + pad("createSnapshot ms", 19) + pad("list 10 ms", 12) + pad("list 10 by disk ms", 20) + "list 5 from mid token ms")
     for result in [small, big] {
         print(pad("\(result.stored)", 9) + pad(fmt(result.createMs, 3), 19) + pad(fmt(result.listFirstPageMs, 3), 12)
               + pad(fmt(result.listByDiskMs, 3), 20) + fmt(result.listFromTokenMs, 3))
@@ -230,7 +233,7 @@ func benchScale(directory: String, samples: Int) throws {
 let environment = ProcessInfo.processInfo.environment
 let parent = environment["EVS_BENCH_DIR"] ?? "/tmp"
 let repetitions = Int(environment["EVS_BENCH_REPETITIONS"] ?? "") ?? 3
-let samples = Int(environment["EVS_BENCH_SAMPLES"] ?? "") ?? 30
+let samples = Int(environment["EVS_BENCH_SAMPLES"] ?? "") ?? 100
 let only = CommandLine.arguments.dropFirst().first  // "data", "scale", or nothing for both
 
 do {
