@@ -59,6 +59,12 @@ asan:
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
 
+# --- Domain: EVSSnapshotRules ---
+.PHONY: test-domain
+## test-domain: the Everest rules and quantity tests only (seconds)
+test-domain:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
+
 # --- Emulator (EVSEmulator, evs-bench-data) ---
 ## bench-data: snapshot/restore time vs `cp --reflink=auto --sparse=always` (default fs and a reflink xfs
 ## loop fs made and removed by the benchmark, root only), and createSnapshot/listSnapshots 10 vs 10,000 stored

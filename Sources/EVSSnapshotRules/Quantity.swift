@@ -8,7 +8,7 @@
 // Known differences from Kubernetes, both on purpose:
 // - Kubernetes' parser reads a suffix with no digits (`Gi`, `-`, `.`) as zero; we refuse it, following the
 //   documented grammar (`<quantity> ::= <signedNumber><suffix>`, which needs at least one digit).
-// - Decimal values above about 1.7e20 (in whole units) are refused as out of range instead of being kept
+// - Decimal values above about 1.7e29 (in whole units) are refused as out of range instead of being kept
 //   with arbitrary precision. No storage request comes near that.
 // - `canonical` is always computed. Kubernetes' `String()` sometimes echoes the input text instead
 //   (e.g. `+10Gi`, `010Gi`); `kubernetesString` mirrors that too.

@@ -309,7 +309,7 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         case .snapshotNotDeletable(let snapshot, let status):
             "snapshot is \(status); only available or error snapshots can be deleted (snapshot \(snapshot))"
         case .diskHasSnapshots(let disk, let count):
-            "disk still has \(count) snapshot\(count == 1 ? "" : "s"); delete them first (disk \(disk))"
+            "disk still has \(count) snapshot\(count == 1 ? "" : "s"); delete \(count == 1 ? "it" : "them") first (disk \(disk))"
         case .nameEmpty:
             "name is empty"
         case .nameTooLong(let name, let length, let max):
