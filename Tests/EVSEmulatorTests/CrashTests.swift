@@ -45,24 +45,25 @@ struct CrashTests {
         try withTemporaryDirectory { (dir) throws in
             var generator = SystemRandomNumberGenerator()
             var kills = 0
-            for round in 0..<5 {
+            for round in 0..<8 {
                 let delay = Double.random(in: 0.15...0.9, using: &generator)
                 let result = try runWorker(worker, stateDirectory: dir, cycles: nil, killAfter: delay)
                 #expect(!result.output.contains("worker failed"), "round \(round): \(result.output)")
                 if result.reason == .uncaughtSignal { kills += 1 }
-                // The worker's first line is the reconcile report of its open (what the previous kill left).
-                print("crash round \(round): killed after \(Int(delay * 1000)) ms; \(result.output.split(separator: "\n").first ?? "")")
-                try checkConsistent(dir, round: round)
+                let report = try checkConsistent(dir, round: round)
+                let cycles = result.output.split(separator: "\n").last ?? ""
+                print("crash round \(round): killed after \(Int(delay * 1000)) ms at '\(cycles)'; reconcile: \(report)")
             }
-            #expect(kills >= 4, "the worker should have been killed mid-run")
+            #expect(kills >= 6, "the worker should have been killed mid-run")
             // A worker that is not killed completes every cycle on top of what the crashes left.
             let result = try runWorker(worker, stateDirectory: dir, cycles: 16, killAfter: nil)
             #expect(result.reason == .exit && result.status == 0, "\(result.output)")
-            try checkConsistent(dir, round: 99)
+            _ = try checkConsistent(dir, round: 99)
         }
     }
 
-    private func checkConsistent(_ dir: String, round: Int) throws {
+    /// Reopens the store (running reconcile), checks its invariants and returns what reconcile repaired.
+    private func checkConsistent(_ dir: String, round: Int) throws -> ReconcileReport {
         let emulator = try EVSEmulator(configuration: testConfiguration(dir))
         let disks = try emulator.listDisks(maxEntries: 0, startingToken: nil).items
         let snapshots = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 0, startingToken: nil).items
@@ -87,5 +88,6 @@ struct CrashTests {
             files += try FileManager.default.contentsOfDirectory(atPath: dir + "/" + sub).map { dir + "/" + sub + "/" + $0 }
         }
         #expect(Set(files) == knownFiles, "round \(round): stray files \(Set(files).subtracting(knownFiles))")
+        return emulator.openReport
     }
 }
