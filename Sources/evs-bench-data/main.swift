@@ -6,7 +6,8 @@
 //    file, printed as ratios. Target: reflink snapshot < 50 ms whatever the data; elsewhere within 1.5x of cp.
 // 2. createSnapshot and listSnapshots latency with 10,000 snapshots stored against 10. Target: within 2x.
 // Page cache is not dropped between runs (that would disturb other users of the machine), so copies read
-// warm data; the emulator fsyncs what it writes (durableWrites), cp does not: "cp+fsync" is shown too.
+// warm data; dirty data is flushed (sync) before each timed operation. The emulator fsyncs what it writes
+// (durableWrites), cp does not: "cp+fsync" is shown too, and the default fs is also run with durableWrites off.
 import Dispatch
 import EVSEmulator
 import EVSSnapshotRules
@@ -46,6 +47,14 @@ func makeTemporaryDirectory(in parent: String, _ prefix: String) -> String {
         fatalError("mkdtemp in \(parent) failed: errno \(errno)")
     }
     return String(cString: made)
+}
+
+/// Flushes all dirty data and waits a moment, so that each timed operation starts from clean page cache
+/// state: this VM's disk slows down after a few GiB written in a row, which would otherwise be charged to
+/// whichever operation happens to come later in a round.
+func settle() {
+    sync()
+    usleep(400_000)
 }
 
 func fsyncFile(_ path: String) {
@@ -95,11 +104,11 @@ struct DataRow {
     var snapshotMiB: Double
 }
 
-func benchData(directory: String, label: String, repetitions: Int) throws -> [DataRow] {
+func benchData(directory: String, label: String, repetitions: Int, durable: Bool = true) throws -> [DataRow] {
     var rows: [DataRow] = []
     for dataMiB in [0, 100, 1024] {
         let state = directory + "/state-\(dataMiB)"
-        let emulator = try EVSEmulator(configuration: EmulatorConfiguration(stateDirectory: state))
+        let emulator = try EVSEmulator(configuration: EmulatorConfiguration(stateDirectory: state, durableWrites: durable))
         let disk = try emulator.createDisk(name: "bench-disk", spec: DiskSpec(capacityGiB: 10), source: nil)
         let diskPath = emulator.diskImagePath(disk.id)
         fillDisk(path: diskPath, size: 10 << 30, mebibytes: dataMiB)
@@ -107,11 +116,13 @@ func benchData(directory: String, label: String, repetitions: Int) throws -> [Da
         var method = "?"
         var snapshotMiB = 0.0
         for round in 0..<repetitions {
+            settle()
             var start = now()
             let (snapshot, used) = try emulator.createSnapshotReportingMethod(name: "snap-\(round)", sourceDisk: disk.id)
             snapshotTimes.append(ms(now() - start))
             method = used?.rawValue ?? "existing"
             snapshotMiB = blocksMiB(emulator.snapshotImagePath(snapshot.id))
+            settle()
             start = now()
             let restored = try emulator.createDisk(name: "restore-\(round)", spec: DiskSpec(capacityGiB: 10), source: snapshot.id)
             restoreTimes.append(ms(now() - start))
@@ -119,11 +130,13 @@ func benchData(directory: String, label: String, repetitions: Int) throws -> [Da
             try emulator.deleteSnapshot(snapshot.id)
 
             let copy = directory + "/cp-\(dataMiB)-\(round).img"
+            settle()
             start = now()
             let result = shell(["cp", "--reflink=auto", "--sparse=always", diskPath, copy])
             cpTimes.append(ms(now() - start))
             precondition(result.status == 0, "cp failed: \(result.output)")
             unlink(copy)
+            settle()
             start = now()
             _ = shell(["cp", "--reflink=auto", "--sparse=always", diskPath, copy])
             fsyncFile(copy)
@@ -141,11 +154,11 @@ func benchData(directory: String, label: String, repetitions: Int) throws -> [Da
 }
 
 func printDataRows(_ rows: [DataRow]) {
-    print(pad("fs", 8) + pad("data", 9) + pad("method", 24) + pad("snapshot ms", 13) + pad("restore ms", 12)
+    print(pad("fs", 13) + pad("data", 9) + pad("method", 24) + pad("snapshot ms", 13) + pad("restore ms", 12)
           + pad("cp ms", 9) + pad("cp+fsync ms", 13) + pad("snap/cp", 9) + pad("restore/cp", 12) + pad("snap/(cp+fsync)", 16)
           + "snapshot MiB allocated")
     for row in rows {
-        print(pad(row.fileSystem, 8) + pad("\(row.dataMiB) MiB", 9) + pad(row.snapshotMethod, 24)
+        print(pad(row.fileSystem, 13) + pad("\(row.dataMiB) MiB", 9) + pad(row.snapshotMethod, 24)
               + pad(fmt(row.snapshotMs), 13) + pad(fmt(row.restoreMs), 12) + pad(fmt(row.cpMs), 9) + pad(fmt(row.cpFsyncMs), 13)
               + pad(fmt(row.snapshotMs / row.cpMs) + "x", 9) + pad(fmt(row.restoreMs / row.cpMs) + "x", 12)
               + pad(fmt(row.snapshotMs / row.cpFsyncMs) + "x", 16) + fmt(row.snapshotMiB, 1))
@@ -246,6 +259,8 @@ do {
         _ = consume probe
         print("== snapshot / restore of a sparse 10 GiB disk (median of \(repetitions)); default fs: \(parent) (\(defaultFS))")
         rows += try benchData(directory: base, label: defaultFS, repetitions: repetitions)
+        // The same without fsync (durableWrites off: survives SIGKILL, not power loss), to show what fsync costs.
+        rows += try benchData(directory: base, label: defaultFS + "-nosync", repetitions: repetitions, durable: false)
 
         let mountPoint = base + "/xfs-mnt", image = base + "/xfs.img"
         mkdir(mountPoint, 0o755)
