@@ -131,3 +131,10 @@ test-kube:
 ## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
 fake-apiserver:
 	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)
+
+# --- Emulator (EVSEmulator, evs-bench-data) ---
+## bench-data: snapshot/restore time vs `cp --reflink=auto --sparse=always` (default fs and a reflink xfs
+## loop fs made and removed by the benchmark, root only), and createSnapshot/listSnapshots 10 vs 10,000 stored
+bench-data:
+	$(SWIFT) build -c release $(SWIFTFLAGS) --product evs-bench-data
+	"$$($(SWIFT) build -c release $(SWIFTFLAGS) --show-bin-path)/evs-bench-data"

@@ -62,9 +62,14 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
+    // Driven and SIGKILLed by EVSEmulatorTests' crash test.
+    .executableTarget(name: "evs-emulator-crash-worker", dependencies: ["EVSEmulator"]),
     .testTarget(
         name: "EVSEmulatorTests",
-        dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+        dependencies: [
+            "EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", "evs-emulator-crash-worker",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]
     ),
 ]
 
