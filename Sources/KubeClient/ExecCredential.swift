@@ -156,7 +156,7 @@ public final class ExecCredentialProvider: Sendable {
             spec["cluster"] = cluster
         }
         let obj: [String: Any] = ["apiVersion": config.apiVersion, "kind": "ExecCredential", "spec": spec]
-        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: d, as: UTF8.self)
     }
 

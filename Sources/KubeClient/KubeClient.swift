@@ -119,6 +119,9 @@ public final class KubeClient: Sendable {
         var httpConfig = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         httpConfig.decompression = .disabled
         httpConfig.timeout = .init(connect: .seconds(30), read: nil)
+        // Fail at once on a refused connection or a TLS verification error, as kubectl does, instead of retrying
+        // until the connect timeout.
+        httpConfig.connectionPool.retryConnectionEstablishment = false
         // tls-server-name: address the request to the server name (SNI + verification) and point DNS at the real host.
         var base = config.server
         if let name = config.tls.serverName, !name.isEmpty,
@@ -156,6 +159,7 @@ public final class KubeClient: Sendable {
     }
 
     /// Runs `body` with a client and shuts it down afterwards, also when `body` throws.
+    @discardableResult
     public static func with<R: Sendable>(_ config: ClientConfig, options: Options = Options(),
                                          _ body: (KubeClient) async throws -> R) async throws -> R {
         let client = try KubeClient(config: config, options: options)
@@ -211,7 +215,12 @@ public final class KubeClient: Sendable {
                 }
                 out.append(text)
                 rest = i < rest.endIndex ? rest[rest.index(after: i)...] : ""
-                // Skip an optional quoted date, then up to the next comma.
+                // Skip an optional quoted date (it contains a comma), then up to the next comma.
+                rest = rest.drop { $0 == " " }
+                if rest.first == "\"" {
+                    rest = rest.dropFirst()
+                    if let close = rest.firstIndex(of: "\"") { rest = rest[rest.index(after: close)...] } else { rest = "" }
+                }
                 if let comma = rest.firstIndex(of: ",") { rest = rest[rest.index(after: comma)...] } else { rest = "" }
             }
         }

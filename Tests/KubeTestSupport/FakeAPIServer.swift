@@ -74,7 +74,7 @@ public final class FakeAPIServer: @unchecked Sendable {
         p.arguments = ["python3", scriptPath] + arguments
         let out = Pipe()
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("fake-apiserver-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardOutput = out
         p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardInput = FileHandle.nullDevice
@@ -98,10 +98,13 @@ public final class FakeAPIServer: @unchecked Sendable {
 
     /// Stops the server (idempotent).
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        // SIGTERM may be ignored when inherited that way; escalate after 2 s rather than hang the test run.
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit { stop() }

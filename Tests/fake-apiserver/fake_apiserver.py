@@ -29,6 +29,8 @@ Knobs (flags):
   --restore-bind-delay S      seconds until a restore PVC binds (default 0; negative = never)
   --fail METHOD:PATHPREFIX:CODE  answer CODE with a generic Status for matching requests (repeatable)
   --slow PATHPREFIX:SECONDS   sleep before answering matching requests (for --request-timeout tests; repeatable)
+  --san LIST                  subjectAltName of the server certificate (default IP:127.0.0.1,IP:::1,DNS:localhost,
+                              DNS:kubernetes.default.svc); e.g. DNS:api.internal to test tls-server-name
 The server exits by itself when its parent process goes away (so a crashed test run leaves nothing behind).
 Debug endpoint (no auth): GET /__fake__/requests returns the requests seen so far (method, path, user, userAgent,
 contentType); DELETE /__fake__/requests clears it.
@@ -41,6 +43,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -947,11 +950,13 @@ def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def make_certs(d):
+DEFAULT_SAN = "IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes.default.svc"
+
+
+def make_certs(d, san=DEFAULT_SAN):
     ext = os.path.join(d, "san.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes.default.svc\n"
-                "extendedKeyUsage=serverAuth\n")
+        f.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
     cext = os.path.join(d, "client.ext")
     with open(cext, "w") as f:
         f.write("extendedKeyUsage=clientAuth\n")
@@ -1015,12 +1020,16 @@ def main():
     ap.add_argument("--snapshot-ready-delay", type=float, default=0.0)
     ap.add_argument("--restore-bind-delay", type=float, default=0.0)
     ap.add_argument("--slow", action="append")
+    ap.add_argument("--san", default=DEFAULT_SAN)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    # The parent may have left SIGTERM ignored or blocked (inherited across exec): make it end the server.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
     d = args.dir or tempfile.mkdtemp(prefix="fake-apiserver-")
     os.makedirs(d, exist_ok=True)
-    make_certs(d)
+    make_certs(d, args.san)
     fake = Fake(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(fake))
     server.daemon_threads = True
