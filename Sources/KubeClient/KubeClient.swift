@@ -275,7 +275,7 @@ public final class KubeClient: Sendable {
     }
 
     func makeRequest(method: String, path: String, query: [URLQueryItem], body: Data?, contentType: String,
-                     accept: String, forceExecRefresh: Bool) throws -> (HTTPClientRequest, String) {
+                     accept: String, forceExecRefresh: Bool) async throws -> (HTTPClientRequest, String) {
         let q = KubeClient.encodeQuery(query)
         let urlString = baseURL + path + (q.isEmpty ? "" : "?" + q)
         var req = HTTPClientRequest(url: urlString)
@@ -288,7 +288,7 @@ public final class KubeClient: Sendable {
         }
         var token = try bearerToken()
         if let exec = execProvider {
-            let cred = try exec.credential(forceRefresh: forceExecRefresh)
+            let cred = try await exec.fetchCredential(forceRefresh: forceExecRefresh)
             if let t = cred.token { token = t }
             if let cert = cred.clientCertificatePEM, let key = cred.clientKeyPEM {
                 var tls = baseTLS
@@ -304,7 +304,7 @@ public final class KubeClient: Sendable {
 
     func sendOnce(method: String, path: String, query: [URLQueryItem], body: Data?, contentType: String,
                   accept: String, resource: String?, name: String?, forceExecRefresh: Bool) async throws -> KubeResponse {
-        let (req, shown) = try makeRequest(method: method, path: path, query: query, body: body, contentType: contentType,
+        let (req, shown) = try await makeRequest(method: method, path: path, query: query, body: body, contentType: contentType,
                                            accept: accept, forceExecRefresh: forceExecRefresh)
         if options.verbosity >= 7 {
             for h in req.headers { log(7, "Request Header: \(h.name): \(h.value)") }
@@ -316,9 +316,12 @@ public final class KubeClient: Sendable {
         let data: Data
         do {
             let deadline: NIODeadline = timeout.map { .now() + .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } ?? .distantFuture
-            response = try await http.execute(req, deadline: deadline)
-            var buf = try await response.body.collect(upTo: 256 << 20)
-            data = Data(buf.readBytes(length: buf.readableBytes) ?? [])
+            let http = self.http
+            (response, data) = try await KubeClient.withTimeout(timeout) {
+                let response = try await http.execute(req, deadline: deadline)
+                var buf = try await response.body.collect(upTo: 256 << 20)
+                return (response, Data(buf.readBytes(length: buf.readableBytes) ?? []))
+            }
         } catch {
             let ms = Int((ContinuousClock.now - started) / .milliseconds(1))
             log(6, "\(method) \(shown)  in \(ms) milliseconds")
@@ -338,6 +341,25 @@ public final class KubeClient: Sendable {
                                     resource: resource, name: name, warnings: warnings)
         }
         return KubeResponse(status: code, contentType: response.headers.first(name: "Content-Type"), body: data, warnings: warnings)
+    }
+
+    /// Runs `operation`, throwing `HTTPClientError.deadlineExceeded` once `timeout` has passed even if the operation
+    /// does not stop (AsyncHTTPClient can miss its own deadline while a request waits for a connection). The
+    /// operation is cancelled and left to finish on its own.
+    static func withTimeout<R: Sendable>(_ timeout: Duration?, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+        guard let timeout else { return try await operation() }
+        let race = FirstResult<R>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
+            race.start(continuation)
+            let work = Task {
+                do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                race.finish(.failure(HTTPClientError.deadlineExceeded))
+                work.cancel()
+            }
+        }
     }
 
     func mapTransportError(_ error: Error, url: String) -> Error {
@@ -436,7 +458,7 @@ public final class KubeClient: Sendable {
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let (req, shown) = try self.makeRequest(method: "GET", path: path, query: query, body: nil,
+                    let (req, shown) = try await self.makeRequest(method: "GET", path: path, query: query, body: nil,
                                                             contentType: "application/json", accept: "application/json",
                                                             forceExecRefresh: false)
                     let response = try await self.http.execute(req, deadline: .distantFuture)
@@ -490,3 +512,18 @@ public final class KubeClient: Sendable {
 struct WatchTypeEnvelope: Decodable { var type: String }
 /// `{"type": ..., "object": ...}` of a watch line.
 struct WatchObjectEnvelope<T: Decodable>: Decodable { var type: String; var object: T }
+
+/// Resumes a continuation with the first of several results; later ones are dropped.
+final class FirstResult<R: Sendable>: Sendable {
+    /// The continuation until the first result arrives, then nil. Guarded by the mutex; touched by the racing tasks.
+    private let state = Mutex<CheckedContinuation<R, Error>?>(nil)
+    func start(_ c: CheckedContinuation<R, Error>) { state.withLock { $0 = c } }
+    func finish(_ result: Result<R, Error>) {
+        let c = state.withLock { s -> CheckedContinuation<R, Error>? in
+            let c = s
+            s = nil
+            return c
+        }
+        c?.resume(with: result)
+    }
+}

@@ -20,7 +20,7 @@ struct EndToEndTests {
 
     @Test("list PVCs page by page over mutual TLS (client certificate CN=admin, O=system:masters)")
     func listPVCsWithPaging() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         let config = try server.clientConfig()
         #expect(config.namespace == "apps")
@@ -48,7 +48,7 @@ struct EndToEndTests {
 
     @Test("bearer token auth; an unknown token gets kubectl's 401 wording")
     func tokens() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         var config = try server.clientConfig(token: true)
         #expect(config.credentials.token == server.info.token)
@@ -68,7 +68,7 @@ struct EndToEndTests {
 
     @Test("errors: 404 NotFound, 403 Forbidden for a user without rights, 409 AlreadyExists, 422 Invalid")
     func errors() async throws {
-        let server = try FakeAPIServer.start(arguments: ["--forbid", "list:volumesnapshots", "--forbid", "create:volumesnapshots"])
+        let server = try await FakeAPIServer.startAsync(arguments: ["--forbid", "list:volumesnapshots", "--forbid", "create:volumesnapshots"])
         defer { server.stop() }
         try await KubeClient.with(try server.clientConfig(), options: quiet()) { admin in
             await #expect {
@@ -110,7 +110,7 @@ struct EndToEndTests {
 
     @Test("create with dryRun=All returns warnings and persists nothing; create, get ready, delete, then 404")
     func createDelete() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         let sink = Sink()
         try await KubeClient.with(try server.clientConfig(), options: quiet(sink)) { client in
@@ -149,11 +149,64 @@ struct EndToEndTests {
         }
     }
 
+    @Test("events: core/v1 field selectors on involvedObject; events.k8s.io/v1 rejects them with 400")
+    func events() async throws {
+        let server = try await FakeAPIServer.startAsync()
+        defer { server.stop() }
+        try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
+            let core = try await client.list(Event.self, .events, options: ListOptions(fieldSelector: "involvedObject.name=snap-1"))
+            #expect(core.items.map(\.reason) == ["CreatingSnapshot", "SnapshotCreated", "SnapshotReady"])
+            let both = try await client.list(Event.self, .events, options: ListOptions(
+                fieldSelector: "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=data-ssd-restore"))
+            #expect(!both.items.isEmpty && both.items.allSatisfy { $0.involvedObject.kind == "PersistentVolumeClaim" })
+            await #expect {
+                _ = try await client.list(JSONValue.self, .eventsV1, options: ListOptions(fieldSelector: "involvedObject.name=snap-1"))
+            } throws: { e in
+                (e as? KubeAPIError)?.description == "Error from server (BadRequest): field label not supported: involvedObject.name"
+            }
+            let v1 = try await client.list(JSONValue.self, .eventsV1, options: ListOptions(fieldSelector: "regarding.name=snap-1"))
+            #expect(v1.items.count == 3)
+        }
+    }
+
+    @Test("restore PVC from a snapshot: binds at the snapshot size; smaller stays Pending with a Warning and holds the snapshot")
+    func restore() async throws {
+        let server = try await FakeAPIServer.startAsync()
+        defer { server.stop() }
+        try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
+            func pvc(_ name: String, _ size: String) -> PersistentVolumeClaim {
+                PersistentVolumeClaim(metadata: ObjectMeta(name: name), spec: .init(
+                    accessModes: ["ReadWriteOnce"], resources: .init(requests: ["storage": size]), storageClassName: "csi-disk",
+                    dataSource: TypedObjectReference(apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: "snap-3")))
+            }
+            _ = try await client.create(pvc("r-ok", "10Gi"), as: PersistentVolumeClaim.self, .persistentVolumeClaims)
+            _ = try await client.create(pvc("r-small", "5Gi"), as: PersistentVolumeClaim.self, .persistentVolumeClaims)
+            var phase: String?
+            for _ in 0..<50 where phase != "Bound" {
+                phase = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: "r-ok").status?.phase
+                if phase != "Bound" { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(phase == "Bound")
+            var warnings: [Event] = []
+            for _ in 0..<50 where warnings.isEmpty {
+                warnings = try await client.list(Event.self, .events, options: ListOptions(fieldSelector: "involvedObject.name=r-small")).items
+                if warnings.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(warnings.first?.type == "Warning")
+            #expect(warnings.first?.message?.contains("requested volume size 5368709120 is less than the size 10737418240 for the source snapshot snap-3") == true)
+            let small = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: "r-small")
+            #expect(small.status?.phase == "Pending")
+            try await client.delete(.volumeSnapshots, name: "snap-3")
+            let held = try await client.get(VolumeSnapshot.self, .volumeSnapshots, name: "snap-3")
+            #expect(held.metadata.deletionTimestamp != nil)
+        }
+    }
+
     @Test("discovery: version, snapshot API v1 / v1beta1 / not served, resources of a group version", arguments: [
         ("v1", "v1.36.2", "v1"), ("v1beta1", "v1.19.4", "v1beta1"), ("none", "v1.36.2", nil),
     ] as [(String, String, String?)])
     func discovery(served: String, version: String, expected: String?) async throws {
-        let server = try FakeAPIServer.start(arguments: ["--snapshot-versions", served, "--version", version])
+        let server = try await FakeAPIServer.startAsync(arguments: ["--snapshot-versions", served, "--version", version])
         defer { server.stop() }
         try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
             let v = try await client.serverVersion()
@@ -182,7 +235,7 @@ struct EndToEndTests {
 
     @Test("exec plugin: a stale token gets 401, the plugin runs again and the request succeeds")
     func execRerunOn401() async throws {
-        let server = try FakeAPIServer.start(arguments: ["--token", "fresh-exec-token-2=admin,system:masters"])
+        let server = try await FakeAPIServer.startAsync(arguments: ["--token", "fresh-exec-token-2=admin,system:masters"])
         defer { server.stop() }
         let t = TempDir()
         let plugin = t.write("plugin.sh", """
@@ -208,7 +261,7 @@ struct EndToEndTests {
 
     @Test("verbose logs: -v=6 method/URL/status/duration, -v=8 bodies, never the token")
     func verboseLogs() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         let sink = Sink()
         try await KubeClient.with(try server.clientConfig(token: true), options: quiet(sink, verbosity: 8)) { client in
@@ -228,7 +281,7 @@ struct EndToEndTests {
 
     @Test("TLS: verification on by default (unknown CA refused), a CA from the kubeconfig, insecure-skip-tls-verify")
     func tls() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         var noCA = try server.clientConfig()
         noCA.tls.caPEM = nil  // system roots do not know the fake's CA
@@ -247,7 +300,7 @@ struct EndToEndTests {
     func tlsServerName() async throws {
         // The server certificate names only api.internal (no IP SAN): NIOSSL accepts an IP SAN that matches the
         // connected address whatever the expected name, so a real negative test needs a certificate without one.
-        let server = try FakeAPIServer.start(arguments: ["--san", "DNS:api.internal"])
+        let server = try await FakeAPIServer.startAsync(arguments: ["--san", "DNS:api.internal"])
         defer { server.stop() }
         try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
             await #expect(throws: KubeClientError.self) { _ = try await client.serverVersion() }
@@ -267,7 +320,7 @@ struct EndToEndTests {
 
     @Test("--request-timeout: a slow answer becomes a timeout error")
     func requestTimeout() async throws {
-        let server = try FakeAPIServer.start(arguments: ["--slow", "/api/v1/namespaces/apps/persistentvolumeclaims:3"])
+        let server = try await FakeAPIServer.startAsync(arguments: ["--slow", "/api/v1/namespaces/apps/persistentvolumeclaims:3"])
         defer { server.stop() }
         let config = try server.clientConfig(overrides: ConfigOverrides(requestTimeout: .milliseconds(400)))
         try await KubeClient.with(config, options: quiet()) { client in
@@ -286,7 +339,7 @@ struct EndToEndTests {
 
     @Test("watch: events stream until the server ends it; a too old resourceVersion throws Expired")
     func watch() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try await FakeAPIServer.startAsync()
         defer { server.stop() }
         try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
             var names: [String] = []

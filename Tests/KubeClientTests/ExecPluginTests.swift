@@ -86,6 +86,24 @@ struct ExecPluginTests {
         #expect(p.runCount == 4)
     }
 
+    @Test("concurrent requests with an empty cache run the plugin once")
+    func concurrentFetch() async throws {
+        let t = TempDir()
+        let cmd = t.write("bin/slow", """
+        #!/bin/sh
+        echo run >> "\(t.path)/calls"
+        sleep 0.3
+        echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"concurrent-token-1"}}'
+        """, executable: true)
+        let p = ExecCredentialProvider(config: .init(command: cmd))
+        async let a = p.fetchCredential()
+        async let b = p.fetchCredential()
+        async let c = p.fetchCredential()
+        let tokens = try await [a, b, c].map(\.token)
+        #expect(tokens == Array(repeating: "concurrent-token-1", count: 3))
+        #expect(p.runCount == 1)
+    }
+
     @Test("a failing plugin: exit status, its stderr and the installHint are in the error")
     func failingPlugin() throws {
         let t = TempDir()

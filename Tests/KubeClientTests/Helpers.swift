@@ -1,14 +1,15 @@
 import Foundation
 @testable import KubeClient
 
-/// A fresh temp directory removed on deinit.
+/// A fresh temp directory. Not removed on deinit: Swift may end an object's lifetime right after its last use,
+/// which would delete scripts a test is still running. Everything lives under one directory per test process.
 final class TempDir {
+    static let root = FileManager.default.temporaryDirectory.appendingPathComponent("kubeclient-tests-\(getpid())").path
     let path: String
     init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("kubeclient-test-\(UUID().uuidString)").path
+        path = (TempDir.root as NSString).appendingPathComponent(UUID().uuidString)
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// Writes `text` at `name` (subdirectories created) and returns the absolute path.
     @discardableResult

@@ -338,6 +338,22 @@ struct KubeconfigTests {
         #expect(c.tls.serverName == "api.internal")
     }
 
+    @Test("insecure-skip-tls-verify together with a CA is refused, as client-go does")
+    func insecureWithCA() throws {
+        let t = TempDir()
+        let p = t.write("k", """
+        clusters: [{name: c, cluster: {server: "https://h:1", insecure-skip-tls-verify: true, certificate-authority-data: Q0E=}}]
+        users: [{name: u, user: {}}]
+        contexts: [{name: c, context: {cluster: c, user: u}}]
+        current-context: c
+        """)
+        #expect {
+            try ClientConfig.load(ConfigOverrides(kubeconfig: p), environment: env())
+        } throws: { e in
+            "\(e)".contains("specifying a root certificates file with the insecure flag is not allowed")
+        }
+    }
+
     @Test("--request-timeout values", arguments: [
         ("0", nil), ("5", Duration.seconds(5)), ("30s", .seconds(30)), ("1m", .seconds(60)), ("500ms", .milliseconds(500)),
         ("1m30s", .seconds(90)), ("2h", .seconds(7200)), ("bogus", nil),

@@ -49,6 +49,8 @@ public final class FakeAPIServer: @unchecked Sendable {
 
     public let info: Info
     private let process: Process
+    /// The script's stderr, kept for start failures; removed by `stop()`.
+    private let logPath: String
 
     /// Absolute path of `fake_apiserver.py`, found from this source file (works in any checkout).
     public static var scriptPath: String {
@@ -65,9 +67,21 @@ public final class FakeAPIServer: @unchecked Sendable {
         return has("python3") && has("openssl") && FileManager.default.fileExists(atPath: scriptPath)
     }
 
-    private init(info: Info, process: Process) { self.info = info; self.process = process }
+    private init(info: Info, process: Process, logPath: String) {
+        self.info = info; self.process = process; self.logPath = logPath
+    }
 
-    /// Starts the fake and waits for its info line (up to `timeout` seconds).
+    /// ``start(arguments:timeout:)`` on a dispatch queue: use this from async tests, so waiting for the fake (it makes
+    /// its certificates first) does not hold one of the few threads of the Swift concurrency pool.
+    public static func startAsync(arguments: [String] = [], timeout: Double = 30) async throws -> FakeAPIServer {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try start(arguments: arguments, timeout: timeout) })
+            }
+        }
+    }
+
+    /// Starts the fake and waits for its info line (up to `timeout` seconds). Blocks the calling thread.
     public static func start(arguments: [String] = [], timeout: Double = 30) throws -> FakeAPIServer {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -87,17 +101,19 @@ public final class FakeAPIServer: @unchecked Sendable {
             if chunk.isEmpty || Date() > deadline {
                 p.terminate()
                 let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+                try? FileManager.default.removeItem(atPath: errPath)
                 throw FakeServerError.startFailed(err.isEmpty ? "no info line on stdout" : err)
             }
             buffer.append(chunk)
         }
         let line = buffer.prefix { $0 != UInt8(ascii: "\n") }
         let info = try JSONDecoder().decode(Info.self, from: line)
-        return FakeAPIServer(info: info, process: p)
+        return FakeAPIServer(info: info, process: p, logPath: errPath)
     }
 
     /// Stops the server (idempotent).
     public func stop() {
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
         guard process.isRunning else { return }
         process.terminate()
         // SIGTERM may be ignored when inherited that way; escalate after 2 s rather than hang the test run.

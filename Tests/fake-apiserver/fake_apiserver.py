@@ -43,6 +43,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -1023,11 +1024,16 @@ def main():
     ap.add_argument("--san", default=DEFAULT_SAN)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    d = args.dir or tempfile.mkdtemp(prefix="fake-apiserver-")
+
+    def quit_now(*_):
+        if not args.dir:  # remove the temp dir we made (certificates, keys, kubeconfigs)
+            shutil.rmtree(d, ignore_errors=True)
+        os._exit(0)
     # The parent may have left SIGTERM ignored or blocked (inherited across exec): make it end the server.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, quit_now)
 
-    d = args.dir or tempfile.mkdtemp(prefix="fake-apiserver-")
     os.makedirs(d, exist_ok=True)
     make_certs(d, args.san)
     fake = Fake(args)
@@ -1052,14 +1058,14 @@ def main():
     def watchdog():
         while os.getppid() == parent:
             time.sleep(0.5)
-        os._exit(0)
+        quit_now()
     threading.Thread(target=watchdog, daemon=True).start()
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        quit_now()
 
 
 if __name__ == "__main__":
