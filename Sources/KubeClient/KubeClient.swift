@@ -8,9 +8,10 @@
 ///                                        environment: .process)
 ///     config.namespace            // -n, else the context's namespace, else "default"
 ///
-///     // 2. The client (call shutdown() when done; or use KubeClient.with(config) { client in ... })
-///     let client = try KubeClient(config: config, options: .init(verbosity: 6))   // -v=6 method/URL/status/duration, -v=8 bodies
-///     defer { Task { try? await client.shutdown() } }
+///     // 2. The client: KubeClient.with shuts it down afterwards (else call `try await client.shutdown()` yourself)
+///     try await KubeClient.with(config, options: .init(verbosity: 6)) { client in ... }   // -v=6 method/URL/status/duration, -v=8 bodies
+///     let client = try KubeClient(config: config, options: .init(verbosity: 0, userAgent: "kubectl-evssnap",
+///                                 log: { line in ... }, warningHandler: { text in ... }))    // warnings: default "Warning: <text>" on stderr
 ///
 ///     // 3. REST
 ///     let pvc  = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: "data-ssd")            // namespace nil = config.namespace
@@ -31,7 +32,9 @@
 ///
 ///     // Errors: KubeAPIError (server answers; `description` renders like kubectl:
 ///     //   Error from server (NotFound): volumesnapshots.snapshot.storage.k8s.io "x" not found), KubeClientError (everything else).
+///     //   Both conform to CustomStringConvertible; print `"\(error)"` as the one line kubectl would print.
 ///     // Secrets: Redactor.shared.redact(text) is applied to every log line and error text.
+///     // Tests: the KubeTestSupport target starts Tests/fake-apiserver/fake_apiserver.py (FakeAPIServer.startAsync).
 import Foundation
 import AsyncHTTPClient
 import NIOCore

@@ -4,7 +4,7 @@ import KubeClient
 /// Runs `Tests/fake-apiserver/fake_apiserver.py` (a fake kube-apiserver over HTTPS, seeded from the recorded fixtures)
 /// as a subprocess for tests. Needs `python3` and `openssl` on PATH; check ``isAvailable`` and skip otherwise.
 ///
-///     let server = try FakeAPIServer.start(arguments: ["--snapshot-versions", "v1beta1"])
+///     let server = try await FakeAPIServer.startAsync(arguments: ["--snapshot-versions", "v1beta1"])
 ///     defer { server.stop() }
 ///     let config = try server.clientConfig()            // kubeconfig with the generated client certificate, namespace apps
 ///     try await KubeClient.with(config) { client in ... }
