@@ -867,6 +867,19 @@ def fake_snapshot_controller(fake, res, ns, name):
         vs["metadata"]["finalizers"] = ["snapshot.storage.kubernetes.io/volumesnapshot-as-source-protection",
                                         "snapshot.storage.kubernetes.io/volumesnapshot-bound-protection"]
         ts = now_rfc3339()
+        pre = src.get("volumeSnapshotContentName")
+        if pre:
+            # Pre-provisioned content: bind to it when it exists.
+            content = fake.store.bucket(SNAP, "volumesnapshotcontents").get(("", pre))
+            if content is None:
+                vs["status"] = {"readyToUse": False, "error": {"message": f"VolumeSnapshotContent {pre} not found", "time": ts}}
+            else:
+                cst = content.get("status") or {}
+                vs["status"] = {"boundVolumeSnapshotContentName": pre, "creationTime": ts,
+                                "readyToUse": bool(cst.get("readyToUse", True)),
+                                "restoreSize": f"{int(cst.get('restoreSize') or 0)}"}
+            fake.store.put(SNAP, "volumesnapshots", vs, event="MODIFIED")
+            return
         if pvc is None or (pvc.get("status") or {}).get("phase") != "Bound":
             vs["status"] = {"boundVolumeSnapshotContentName": content_name, "readyToUse": False,
                             "error": {"message": f"Failed to create snapshot: PVC {pvc_name} is not Bound", "time": ts}}
