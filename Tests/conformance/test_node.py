@@ -411,3 +411,98 @@ def test_full_cycle_snapshot_restore_through_mounts(driver, csi, pb):
     driver.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=restored.id))
     driver.controller.DeleteSnapshot(pb.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id))
     driver.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=src.id))
+
+
+# ---------------------------------------------------------------- restarts and split deployments
+
+
+@needs_loop
+def test_mounts_survive_a_driver_restart_and_are_cleaned_up_after(driver, csi, pb):
+    """A node plugin restart (SIGTERM, start on the same state dir) must not take down staged/published
+    volumes; the restarted driver answers the repeated calls idempotently and tears them down."""
+    v = Vol(driver, csi, "survive")
+    v.stage()
+    v.publish()
+    pathlib.Path(v.target, "f").write_text("before restart")
+    driver.restart()
+    assert driver.exit_codes == [0]
+    assert mount_entry(v.staging) is not None and mount_entry(v.target) is not None
+    assert pathlib.Path(v.target, "f").read_text() == "before restart"
+    v.stage()
+    v.publish()
+    stats = driver.node.NodeGetVolumeStats(pb.NodeGetVolumeStatsRequest(volume_id=v.id, volume_path=v.target))
+    assert not stats.volume_condition.abnormal
+    v.teardown()
+
+
+@needs_loop
+def test_mount_flags_reach_the_mounts(driver, csi):
+    v = Vol(driver, csi, "flags")
+    v.cap = csi.cap(flags=["noatime"])
+    v.stage()
+    assert "noatime" in mount_entry(v.staging)[1].split(",")
+    v.cap = csi.cap(flags=["noexec", "nodev"])
+    v.publish()
+    options = mount_entry(v.target)[1].split(",")
+    assert "noexec" in options and "nodev" in options
+    v.teardown()
+
+
+@needs_loop
+def test_publish_with_another_volumes_staging_path_is_refused(driver, csi):
+    """NodePublishVolume names a volume; the staging path it is given must hold that volume, or a pod
+    would get another volume's data under this volume's name."""
+    a = Vol(driver, csi, "mine")
+    b = Vol(driver, csi, "other")
+    a.stage()
+    pathlib.Path(a.staging, "secret").write_text("a's data")
+    try:
+        expect_error((C.FAILED_PRECONDITION, C.INVALID_ARGUMENT, C.ALREADY_EXISTS), driver.node.NodePublishVolume,
+                     b.publish_request(staging_target_path=a.staging))
+    finally:
+        b.unpublish()
+        a.unstage()
+        a.detach()
+        b.detach()
+
+
+@needs_loop
+def test_split_controller_and_node_processes(start_driver, csi, pb):
+    """The real deployment: a controller process (--mode controller) and a node plugin (--mode node) that
+    only has the publish context. Stage/publish/stats/expand/unpublish/unstage through the node process."""
+    ctl = start_driver(mode="controller", node_id=None)
+    node = start_driver(mode="node", node_id="worker-1")
+    cap = csi.cap()
+    volume = csi.create(ctl.controller, "split", 1, caps=[cap])
+    context = dict(ctl.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="worker-1", volume_capability=cap)).publish_context)
+    staging, target = node.path("split-staging"), node.path("split-target")
+    node.node.NodeStageVolume(pb.NodeStageVolumeRequest(
+        volume_id=volume.volume_id, publish_context=context, staging_target_path=staging, volume_capability=cap,
+        volume_context=dict(volume.volume_context)))
+    node.node.NodePublishVolume(pb.NodePublishVolumeRequest(
+        volume_id=volume.volume_id, publish_context=context, staging_target_path=staging, target_path=target,
+        volume_capability=cap))
+    pathlib.Path(target, "f").write_text("split")
+    stats = node.node.NodeGetVolumeStats(pb.NodeGetVolumeStatsRequest(volume_id=volume.volume_id, volume_path=target))
+    assert not stats.volume_condition.abnormal
+    # stage without the publish context cannot find the disk on a node-only process
+    expect_error((C.INVALID_ARGUMENT, C.FAILED_PRECONDITION, C.NOT_FOUND), node.node.NodeStageVolume,
+                 pb.NodeStageVolumeRequest(volume_id=volume.volume_id, staging_target_path=node.path("x"),
+                                           volume_capability=cap))
+    try:
+        ctl.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
+            volume_id=volume.volume_id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB), volume_capability=cap))
+        # NodeExpandVolumeRequest carries no publish context: the node finds the disk from the volume path
+        grown = node.node.NodeExpandVolume(pb.NodeExpandVolumeRequest(
+            volume_id=volume.volume_id, volume_path=target, staging_target_path=staging, volume_capability=cap,
+            capacity_range=pb.CapacityRange(required_bytes=2 * GIB)))
+        assert grown.capacity_bytes >= 2 * GIB - (64 << 20)
+        assert os.statvfs(target).f_blocks * os.statvfs(target).f_frsize > 1.5 * GIB
+    finally:
+        node.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(volume_id=volume.volume_id, target_path=target))
+        node.node.NodeUnstageVolume(pb.NodeUnstageVolumeRequest(volume_id=volume.volume_id,
+                                                                staging_target_path=staging))
+    assert driverproc.loop_devices_under(ctl.state_dir) == []
+    ctl.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="worker-1"))
