@@ -44,7 +44,7 @@ build: deps-apt
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS)
 
 ## test: every suite (Swift unit tests, then the Python conformance harness against the built binaries)
-test: deps build test-swift test-py
+test: deps build proto-check test-swift test-py
 
 test-swift:
 	$(SWIFT) test $(SWIFTFLAGS)
@@ -52,9 +52,30 @@ test-swift:
 test-py: deps-py build
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance
 
-## asan: the whole test suite under AddressSanitizer
+## asan: the whole test suite under AddressSanitizer (LeakSanitizer included; XCTest's own exit-time leak suppressed)
 asan:
-	$(MAKE) test SWIFTFLAGS="--sanitize=address --scratch-path .build-asan"
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+	  $(MAKE) test SWIFTFLAGS="--sanitize=address --scratch-path .build-asan"
+
+## run: build the driver and serve it on ./run/csi.sock with its emulator state in ./run/state (Ctrl-C stops it)
+RUN_DIR := $(CURDIR)/run
+run: deps
+	$(SWIFT) build --product evs-csi-driver
+	mkdir -p $(RUN_DIR)/state
+	@echo "evs-csi-driver: unix://$(RUN_DIR)/csi.sock, state in $(RUN_DIR)/state. In another shell, try:"
+	@echo "  $(PY) tools/csi.py probe"
+	@echo "  $(PY) tools/csi.py create-volume data 10Gi --type SSD"
+	@echo "  $(PY) tools/csi.py create-snapshot snap-1 <volume-id>"
+	@echo "  $(PY) tools/csi.py list-snapshots"
+	@echo "  $(PY) tools/csi.py restore data-restore <snapshot-id> --type SSD"
+	$(BIN)/evs-csi-driver --endpoint unix://$(RUN_DIR)/csi.sock --state-dir $(RUN_DIR)/state --node-id "$$(hostname)"
+
+## bench: every benchmark (not part of `make test`); figures are printed beside their baselines
+bench: bench-rpc bench-data bench-plugin
+
+## bench-rpc: the driver under rpc-bench load (Probe, ListSnapshots, CreateSnapshot) beside the empty-handler baseline
+bench-rpc: deps
+	bench/bench-rpc.sh
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
@@ -86,3 +107,27 @@ test-domain:
 ## test-node: NodeOps tests; the loop-device and mount tests need root and skip with a printed reason otherwise
 test-node:
 	$(SWIFT) test $(SWIFTFLAGS) --filter NodeOpsTests
+
+# --- gRPC server (CGRPCCore, RPCServer, rpc-bench) ---
+.PHONY: bench-rpc-core
+RPC_BENCH_SECONDS ?= 5
+RPC_BENCH_IN_FLIGHT ?= 1,16,64
+
+## bench-rpc-core: the gRPC layer alone: rpc-bench against its echo server in another process (release build)
+bench-rpc-core:
+	$(SWIFT) build -c release --product rpc-bench
+	@bin="$$($(SWIFT) build -c release --show-bin-path)/rpc-bench"; sock="/tmp/evssnap-rpc-bench-$$$$.sock"; \
+	"$$bin" --serve-echo "unix://$$sock" & pid=$$!; \
+	for i in $$(seq 100); do [ -S "$$sock" ] && break; sleep 0.05; done; \
+	"$$bin" --endpoint "unix://$$sock" --in-flight $(RPC_BENCH_IN_FLIGHT) --duration $(RPC_BENCH_SECONDS) --server-pid $$pid; rc=$$?; \
+	kill -TERM $$pid; wait $$pid; exit $$rc
+
+# --- Kubernetes and plugin: KubeClient (branch kube) ---
+.PHONY: test-kube fake-apiserver
+## test-kube: KubeClient unit tests and the end-to-end tests against the fake API server (needs python3, openssl)
+test-kube:
+	$(SWIFT) test $(SWIFTFLAGS) --filter KubeClientTests
+
+## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
+fake-apiserver:
+	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)

@@ -62,7 +62,10 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
-    .testTarget(name: "EVSEmulatorTests", dependencies: ["EVSEmulator"]),
+    .testTarget(
+        name: "EVSEmulatorTests",
+        dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
 ]
 
 // MARK: - Node: NodeOps
@@ -85,7 +88,7 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps", "KubeClient",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
@@ -93,12 +96,45 @@ targets += [
         name: "evs-csi-driver",
         dependencies: ["CSIDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
-    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver"]),
+    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
+
+// KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
+dependencies += [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+]
+products += [
+    .library(name: "KubeClient", targets: ["KubeClient"]),
+]
+targets += [
+    .target(
+        name: "KubeClient",
+        dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]
+    ),
+    // Test support (not a product): starts Tests/fake-apiserver/fake_apiserver.py; used by KubeClientTests and the plugin tests.
+    .target(
+        name: "KubeTestSupport",
+        dependencies: ["KubeClient"],
+        path: "Tests/KubeTestSupport"
+    ),
+    .testTarget(
+        name: "KubeClientTests",
+        dependencies: ["KubeClient", "KubeTestSupport"]
+    ),
+]
 
 let package = Package(
     name: "evssnap",

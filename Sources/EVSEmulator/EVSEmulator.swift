@@ -50,7 +50,7 @@ public final class EVSEmulator: BlockStorageBackend {
     public let openReport: ReconcileReport
 
     /// The metadata database (GRDB serialises its writes; reads run concurrently in WAL mode).
-    private let database: DatabasePool
+    let database: DatabasePool
     /// The flock'ed `<stateDir>/lock` descriptor, held for the emulator's lifetime and closed in deinit.
     private let lockDescriptor: Int32
     private let disksDirectory: String
@@ -303,7 +303,7 @@ public final class EVSEmulator: BlockStorageBackend {
                                                 settings: self.configuration.rules)                    // R5
             // R6: `Snapshot(of:)` takes the disk's encryption (EverestRules.snapshotEncryption).
             let snapshot = Snapshot(id: SnapshotID(Self.newID()), name: name, of: disk, status: .creating,
-                                    createdAt: Date())
+                                    createdAt: Self.now())
             try MetadataStore.insert(snapshot, in: db)
             return .create(snapshot)
         }
@@ -579,6 +579,11 @@ public final class EVSEmulator: BlockStorageBackend {
 
     // MARK: Helpers
 
+    /// The current time rounded to milliseconds, so that it reads back from SQLite bit for bit.
+    static func now() -> Date {
+        Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+
     /// An EVS-like id: a lower-case UUID.
     static func newID() -> String { UUID().uuidString.lowercased() }
 
@@ -610,6 +615,9 @@ public final class EVSEmulator: BlockStorageBackend {
         case let error as DataFileError:
             if error.errno == ENOSPC || error.errno == EDQUOT {
                 return .limitExceeded("no space left for data: \(error.description)")
+            }
+            if error.errno == EFBIG {
+                return .limitExceeded("the state directory's file system cannot hold a file this large: \(error.description)")
             }
             return .storage(error.description)
         default: return .storage("\(error)")

@@ -34,7 +34,7 @@ public final class RPCClient: Sendable {
         if core.isQueueThread() {
             // The last reference went away inside a completion: closing here would join this thread.
             let core = self.core
-            _ = spawnThread(name: "rpc-client-close") { core.close() }
+            spawnThread(name: "rpc-client-close", detached: true) { core.close() }
         } else {
             core.close()
         }

@@ -8,7 +8,11 @@ import Synchronization
 /// separate pool of `handlerThreads` threads (they may block on file I/O), never on the queue
 /// threads nor on Swift's cooperative pool.
 ///
-/// Lifecycle: `init` → `register` each method → `start` → … → `shutdown(grace:)`.
+/// Lifecycle: `init` → `register` each method → `start` → … → `shutdown(grace:)`. Dropping the
+/// last reference to a running server shuts it down with no grace period.
+///
+/// Known limits: unary calls only; request and response metadata are neither read nor sent; the
+/// handler queue is unbounded (calls wait for a free handler thread, or for their deadline).
 public final class RPCServer: Sendable {
     /// Server settings.
     public struct Configuration: Sendable {
@@ -105,7 +109,8 @@ public final class RPCServer: Sendable {
     /// Stops the server gracefully: no new calls; calls in flight may finish within `grace`; then
     /// every call still alive is cancelled and awaited (a handler that never returns blocks this);
     /// then the server, the completion queue and the handler threads are torn down and the core
-    /// released. Returns when all of that is done. Safe to call twice, and before `start`.
+    /// released. Returns when all of that is done. Safe to call twice, and before `start`; never
+    /// from a handler (it would wait for its own call).
     public func shutdown(grace: Duration) {
         state.withLock { state in
             if case .running(let core) = state {
@@ -271,6 +276,9 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
             var response: [UInt8]? = nil
             if context.isExpired {
                 status = RPCStatus(code: .deadlineExceeded, message: "deadline expired before the handler started")
+            } else if context.isCancelled {
+                // Cancelled while queued (client gone, server shutting down): nobody would see the answer.
+                status = RPCStatus(code: .cancelled, message: "call cancelled before the handler started")
             } else if let request {
                 do {
                     response = try method.handler(context, request)

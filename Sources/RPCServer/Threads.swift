@@ -67,8 +67,9 @@ private final class ThreadBody {
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 
-/// Starts a joinable pthread named `name` (at most 15 bytes are kept) running `body`.
-func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// Starts a pthread named `name` (at most 15 bytes are kept) running `body`; joinable unless `detached`.
+@discardableResult
+func spawnThread(name: String, detached: Bool = false, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     let shortName = String(name.utf8.prefix(15))!
     let context = Unmanaged.passRetained(ThreadBody {
         cgrpc_set_current_thread_name(shortName)
@@ -80,6 +81,7 @@ func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthrea
         return nil
     }, context)
     precondition(rc == 0, "pthread_create failed: \(rc)")
+    if detached { pthread_detach(thread) }
     return thread
 }
 

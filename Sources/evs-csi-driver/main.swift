@@ -1,7 +1,7 @@
 // evs-csi-driver: flags -> DriverConfiguration -> Driver -> wait for SIGTERM/SIGINT.
 //
 // Exit codes: 0 stopped by SIGTERM/SIGINT after a graceful shutdown; 1 the state directory could not be
-// opened; 2 the endpoint cannot be used (directory missing, socket held by a live server, bind failed);
+// opened or the Kubernetes access (--kubeconfig) is unusable; 2 the endpoint cannot be used (directory missing, socket held by a live server, bind failed);
 // 64 usage error (bad or conflicting flags).
 import ArgumentParser
 import CSIDriver
@@ -15,7 +15,7 @@ struct EVSCSIDriver: ParsableCommand {
         commandName: "evs-csi-driver",
         abstract: "A CSI driver that plays Huawei EVS + the Everest CSI add-on on an embedded emulator.",
         discussion: """
-            Exit codes: 0 graceful stop (SIGTERM/SIGINT); 1 state directory unusable; \
+            Exit codes: 0 graceful stop (SIGTERM/SIGINT); 1 state directory or --kubeconfig unusable; \
             2 endpoint unusable (directory missing, socket held by a live server, bind failed); 64 usage error.
             """,
         version: DriverConfiguration.vendorVersion)
@@ -50,6 +50,9 @@ struct EVSCSIDriver: ParsableCommand {
     @Option(help: "Seconds calls in flight may run after SIGTERM before they are cancelled.")
     var shutdownGrace = 10
 
+    @Option(help: "Kubeconfig to read PVC annotations with (default: the in-cluster service account inside a pod, else none).")
+    var kubeconfig: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -80,9 +83,19 @@ struct EVSCSIDriver: ParsableCommand {
             topologies: zones.map { let p = $0.split(separator: "/"); return Topology(region: String(p[0]), zone: String(p[1])) },
             rules: rules, maxVolumesPerNode: maxVolumesPerNode, socketMode: UInt32(socketMode, radix: 8)!,
             shutdownGrace: .seconds(shutdownGrace))
+        var annotations: KubernetesPVCAnnotations?
+        if mode.servesController {
+            do {
+                annotations = try KubernetesPVCAnnotations.forDriver(
+                    kubeconfig: kubeconfig, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                logger.critical("cannot use Kubernetes access to read PVC annotations: \(error)")
+                throw ExitCode(1)
+            }
+        }
         let driver: Driver
         do {
-            driver = try Driver(configuration: configuration, logger: logger)
+            driver = try Driver(configuration: configuration, annotations: annotations, logger: logger)
             try driver.start()
         } catch {
             logger.critical("\(error)")

@@ -6,7 +6,7 @@ import Testing
 struct DataFilesTests {
     @Test("a new disk image is sparse: full size, no data blocks")
     func createSparseHasNoBlocks() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             let path = dir + "/d.img"
             try DataFiles.createSparse(at: path, bytes: 1 << 30, durable: true)
             let info = sizeAndBlocks(path)
@@ -18,7 +18,7 @@ struct DataFilesTests {
 
     @Test("sparse copy keeps the data and the holes", arguments: [true, false])
     func sparseCopyKeepsHoles(copyFileRange: Bool) throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             let source = dir + "/src.img", copy = dir + "/copy.img"
             try DataFiles.createSparse(at: source, bytes: 32 << 20, durable: false)
             try writePattern(path: source, offset: 0, count: 1 << 20, seed: 1)
@@ -37,7 +37,7 @@ struct DataFilesTests {
 
     @Test("read/write fallback skips zero chunks written as data")
     func readWriteSkipsZeroData() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             let source = dir + "/src.img", copy = dir + "/copy.img"
             try DataFiles.createSparse(at: source, bytes: 8 << 20, durable: false)
             // 4 MiB of explicit zeros: data extents on disk, but all zero.
@@ -54,7 +54,7 @@ struct DataFilesTests {
 
     @Test("a copy can be grown past the source size; the tail reads as zeros")
     func cloneAndGrow() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             let source = dir + "/src.img", copy = dir + "/copy.img"
             try DataFiles.createSparse(at: source, bytes: 1 << 20, durable: false)
             try writePattern(path: source, offset: 0, count: 4096, seed: 3)
@@ -65,14 +65,14 @@ struct DataFilesTests {
 
     @Test("removing a missing file is not an error")
     func removeMissing() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             try DataFiles.remove(dir + "/nothing.img", durable: true)
         }
     }
 
     @Test("cloning a missing source fails with ENOENT and leaves no temporary file")
     func cloneMissingSource() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { (dir) throws in
             #expect(throws: DataFileError.self) {
                 _ = try DataFiles.cloneFile(from: dir + "/none.img", to: dir + "/copy.img", durable: false)
             }

@@ -22,6 +22,33 @@ struct RPCServerTests {
         #expect(empty.message == [])
     }
 
+    @Test("handlers run on the bounded handler pool, not on queue threads or the cooperative pool")
+    func handlerPool() async throws {
+        let running = Box((now: 0, peak: 0))
+        let harness = try Harness(handlerThreads: 2) { server in
+            server.register("/test.Pool/Where") { _, _ in
+                running.update { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+                usleep(20_000)
+                running.update { $0.now -= 1 }
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+                return Array(name.utf8)
+            }
+        }
+        defer { harness.stop() }
+        let names = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let response = await harness.client.call("/test.Pool/Where", request: [], timeout: .seconds(10))
+                    return response.status == .ok ? String(decoding: response.message, as: UTF8.self) : "\(response.status)"
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(names.count == 8)
+        #expect(names.allSatisfy { $0.hasPrefix("rpc-handler") }, "\(names)")
+        #expect((1...2).contains(running.get.peak))  // never more than handlerThreads at once
+    }
+
     @Test("unknown method or unknown service -> UNIMPLEMENTED", arguments: ["/test.Echo/Nope", "/no.such.Service/Echo"])
     func unknownMethod(path: String) async throws {
         let harness = try Harness()
@@ -87,7 +114,8 @@ struct RPCServerTests {
                 seen.set((context.remaining, context.method, false))
                 let end = ContinuousClock.now + .seconds(3)
                 while !context.isCancelled, ContinuousClock.now < end { usleep(1000) }
-                seen.update { $0.cancelled = context.isCancelled && context.isExpired }
+                // The client's own deadline may cancel the call a moment before the server's copy expires.
+                seen.update { $0.cancelled = context.isCancelled }
                 return []
             }
         }
@@ -203,6 +231,37 @@ struct RPCServerTests {
         #expect(later.status.code == .unavailable)
     }
 
+    @Test("shutdown with no grace under a stream of calls: every call ends, no crash", arguments: [Duration.zero, .milliseconds(20)])
+    func shutdownUnderLoad(grace: Duration) async throws {
+        let harness = try Harness { server in
+            server.register("/test.Slow/Busy") { _, request in
+                usleep(2_000)
+                return request
+            }
+        }
+        let finished = Box(0)
+        let okCount = Box(0)
+        let lanes = 32
+        let loadDone = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<lanes {
+                    group.addTask {
+                        while true {
+                            let response = await harness.client.call("/test.Slow/Busy", request: [1], timeout: .seconds(5))
+                            finished.update { $0 += 1 }
+                            if response.status.code == .ok { okCount.update { $0 += 1 } } else { break }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(await waitFor { okCount.get >= 50 })
+        harness.server.shutdown(grace: grace)
+        await loadDone.value  // every lane saw a non-OK answer: nothing hangs
+        #expect(finished.get > okCount.get)
+        harness.client.close()
+    }
+
     @Test("shutdown twice, and shutdown before start, are harmless")
     func shutdownTwice() async throws {
         let harness = try Harness()
@@ -217,15 +276,29 @@ struct RPCServerTests {
         never.shutdown(grace: .zero)
     }
 
+    @Test("registering a method after start is a programming error: the process traps")
+    func registerAfterStartTraps() async {
+        await #expect(processExitsWith: .failure) {
+            let server = try RPCServer(configuration: .init(endpoint: "unix://" + temporarySocketPath()))
+            try server.start()
+            server.register("/test.Late/Method") { _, request in request }
+        }
+    }
+
     @Test("bind in a missing directory -> an error naming the endpoint and the cause")
     func bindMissingDirectory() throws {
         let endpoint = "unix:///tmp/no-such-dir-\(getpid())/csi.sock"
         let server = try RPCServer(configuration: .init(endpoint: endpoint))
         server.register("/test.Echo/Echo") { _, request in request }
+        // The core's own error line goes to the routed handler (process-wide, so other suites' lines may show up too).
+        let lines = Box<[String]>([])
+        RPCLogging.route(minimumLevel: .error) { level, message, _ in lines.update { $0.append("\(level) \(message)") } }
+        defer { RPCLogging.route(minimumLevel: .error, to: nil) }
         #expect(throws: RPCSetupError.bindFailed(
             endpoint: endpoint, reason: "directory /tmp/no-such-dir-\(getpid()) does not exist")) {
             try server.start()
         }
+        #expect(lines.get.contains { $0.hasPrefix("error ") && $0.contains("no-such-dir-\(getpid())") })
         let error = RPCSetupError.bindFailed(endpoint: endpoint, reason: "directory /tmp/x does not exist")
         #expect(error.description.hasPrefix("cannot listen on \(endpoint):"))
     }
