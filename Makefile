@@ -131,3 +131,11 @@ test-kube:
 ## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
 fake-apiserver:
 	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)
+
+# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process}.py)
+.PHONY: test-conformance
+## test-conformance: Identity/Controller/Node over the real socket, crash safety, process flags (Node tests need root)
+test-conformance: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
+	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
+	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py
