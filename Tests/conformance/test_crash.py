@@ -4,7 +4,7 @@ Controller RPCs, restart on the same state dir, and check what a CO relies on:
 - every listed volume/snapshot is fully usable (its image exists with the listed size; snapshots ready),
 - no image file is orphaned (every *.img in disks/ and snapshots/ belongs to a listed object; no temp files),
 - everything that completed before the kill is still there, with the same id and source,
-- every delete that completed stays deleted,
+- every delete that completed stays deleted, every completed expand keeps its size,
 - a retried CreateVolume/CreateSnapshot with the same name returns the same object when it exists, or
   creates it when it had not completed.
 
@@ -44,6 +44,7 @@ class Model:
         self.deleting = set()   # ids whose delete outcome is unknown
         self.unexpected = []
         self.counter = 0
+        self.capacity = {}      # volume id -> capacity_bytes last answered (create or expand)
 
     def next_name(self, prefix):
         with self.lock:
@@ -63,7 +64,8 @@ def worker(d, csi, model, rng, stop):
     pb = csi.pb
     controller = d.controller
     while not stop.is_set():
-        op = rng.choices(["volume", "snapshot", "restore", "delete_snapshot", "delete_volume"], [3, 3, 2, 2, 2])[0]
+        op = rng.choices(["volume", "snapshot", "restore", "delete_snapshot", "delete_volume", "expand"],
+                         [3, 3, 2, 2, 2, 1])[0]
         try:
             if op == "volume":
                 name = model.next_name("vol")
@@ -74,6 +76,7 @@ def worker(d, csi, model, rng, stop):
                 volume = csi.create(controller, name, gib)
                 with model.lock:
                     model.volumes[name] = volume.volume_id
+                    model.capacity[volume.volume_id] = volume.capacity_bytes
                     model.uncertain_volumes.discard(name)
             elif op == "snapshot":
                 sources = model.live_volume_ids()
@@ -112,6 +115,17 @@ def worker(d, csi, model, rng, stop):
                 with model.lock:
                     model.deleting.discard(snap_id)
                     model.deleted.add(snap_id)
+            elif op == "expand":
+                volumes = model.live_volume_ids()
+                if not volumes:
+                    continue
+                volume_id = rng.choice(volumes)
+                with model.lock:
+                    want = model.capacity.get(volume_id, GIB) + GIB
+                response = controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
+                    volume_id=volume_id, capacity_range=pb.CapacityRange(required_bytes=want)), timeout=30)
+                with model.lock:
+                    model.capacity[volume_id] = max(model.capacity.get(volume_id, 0), response.capacity_bytes)
             else:
                 volumes = model.live_volume_ids()
                 if not volumes:
@@ -134,7 +148,7 @@ def worker(d, csi, model, rng, stop):
                 elif op == "snapshot":
                     model.uncertain_snapshots.discard(name)
                     model.snapshot_src.pop(name, None)
-                else:
+                elif op != "expand":
                     # the delete was refused: the object is still there
                     model.deleting.discard(snap_id if op == "delete_snapshot" else volume_id)
                 if code not in EXPECTED_REFUSALS:
@@ -190,6 +204,7 @@ def check_state(d, pb, model, round_):
                 assert vid not in volumes, f"{where}: deleted volume {vid} came back"
             elif vid not in model.deleting:
                 assert vid in volumes, f"{where}: completed volume {name} ({vid}) lost"
+                assert volumes[vid].capacity_bytes >= model.capacity.get(vid, 0), f"{where}: {vid} shrank"
         for name, (sid, source) in model.snapshots.items():
             if sid in model.deleted:
                 assert sid not in snapshots, f"{where}: deleted snapshot {sid} came back"
