@@ -983,3 +983,61 @@ def test_data_snapshot_restore_preserves_bytes(driver, csi, pb):
     assert sha256_file(restored_image) == pattern_sum
     # the snapshot's own image was not changed by the source overwrite either
     assert sha256_file(driver.snapshot_image(snap.snapshot_id)) == pattern_sum
+
+
+def test_r11_restore_racing_delete_snapshot(driver, csi, pb):
+    """R11: DeleteSnapshot racing a restore from that snapshot: either the restore completes with the
+    snapshot's data (and the delete then succeeds or is refused FAILED_PRECONDITION while the restore
+    copies), or the restore is refused (NOT_FOUND / FAILED_PRECONDITION) because the snapshot is going.
+    Never a restored disk with missing data, never a snapshot listed without its image."""
+    volume = csi.create(driver.controller, "pvc-race-src")
+    image = driver.disk_image(volume.volume_id)
+    block = bytes(range(256)) * 4096
+    with open(image, "r+b") as f:
+        for i in range(24):
+            f.seek(i * 8 * len(block))
+            f.write(block)
+    pattern = sha256_file(image)
+    outcomes = set()
+    for round_ in range(5):
+        snap = csi.snapshot(driver.controller, f"snap-race-{round_}", volume.volume_id)
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def restore():
+            barrier.wait()
+            try:
+                results["restore"] = csi.create(driver.controller, f"pvc-race-{round_}", snapshot=snap.snapshot_id)
+            except grpc.RpcError as error:
+                results["restore"] = error
+
+        def delete():
+            barrier.wait()
+            time.sleep(0.001 * round_)
+            try:
+                driver.controller.DeleteSnapshot(pb.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id))
+                results["delete"] = "ok"
+            except grpc.RpcError as error:
+                results["delete"] = error
+
+        threads = [threading.Thread(target=restore), threading.Thread(target=delete)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        restored, deleted = results["restore"], results["delete"]
+        if isinstance(restored, grpc.RpcError):
+            assert restored.code() in (C.NOT_FOUND, C.FAILED_PRECONDITION), restored
+            assert deleted == "ok", deleted
+            outcomes.add("restore refused")
+        else:
+            assert sha256_file(driver.disk_image(restored.volume_id)) == pattern
+            if deleted != "ok":
+                assert deleted.code() in (C.FAILED_PRECONDITION, C.ABORTED), deleted
+                assert "R11" in deleted.details() or deleted.code() == C.ABORTED
+                outcomes.add("delete refused")
+                driver.controller.DeleteSnapshot(pb.DeleteSnapshotRequest(snapshot_id=snap.snapshot_id))
+            else:
+                outcomes.add("both ok")
+            driver.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=restored.volume_id))
+        assert not driver.snapshot_image(snap.snapshot_id).exists()
+        assert not driver.controller.ListSnapshots(pb.ListSnapshotsRequest(source_volume_id=volume.volume_id)).entries
+    print("R11 race outcomes:", sorted(outcomes))
