@@ -907,10 +907,16 @@ def test_controller_get_capabilities_lists_exactly_what_works(driver, csi, pb):
     names = {RPC.Name(c.rpc.type) for c in caps}
     assert names == {
         "CREATE_DELETE_VOLUME", "PUBLISH_UNPUBLISH_VOLUME", "LIST_VOLUMES", "GET_CAPACITY", "CREATE_DELETE_SNAPSHOT",
-        "LIST_SNAPSHOTS", "EXPAND_VOLUME", "LIST_VOLUMES_PUBLISHED_NODES", "VOLUME_CONDITION", "GET_VOLUME",
+        "LIST_SNAPSHOTS", "PUBLISH_READONLY", "EXPAND_VOLUME", "LIST_VOLUMES_PUBLISHED_NODES", "VOLUME_CONDITION", "GET_VOLUME",
         "GET_SNAPSHOT", "SINGLE_NODE_MULTI_WRITER",
     }
     assert len(caps) == len(names)
+    # PUBLISH_READONLY: the flag reaches the node (test_node.py::test_read_only_attach_stages_read_only)
+    ro = csi.create(driver.controller, "pvc-ro")
+    context = driver.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
+        volume_id=ro.volume_id, node_id="node-1", volume_capability=csi.cap("SINGLE_NODE_READER_ONLY"),
+        readonly=True)).publish_context
+    assert "true" in context.values()
     # what is not advertised does not work: cloning is refused and ModifyVolume is unimplemented
     assert "CLONE_VOLUME" not in names and "MODIFY_VOLUME" not in names
     volume = csi.create(driver.controller, "pvc-caps")

@@ -249,6 +249,29 @@ def test_read_only_attach_of_a_blank_disk_cannot_be_formatted(driver, csi):
 
 
 @needs_loop
+def test_read_only_attach_stages_read_only(driver, csi, pb):
+    """ControllerPublishVolume.readonly (what PUBLISH_READONLY advertises) reaches the node: the disk is
+    staged read-only, its files are readable and writes fail."""
+    v = Vol(driver, csi, "roattach")
+    v.stage()
+    v.publish()
+    pathlib.Path(v.target, "kept").write_text("written rw")
+    v.teardown()
+    v.publish_context = dict(driver.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
+        volume_id=v.id, node_id=driver.node_id, volume_capability=csi.cap("SINGLE_NODE_READER_ONLY"),
+        readonly=True)).publish_context)
+    v.cap = csi.cap("SINGLE_NODE_READER_ONLY")
+    v.stage()
+    assert "ro" in mount_entry(v.staging)[1].split(",")
+    v.publish(readonly=True)
+    assert pathlib.Path(v.target, "kept").read_text() == "written rw"
+    with pytest.raises(OSError) as raised:
+        pathlib.Path(v.target, "new").write_text("x")
+    assert raised.value.errno == errno.EROFS
+    v.teardown()
+
+
+@needs_loop
 def test_block_access(driver, csi):
     v = Vol(driver, csi, "blk", block=True)
     v.stage()
