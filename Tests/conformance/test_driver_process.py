@@ -232,3 +232,18 @@ def test_sigterm_lets_a_call_in_flight_finish(start_driver, csi_pb):
     assert got.ready_to_use and got.size_bytes == 1 << 30
     if not in_flight:
         pytest.skip("the copy finished before SIGTERM could be sent; nothing in flight was tested")
+
+
+def test_socket_path_too_long_exits_2(driver_binary, tmpdir_short):
+    path = tmpdir_short / ("s" * 110 + ".sock")
+    result = run(driver_binary, "--endpoint", f"unix://{path}", "--state-dir", str(tmpdir_short / "s"),
+                 "--node-id", "n1")
+    assert result.returncode == 2, result.stderr
+    assert "107" in result.stderr
+
+
+def test_sigterm_removes_the_socket(start_driver):
+    d = start_driver()
+    assert d.socket.exists()
+    assert d.stop() == 0
+    assert not d.socket.exists()
