@@ -529,3 +529,36 @@ def test_split_controller_and_node_processes(start_driver, csi, pb):
     assert driverproc.loop_devices_under(ctl.state_dir) == []
     ctl.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
         volume_id=volume.volume_id, node_id="worker-1"))
+
+
+@needs_loop
+def test_concurrent_stage_and_publish_of_one_volume(driver, csi):
+    """Parallel NodeStage (and then NodePublish) calls for one volume: each succeeds or is ABORTED, and the
+    volume ends up mounted exactly once at the staging path and once at the target, on one loop device."""
+    import threading
+
+    v = Vol(driver, csi, "par")
+
+    def parallel(call, request):
+        barrier = threading.Barrier(4)
+        codes = []
+
+        def run():
+            barrier.wait()
+            try:
+                call(request, timeout=60)
+                codes.append(C.OK)
+            except grpc.RpcError as error:
+                codes.append(error.code())
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert C.OK in codes and set(codes) <= {C.OK, C.ABORTED}, codes
+
+    parallel(driver.node.NodeStageVolume, v.stage_request())
+    parallel(driver.node.NodePublishVolume, v.publish_request())
+    mounts = driverproc.mounts_under(driver.mnt)
+    assert mounts.count(v.staging) == 1 and mounts.count(v.target) == 1, mounts
+    assert len(driverproc.loop_devices_under(driver.state_dir)) == 1
+    v.teardown()
