@@ -138,3 +138,11 @@ fake-apiserver:
 bench-data:
 	$(SWIFT) build -c release $(SWIFTFLAGS) --product evs-bench-data
 	"$$($(SWIFT) build -c release $(SWIFTFLAGS) --show-bin-path)/evs-bench-data"
+
+# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process}.py)
+.PHONY: test-conformance
+## test-conformance: Identity/Controller/Node over the real socket, crash safety, process flags (Node tests need root)
+test-conformance: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
+	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
+	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py

@@ -26,10 +26,12 @@ public struct ControllerService: Sendable {
     static let gib = RequestValidation.gib
 
     /// The RPCs this service implements, as ControllerGetCapabilities advertises them.
+    /// PUBLISH_READONLY: `ControllerPublishVolumeRequest.readonly` reaches the node through the publish context
+    /// (read-only staging); without it the external-attacher never sets the field.
     static let capabilities: [CSI.ControllerServiceCapability.RPC.Kind] = [
         .createDeleteVolume, .publishUnpublishVolume, .listVolumes, .getCapacity, .createDeleteSnapshot,
-        .listSnapshots, .expandVolume, .listVolumesPublishedNodes, .volumeCondition, .getVolume, .getSnapshot,
-        .singleNodeMultiWriter,
+        .listSnapshots, .publishReadonly, .expandVolume, .listVolumesPublishedNodes, .volumeCondition, .getVolume,
+        .getSnapshot, .singleNodeMultiWriter,
     ]
 
     // MARK: Capabilities

@@ -87,8 +87,13 @@ public struct NodeService: Sendable {
             throw DriverError.missingField("NodePublishVolumeRequest.volume_capability")
         }
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
-        _ = try imagePath(request.volumeId, publishContext: request.publishContext)
+        let image = try imagePath(request.volumeId, publishContext: request.publishContext)
         try inFlight.run(["volume:\(request.volumeId)", "target:\(request.targetPath)"]) {
+            // The staging path must hold this volume, or the pod would get another volume's data under this name.
+            if case .image(let staged) = try StagedImage.at(request.stagingTargetPath), staged != StagedImage.canonical(image) {
+                throw DriverError.conflict(
+                    "staging path \(request.stagingTargetPath) holds \(staged), not volume \(request.volumeId) (\(image))")
+            }
             try operations.publish(stagingPath: request.stagingTargetPath, targetPath: request.targetPath,
                                    readOnly: request.readonly, access: access)
         }
@@ -130,7 +135,8 @@ public struct NodeService: Sendable {
     public func expand(_ request: CSI.NodeExpandVolumeRequest) throws -> CSI.NodeExpandVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeExpandVolumeRequest.volume_id")
         try RequestValidation.require(request.volumePath, "NodeExpandVolumeRequest.volume_path")
-        let image = try imagePath(request.volumeId, publishContext: [:])
+        // NodeExpandVolume carries no publish context: a node-only process finds the image staged at the path.
+        let image = backend == nil ? try stagedImage(request) : try imagePath(request.volumeId, publishContext: [:])
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
             try operations.expand(image: image, stagingOrTargetPath: request.volumePath)
         }
@@ -151,6 +157,25 @@ public struct NodeService: Sendable {
                 field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
         }
         return path
+    }
+
+    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); it must be this
+    /// volume's (the emulator names images `<volume id>.img`). NOT_FOUND when nothing is staged there.
+    func stagedImage(_ request: CSI.NodeExpandVolumeRequest) throws -> String {
+        for path in [request.volumePath, request.stagingTargetPath] where !path.isEmpty {
+            switch try StagedImage.at(path) {
+            case .image(let image):
+                guard image.hasSuffix("/\(request.volumeId).img") else {
+                    throw DriverError.conflict("\(path) holds \(image), not volume \(request.volumeId)")
+                }
+                return image
+            case .other(let what):
+                throw DriverError.conflict("\(path) holds \(what), not a staged disk of volume \(request.volumeId)")
+            case .nothing:
+                continue
+            }
+        }
+        throw DriverError.notFound(kind: "staged volume", id: "\(request.volumeId) at \(request.volumePath)")
     }
 
     func requireKnownVolume(_ volumeID: String) throws {

@@ -67,6 +67,11 @@ enum RequestValidation {
                 field: "capacity_range",
                 reason: "required_bytes \(range.requiredBytes) exceeds limit_bytes \(range.limitBytes)")
         }
+        // Only a limit: the default size when it fits under the limit. For a restore the default is the
+        // snapshot's size, the only one R8 accepts; taking the limit instead made a limit-only restore fail R8.
+        if range.requiredBytes == 0, range.limitBytes > 0, Int64(defaultGiB) * gib <= range.limitBytes {
+            return defaultGiB
+        }
         return try EverestRules.capacityGiB(requiredBytes: range.requiredBytes, limitBytes: range.limitBytes,
                                             defaultGiB: defaultGiB)
     }
