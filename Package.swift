@@ -30,6 +30,20 @@ var targets: [Target] = []
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
+// EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin; these lines go after KubeClient's).
+products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
+dependencies += [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")]
+targets += [
+    .target(
+        name: "EVSSnapCLI",
+        dependencies: [
+            "EVSSnapshotRules",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]
+    ),
+    .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
+    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI"]),
+]
 
 let package = Package(
     name: "evssnap",
