@@ -42,7 +42,7 @@ targets += [
         ]
     ),
     .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
-    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI"]),
+    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI"], exclude: ["Golden"]),
 ]
 
 let package = Package(

@@ -5,6 +5,7 @@ struct CheckCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check the snapshot rules (R1, R2; with a PVC also R3-R5) and print each as passed or failed.",
+        usage: "kubectl evssnap check [PVC] [--class CLASS] [flags]",
         discussion: """
             Without PVC only the cluster-level rules run: cluster version (R1), Everest CSI driver, snapshot API \
             and VolumeSnapshotClass (R2). With a PVC also: Everest CSI volume (R3), disk state (R4) and \
@@ -32,7 +33,9 @@ struct CheckCommand: EVSSnapCommand {
         let preflight = Preflight(session: session)
         var outcomes = try await preflight.clusterChecks(snapshotClass: snapshotClass)
         var warnings: [String] = []
-        if let pvc {
+        // The PVC rules read snapshots and contents: without R1/R2 they cannot run.
+        let clusterOK = outcomes.allSatisfy(\.passed)
+        if let pvc, clusterOK {
             let target = try await preflight.pvcChecks(pvc: pvc)
             outcomes += target.outcomes
             warnings = target.warnings
@@ -43,6 +46,9 @@ struct CheckCommand: EVSSnapCommand {
             // The failure message already starts with the rule id ("R3: ..."); print it once.
             let text = o.passed ? "\(o.rule) \(o.message)" : o.message
             env.console.print("\(mark) \(text)")
+        }
+        if let pvc, !clusterOK {
+            env.console.print("\(tty ? "-" : "[skip]") R3-R5 for PVC \(pvc) not checked: the cluster rules above failed")
         }
         for w in warnings { env.console.print("\(tty ? "!" : "[warn]") \(w)") }
         let failed = outcomes.filter { !$0.passed }

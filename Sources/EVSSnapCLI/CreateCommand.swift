@@ -6,6 +6,7 @@ struct CreateCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Snapshot the EVS disk of a PVC, after checking rules R1-R5 and R14.",
+        usage: "kubectl evssnap create PVC [--name NAME] [--class CLASS] [--wait] [--timeout 5m] [--dry-run=client|server] [-o yaml|json|name] [flags]",
         discussion: """
             Checks the cluster version (R1), the Everest CSI driver, the snapshot API and the class (R2), that \
             the PVC is bound to a PV of the Everest CSI driver (R3), the disk state (R4), the per-disk quota \
@@ -51,17 +52,7 @@ struct CreateCommand: EVSSnapCommand {
         if wait && dryRun != .none { throw ValidationError("--wait cannot be used with --dry-run") }
     }
 
-    /// `PVC-snap-YYYYMMDD-HHMMSS` in UTC; the PVC part is cut so the whole stays within 63 characters.
-    static func defaultName(pvc: String, at date: Date) -> String {
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: "UTC")!
-        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
-        let suffix = "-snap-" + stamp
-        var base = String(pvc.prefix(63 - suffix.count))
-        while base.hasSuffix("-") || base.hasSuffix(".") { base.removeLast() }
-        return base + suffix
-    }
+    static func defaultName(pvc: String, at date: Date) -> String { CreateCommandNames.defaultName(pvc: pvc, at: date) }
 
     func execute(in env: CommandEnvironment) async throws {
         let session = try await Session.open(kube, env: env)
@@ -124,5 +115,21 @@ struct CreateCommand: EVSSnapCommand {
             }
             return ("volumesnapshot/\(name): \(stage)", nil)
         }
+    }
+}
+
+
+/// The documented default snapshot name format of `create`.
+public enum CreateCommandNames {
+    /// `PVC-snap-YYYYMMDD-HHMMSS` in UTC; the PVC part is cut so the whole stays within 63 characters.
+    public static func defaultName(pvc: String, at date: Date) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        let suffix = "-snap-" + stamp
+        var base = String(pvc.prefix(63 - suffix.count))
+        while base.hasSuffix("-") || base.hasSuffix(".") { base.removeLast() }
+        return base + suffix
     }
 }

@@ -5,6 +5,7 @@ struct DeleteCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
         abstract: "Delete VolumeSnapshots, refusing while a PVC restored from one is still Pending (R11).",
+        usage: "kubectl evssnap delete SNAPSHOT... [--force] [--ignore-not-found] [--wait] [flags]",
         discussion: """
             Before deleting, checks that no PVC restoring from the snapshot is still Pending (R11) and that the \
             snapshot is not still being created (R13: only ready or failed snapshots can be deleted). --force \

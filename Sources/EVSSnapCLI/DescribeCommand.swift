@@ -7,6 +7,7 @@ struct DescribeCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe",
         abstract: "Show a snapshot, its content, its source PVC and PV, what a restore must match, and its events.",
+        usage: "kubectl evssnap describe SNAPSHOT [-n NS] [flags]",
         discussion: """
             "Restore Must Match" lists the source disk's attributes a restored disk must keep (R8, R9): disk \
             type, mode, encryption, sharing, capacity, region/zone and file system.
@@ -115,12 +116,12 @@ struct DescribeWriter {
     mutating func field(_ key: String, _ value: String, level: Int = 0) {
         let indent = String(repeating: "  ", count: level)
         let label = "\(key):"
-        line(indent + label.padding(toLength: max(label.count + 1, 18 - indent.count), withPad: " ", startingAt: 0) + value)
+        line(indent + label.padding(toLength: max(label.count + 1, 20 - indent.count), withPad: " ", startingAt: 0) + value)
     }
     mutating func map(_ key: String, _ m: [String: String]) {
         if m.isEmpty { field(key, "<none>"); return }
         let pairs = m.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         field(key, pairs[0])
-        for p in pairs.dropFirst() { line(String(repeating: " ", count: 18) + p) }
+        for p in pairs.dropFirst() { line(String(repeating: " ", count: 20) + p) }
     }
 }

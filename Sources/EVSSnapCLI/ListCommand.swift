@@ -6,6 +6,7 @@ struct ListCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List VolumeSnapshots, with each disk's snapshot count against the quota (R5).",
+        usage: "kubectl evssnap list [PVC] [-n NS | -A] [-o wide|json|yaml|name] [flags]",
         discussion: """
             Columns: NAME, SOURCE PVC, READY, RESTORE SIZE, CLASS, AGE; -A adds NAMESPACE first; -o wide adds \
             SNAPSHOT CONTENT, DISK (the EVS disk id) and QUOTA (snapshots of that disk / limit, R5).

@@ -6,6 +6,7 @@ struct RestoreCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a snapshot into a new PVC shaped as Everest requires (R10), after checking R7-R9, R11.",
+        usage: "kubectl evssnap restore SNAPSHOT --to NEW-PVC [--storage-class CLASS] [--wait] [--dry-run=client|server] [-o yaml|json|name] [flags]",
         discussion: """
             Builds the PVC from the source PV and PVC: StorageClass of the Everest driver, annotation \
             everest.io/disk-volume-type equal to the source's (and everest.io/crypt-key-id for an encrypted \

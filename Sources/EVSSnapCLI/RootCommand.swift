@@ -117,6 +117,7 @@ struct VersionCommand: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "version",
         abstract: "Print the plugin version.",
+        usage: "kubectl evssnap version",
         discussion: "Prints the client version only; it needs no cluster.\n\n\(exitCodeHelp)"
     )
 
