@@ -58,3 +58,9 @@ asan:
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
+
+# --- Domain: EVSSnapshotRules ---
+.PHONY: test-domain
+## test-domain: the Everest rules and quantity tests only (seconds)
+test-domain:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests

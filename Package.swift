@@ -10,6 +10,11 @@ var targets: [Target] = []
 // MARK: - Domain: EVSSnapshotRules
 // The Everest rules R1-R14, disk and snapshot value types, Kubernetes quantities.
 // Depends on nothing but the standard library and Foundation.
+products += [.library(name: "EVSSnapshotRules", targets: ["EVSSnapshotRules"])]
+targets += [
+    .target(name: "EVSSnapshotRules", path: "Sources/EVSSnapshotRules"),
+    .testTarget(name: "EVSSnapshotRulesTests", dependencies: ["EVSSnapshotRules"], path: "Tests/EVSSnapshotRulesTests"),
+]
 
 // MARK: - Wire: CCSIProto (protoc-c output), CSIMessages (Swift CSI types + protobuf-c codec)
 // The only code that touches protobuf-c pointers lives in CSIMessages.
