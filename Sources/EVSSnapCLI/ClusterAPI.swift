@@ -99,11 +99,14 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: String
     /// `message`.
     public var message: String
+    /// The full text as the Kubernetes client renders it (e.g. an Invalid error with its causes), when it has one.
+    public var rendered: String?
 
-    public init(code: Int, reason: String, message: String) {
+    public init(code: Int, reason: String, message: String, rendered: String? = nil) {
         self.code = code
         self.reason = reason
         self.message = message
+        self.rendered = rendered
     }
 
     /// Builds the error from a response body (a Status object, or plain text such as `404 page not found`).
@@ -129,7 +132,7 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isNotFound: Bool { code == 404 }
 
     /// kubectl's wording: `Error from server (NotFound): ...`.
-    public var description: String { "Error from server (\(reason)): \(message)" }
+    public var description: String { rendered ?? "Error from server (\(reason)): \(message)" }
 
     static func defaultReason(_ code: Int) -> String {
         switch code {

@@ -218,13 +218,13 @@ extension Rules {
         }
         let gib = try capacityGiB(shape.storage)
         let zones = allowedZones(sc)
-        let request: RestoreRequest
         do {
-            request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
-                                                        name: name, capacityGiB: gib, allowedZones: zones)
+            // What the class and the shape's annotations state for the new disk; the rest is inherited.
+            let request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
+                                                            name: name, capacityGiB: gib, allowedZones: zones)
+            // R14, R11, R12, R8, R9 in the order the driver applies them.
+            _ = try EverestRules.checkRestore(request, snapshot: snapshot, settings: settings)
         } catch { throw refusal(error) }
-        if let v = EverestRules.restoreMismatches(request, snapshot: snapshot, settings: settings).first { throw refusal(v) }
-        do { try EverestRules.checkZone(snapshot: snapshot, allowedZones: zones) } catch { throw refusal(error) }
         return pvcObject(shape)
     }
 
