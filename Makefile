@@ -65,8 +65,23 @@ clean:
 test-domain:
 	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
 
+# --- Kubernetes and plugin: KubeClient (branch kube) ---
+.PHONY: test-kube fake-apiserver
+## test-kube: KubeClient unit tests and the end-to-end tests against the fake API server (needs python3, openssl)
+test-kube:
+	$(SWIFT) test $(SWIFTFLAGS) --filter KubeClientTests
+
+## fake-apiserver: run the fake kube-apiserver in the foreground (prints its URL, CA and kubeconfig paths as JSON)
+fake-apiserver:
+	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)
+
 # --- Kubernetes and plugin: EVSSnapCLI, kubectl-evssnap ---
 .PHONY: test-plugin
 ## test-plugin: the kubectl evssnap command tests (in-memory cluster; seconds)
 test-plugin:
 	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapCLITests
+
+## bench-plugin: kubectl evssnap --help cold start and `list -A` over 1,000 snapshots vs kubectl, as ratios
+bench-plugin: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product kubectl-evssnap
+	tools/bench-plugin.sh "$(BIN)" $(BENCH_RUNS)

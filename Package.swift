@@ -35,7 +35,40 @@ targets += [
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
-// EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin; these lines go after KubeClient's).
+// KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
+dependencies += [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+]
+products += [
+    .library(name: "KubeClient", targets: ["KubeClient"]),
+]
+targets += [
+    .target(
+        name: "KubeClient",
+        dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]
+    ),
+    // Test support (not a product): starts Tests/fake-apiserver/fake_apiserver.py; used by KubeClientTests and the plugin tests.
+    .target(
+        name: "KubeTestSupport",
+        dependencies: ["KubeClient"],
+        path: "Tests/KubeTestSupport"
+    ),
+    .testTarget(
+        name: "KubeClientTests",
+        dependencies: ["KubeClient", "KubeTestSupport"]
+    ),
+]
+
+// EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin).
 products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
 dependencies += [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")]
 targets += [
@@ -43,11 +76,12 @@ targets += [
         name: "EVSSnapCLI",
         dependencies: [
             "EVSSnapshotRules",
+            "KubeClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),
     .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
-    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI"], exclude: ["Golden"]),
+    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI", "KubeTestSupport"], exclude: ["Golden"]),
 ]
 
 let package = Package(
