@@ -9,7 +9,7 @@ import Testing
 @Suite("end to end (fake API server)", .enabled(if: FakeAPIServer.isAvailable, "needs python3 and openssl for Tests/fake-apiserver"))
 struct EndToEndTests {
     /// Runs `kubectl evssnap ARGS --kubeconfig <fake's>` in-process with the live KubeClient connection.
-    static func run(_ server: FakeAPIServer, _ args: [String]) async -> RunResult {
+    static func run(_ server: FakeServer, _ args: [String]) async -> RunResult {
         let out = BufferSink(), err = BufferSink()
         let env = EVSSnapMain.liveEnvironment(console: Console(out: out, err: err, isTerminal: false), pollInterval: .milliseconds(50))
         let code = await EVSSnapMain.run(arguments: args + ["--kubeconfig", server.info.kubeconfig], in: env)
@@ -18,7 +18,7 @@ struct EndToEndTests {
 
     @Test("list, describe, check: read paths over HTTPS")
     func reads() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try FakeServer.start()
         defer { server.stop() }
         let list = await Self.run(server, ["list", "-n", "apps"])
         #expect(list.code == 0, "\(list.err)")
@@ -31,7 +31,7 @@ struct EndToEndTests {
         let describe = await Self.run(server, ["describe", "snap-1"])
         #expect(describe.code == 0, "\(describe.err)")
         #expect(describe.out.contains("Source PVC:         data-ssd"))
-        #expect(describe.out.contains("Disk Type:       SSD"))
+        #expect(describe.out.contains("  Disk Type:        SSD\n"))
         #expect(describe.out.contains("SnapshotReady"))
         let check = await Self.run(server, ["check", "data-ssd"])
         #expect(check.code == 0, "\(check.out)\(check.err)")
@@ -44,7 +44,7 @@ struct EndToEndTests {
 
     @Test("create --wait, restore --wait, delete --wait; and the refusals on the same cluster")
     func writes() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try FakeServer.start()
         defer { server.stop() }
         let created = await Self.run(server, ["create", "data-ssd", "--name", "e2e-1", "--wait", "--timeout", "20s"])
         #expect(created.code == 0, "\(created.err)")
@@ -74,7 +74,7 @@ struct EndToEndTests {
 
     @Test("R5 over the API: the 8th snapshot of a disk is refused")
     func quota() async throws {
-        let server = try FakeAPIServer.start()
+        let server = try FakeServer.start()
         defer { server.stop() }
         // The seed has 3 snapshots of data-ssd; 4 more reach the limit of 7.
         for i in 1...4 {
@@ -90,13 +90,13 @@ struct EndToEndTests {
 
     @Test("cluster-level refusals: old cluster (R1), no snapshot API (R2)")
     func clusterRefusals() async throws {
-        let old = try FakeAPIServer.start(arguments: ["--version", "v1.14.3"])
+        let old = try FakeServer.start(arguments: ["--version", "v1.14.3"])
         defer { old.stop() }
         let r1 = await Self.run(old, ["create", "data-ssd"])
         #expect(r1.code == 2)
         #expect(r1.err.hasPrefix("error: R1: cluster version v1.14 is older than v1.15"))
 
-        let bare = try FakeAPIServer.start(arguments: ["--snapshot-versions", "none"])
+        let bare = try FakeServer.start(arguments: ["--snapshot-versions", "none"])
         defer { bare.stop() }
         let r2 = await Self.run(bare, ["check"])
         #expect(r2.code == 2)
@@ -108,7 +108,7 @@ struct EndToEndTests {
     @Test("the built kubectl-evssnap binary against the fake, as a subprocess")
     func binary() async throws {
         let bin = try #require(Self.binaryPath(), "kubectl-evssnap not built next to the test bundle")
-        let server = try FakeAPIServer.start()
+        let server = try FakeServer.start()
         defer { server.stop() }
         let list = try Self.exec(bin, ["list", "--kubeconfig", server.info.kubeconfig])
         #expect(list.code == 0, "\(list.err)")
@@ -147,4 +147,41 @@ struct EndToEndTests {
         p.waitUntilExit()
         return RunResult(code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
     }
+}
+
+/// Starts Tests/fake-apiserver/fake_apiserver.py like KubeTestSupport's `FakeAPIServer`, but stops it without
+/// `Process.waitUntilExit()`, which deadlocks when called from a Swift Testing task on Linux (seen here: the
+/// test's `defer { server.stop() }` never returned). The script also exits by itself when this process ends.
+final class FakeServer: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only terminated (thread-safe in Foundation) after start returns.
+    let info: FakeAPIServer.Info
+    private let process: Process
+
+    private init(info: FakeAPIServer.Info, process: Process) { self.info = info; self.process = process }
+
+    static func start(arguments: [String] = []) throws -> FakeServer {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", FakeAPIServer.scriptPath] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        var buffer = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while !buffer.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty || Date() > deadline {
+                p.terminate()
+                throw CLIError.runtime("fake API server did not start")
+            }
+            buffer.append(chunk)
+        }
+        let info = try JSONDecoder().decode(FakeAPIServer.Info.self, from: buffer.prefix { $0 != UInt8(ascii: "\n") })
+        return FakeServer(info: info, process: p)
+    }
+
+    /// Sends SIGTERM; does not wait.
+    func stop() { if process.isRunning { process.terminate() } }
 }
