@@ -37,10 +37,41 @@ targets += [
 // MARK: - gRPC server: CGRPCCore (system library), RPCServer
 // The only Swift code that calls grpc_*; knows nothing of CSI.
 // Unary calls over unix or tcp endpoints.
+targets += [
+    .systemLibrary(name: "CGRPCCore", path: "Sources/CGRPCCore"),
+    .target(name: "RPCServer", dependencies: ["CGRPCCore"], path: "Sources/RPCServer"),
+    .executableTarget(name: "rpc-bench", dependencies: ["RPCServer"], path: "Sources/rpc-bench"),
+    .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
+]
 
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
 // Implements the backend protocol of the domain module.
+products += [
+    .library(name: "EVSEmulator", targets: ["EVSEmulator"]),
+    .executable(name: "evs-bench-data", targets: ["evs-bench-data"]),
+]
+dependencies += [
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+]
+targets += [
+    // C shim: copy_file_range, SEEK_DATA/SEEK_HOLE, FICLONE ioctl, fstatfs (not importable from Glibc).
+    .target(name: "CEVSFileOps"),
+    .target(
+        name: "EVSEmulator",
+        dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
+    .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
+    // Driven and SIGKILLed by EVSEmulatorTests' crash test.
+    .executableTarget(name: "evs-emulator-crash-worker", dependencies: ["EVSEmulator"]),
+    .testTarget(
+        name: "EVSEmulatorTests",
+        dependencies: [
+            "EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", "evs-emulator-crash-worker",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]
+    ),
+]
 
 // MARK: - Node: NodeOps
 // The node side of the driver as plain Swift: loop devices, file systems, mounts, stats, expansion.
@@ -53,10 +84,77 @@ targets += [
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
+products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
+dependencies += [
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+]
+targets += [
+    .target(
+        name: "CSIDriver",
+        dependencies: [
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps", "KubeClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
+    .executableTarget(
+        name: "evs-csi-driver",
+        dependencies: ["CSIDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
+]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
+// KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
+dependencies += [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+]
+products += [
+    .library(name: "KubeClient", targets: ["KubeClient"]),
+]
+targets += [
+    .target(
+        name: "KubeClient",
+        dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]
+    ),
+    // Test support (not a product): starts Tests/fake-apiserver/fake_apiserver.py; used by KubeClientTests and the plugin tests.
+    .target(
+        name: "KubeTestSupport",
+        dependencies: ["KubeClient"],
+        path: "Tests/KubeTestSupport"
+    ),
+    .testTarget(
+        name: "KubeClientTests",
+        dependencies: ["KubeClient", "KubeTestSupport"]
+    ),
+]
+
+// EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin).
+products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
+dependencies += [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")]
+targets += [
+    .target(
+        name: "EVSSnapCLI",
+        dependencies: [
+            "EVSSnapshotRules",
+            "KubeClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]
+    ),
+    .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
+    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI", "KubeTestSupport"], exclude: ["Golden"]),
+]
 
 let package = Package(
     name: "evssnap",

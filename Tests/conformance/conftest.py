@@ -64,3 +64,53 @@ def csi_pb(tmp_path_factory):
         return importlib.import_module("csi_pb2"), importlib.import_module("csi_pb2_grpc")
     finally:
         sys.path.remove(str(out))
+
+
+# ---- the driver process (see driverproc.py)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import driverproc  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def driver_binary(evssnap_bin):
+    """Path of the built evs-csi-driver (skips when it is not built)."""
+    return evssnap_bin("evs-csi-driver")
+
+
+@pytest.fixture
+def start_driver(driver_binary, csi_pb):
+    """Factory: start_driver(node_id=..., extra_args=[...], state_dir=..., zones=[...]) -> DriverProcess.
+
+    Teardown, for every process started: SIGTERM and exit code 0 (a process the test already stopped or
+    killed is left as is), then nothing mounted or loop-attached under its temp dir or state dir; leaks
+    are cleaned up best-effort before the assertion fails, so later tests start clean."""
+    started = []
+
+    def start(**kwargs):
+        proc = driverproc.DriverProcess(driver_binary, csi_pb, **kwargs)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+
+    problems = []
+    for proc in started:
+        if proc.proc is not None and proc.proc.poll() is None:
+            rc = proc.stop()
+            if rc != 0:
+                problems.append(f"driver exited with {rc} on SIGTERM; log:\n{proc.log()}")
+        for prefix in {proc.tmp, proc.state_dir}:
+            left = driverproc.leaks(prefix)
+            if left:
+                problems.append(f"left mounted/attached under {prefix}: {left}")
+                driverproc.force_cleanup(prefix)
+        proc.cleanup()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def driver(start_driver):
+    """A driver (--mode all, node id node-1, zone cn-north-4/cn-north-4a) on a fresh state dir.
+    Unpacks as (process, channel, identity, controller, node, state_dir)."""
+    return start_driver()

@@ -1,0 +1,138 @@
+import CSIMessages
+import EVSEmulator
+import EVSSnapshotRules
+import Foundation
+import Logging
+import RPCServer
+
+/// The running driver: the emulator backend, the services and the gRPC server, wired from a configuration.
+/// Lifecycle: `init` (opens the backend and reconciles what a crash left) → `start` → `shutdown`.
+public final class Driver: Sendable {
+    /// Why the driver could not start; the executable maps each to an exit code.
+    public enum StartError: Error, CustomStringConvertible {
+        /// Flags that do not fit together.
+        case configuration(String)
+        /// The endpoint cannot be used (directory missing, socket held by a live server, bind failed).
+        case endpoint(String)
+        /// The emulator's state directory could not be opened.
+        case backend(String)
+
+        public var description: String {
+            switch self {
+            case .configuration(let text): text
+            case .endpoint(let text): text
+            case .backend(let text): text
+            }
+        }
+    }
+
+    /// The configuration this driver runs with.
+    public let configuration: DriverConfiguration
+    /// The backend (the embedded emulator); nil when only the Node service is served.
+    public let backend: EVSEmulator?
+    private let server: RPCServer
+    private let logger: Logger
+
+    /// Opens the backend and registers the services of `configuration.mode`; nothing listens yet.
+    public init(configuration: DriverConfiguration, annotations: (any PVCAnnotationSource)? = nil, logger: Logger) throws(StartError) {
+        self.configuration = configuration
+        self.logger = logger
+        if configuration.mode.servesNode && configuration.nodeID.isEmpty {
+            throw .configuration("--node-id is required when the Node service is served (--mode node or all)")
+        }
+        if configuration.topologies.isEmpty { throw .configuration("at least one --zone is required") }
+        // Only the controller owns the emulator's state (and reconciles it on open); a node-only process must
+        // not roll back a create the controller has in flight, so it works from the publish context alone.
+        if configuration.mode.servesController {
+            let emulator: EVSEmulator
+            do {
+                try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+                emulator = try EVSEmulator(configuration: EmulatorConfiguration(
+                    stateDirectory: configuration.stateDirectory, topologies: configuration.topologies,
+                    rules: configuration.rules, maxAttachmentsPerNode: configuration.maxVolumesPerNode))
+            } catch {
+                throw .backend("cannot open the state directory \(configuration.stateDirectory): \(error)")
+            }
+            if !emulator.openReport.isEmpty {
+                logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(emulator.openReport)"])
+            }
+            backend = emulator
+        } else {
+            backend = nil
+        }
+        do {
+            server = try RPCServer(configuration: .init(
+                endpoint: configuration.endpoint, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
+                handlerThreads: configuration.handlerThreads))
+        } catch {
+            throw .endpoint("invalid --endpoint \(configuration.endpoint): \(error)")
+        }
+        if annotations == nil && configuration.mode.servesController {
+            logger.notice("no Kubernetes access: PVC annotations are not read; disk attributes come from StorageClass parameters alone")
+        }
+        register(annotations: annotations)
+    }
+
+    private func register(annotations: (any PVCAnnotationSource)?) {
+        let endpoint = CSIEndpoint(server: server, logger: logger)
+        let backend = self.backend
+        let identity = IdentityService(driverName: configuration.driverName,
+                                       servesController: configuration.mode.servesController,
+                                       health: { backend?.health() ?? BackendHealth(isHealthy: true, detail: "node only") })
+        endpoint.route(.getPluginInfo) { (request: CSI.GetPluginInfoRequest, _) in identity.getPluginInfo(request) }
+        endpoint.route(.getPluginCapabilities) { (request: CSI.GetPluginCapabilitiesRequest, _) in
+            identity.getPluginCapabilities(request)
+        }
+        endpoint.route(.probe) { (request: CSI.ProbeRequest, _) in identity.probe(request) }
+
+        if configuration.mode.servesController, let backend {
+            let controller = ControllerService(backend: backend, driverName: configuration.driverName,
+                                               annotations: annotations, logger: logger)
+            let zones = configuration.topologies.map(\.zone)
+            endpoint.route(.controllerGetCapabilities) { (r: CSI.ControllerGetCapabilitiesRequest, _) in controller.getCapabilities(r) }
+            endpoint.route(.createVolume) { (r: CSI.CreateVolumeRequest, _) in try controller.createVolume(r) }
+            endpoint.route(.deleteVolume) { (r: CSI.DeleteVolumeRequest, _) in try controller.deleteVolume(r) }
+            endpoint.route(.controllerPublishVolume) { (r: CSI.ControllerPublishVolumeRequest, _) in try controller.publishVolume(r) }
+            endpoint.route(.controllerUnpublishVolume) { (r: CSI.ControllerUnpublishVolumeRequest, _) in
+                try controller.unpublishVolume(r)
+            }
+            endpoint.route(.validateVolumeCapabilities) { (r: CSI.ValidateVolumeCapabilitiesRequest, _) in
+                try controller.validateVolumeCapabilities(r)
+            }
+            endpoint.route(.listVolumes) { (r: CSI.ListVolumesRequest, _) in try controller.listVolumes(r) }
+            endpoint.route(.controllerGetVolume) { (r: CSI.ControllerGetVolumeRequest, _) in try controller.getVolume(r) }
+            endpoint.route(.getCapacity) { (r: CSI.GetCapacityRequest, _) in try controller.getCapacity(r, zones: zones) }
+            endpoint.route(.controllerExpandVolume) { (r: CSI.ControllerExpandVolumeRequest, _) in try controller.expandVolume(r) }
+            endpoint.route(.createSnapshot) { (r: CSI.CreateSnapshotRequest, _) in try controller.createSnapshot(r) }
+            endpoint.route(.deleteSnapshot) { (r: CSI.DeleteSnapshotRequest, _) in try controller.deleteSnapshot(r) }
+            endpoint.route(.listSnapshots) { (r: CSI.ListSnapshotsRequest, _) in try controller.listSnapshots(r) }
+            endpoint.route(.getSnapshot) { (r: CSI.GetSnapshotRequest, _) in try controller.getSnapshot(r) }
+        }
+        if configuration.mode.servesNode {
+            NodeService.register(on: endpoint, configuration: configuration, backend: backend, logger: logger)
+        }
+    }
+
+    /// Binds the endpoint and starts serving; for a unix socket, refuses a missing directory or a socket a
+    /// live server holds, and sets the socket's mode.
+    public func start() throws(StartError) {
+        let socketPath = SocketGuard.unixPath(of: configuration.endpoint)
+        if let socketPath {
+            do { try SocketGuard.check(path: socketPath) } catch { throw .endpoint(error.description) }
+        }
+        do { try server.start() } catch { throw .endpoint("cannot listen on \(configuration.endpoint): \(error)") }
+        if let socketPath, !SocketGuard.setMode(path: socketPath, mode: configuration.socketMode) {
+            logger.warning("could not set the socket's mode", metadata: ["path": "\(socketPath)"])
+        }
+        logger.info("serving", metadata: [
+            "endpoint": "\(configuration.endpoint)", "driver": "\(configuration.driverName)",
+            "mode": "\(configuration.mode.rawValue)", "version": "\(DriverConfiguration.vendorVersion)",
+        ])
+    }
+
+    /// Stops accepting calls, lets calls in flight finish within the grace period, cancels the rest.
+    public func shutdown() {
+        server.shutdown(grace: configuration.shutdownGrace)
+        logger.info("stopped")
+    }
+}
