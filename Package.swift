@@ -142,7 +142,7 @@ targets += [
 
 // EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin).
 products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
-dependencies += [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")]
+// swift-argument-parser is declared once, in the Driver section above (SwiftPM refuses a package declared twice).
 targets += [
     .target(
         name: "EVSSnapCLI",
