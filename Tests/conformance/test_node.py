@@ -440,9 +440,10 @@ def test_full_cycle_snapshot_restore_through_mounts(driver, csi, pb):
 
 
 @needs_loop
-def test_mounts_survive_a_driver_restart_and_are_cleaned_up_after(driver, csi, pb):
+def test_mounts_survive_a_driver_restart_and_are_cleaned_up_after(start_driver, csi, pb):
     """A node plugin restart (SIGTERM, start on the same state dir) must not take down staged/published
     volumes; the restarted driver answers the repeated calls idempotently and tears them down."""
+    driver = start_driver()
     v = Vol(driver, csi, "survive")
     v.stage()
     v.publish()
