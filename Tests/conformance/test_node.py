@@ -234,9 +234,8 @@ def test_read_only_publish(driver, csi):
     with pytest.raises(OSError) as raised:
         pathlib.Path(ro_target, "g").write_text("x")
     assert raised.value.errno == errno.EROFS
-    # the same target with the other read-only state is a conflict
-    expect_error((C.ALREADY_EXISTS, C.FAILED_PRECONDITION), driver.node.NodePublishVolume,
-                 v.publish_request(readonly=False, target=ro_target))
+    # CSI: the same target with an incompatible read-only state is ALREADY_EXISTS
+    expect_error(C.ALREADY_EXISTS, driver.node.NodePublishVolume, v.publish_request(readonly=False, target=ro_target))
     v.teardown(targets=[ro_target])
 
 
@@ -563,3 +562,37 @@ def test_concurrent_stage_and_publish_of_one_volume(driver, csi):
     assert mounts.count(v.staging) == 1 and mounts.count(v.target) == 1, mounts
     assert len(driverproc.loop_devices_under(driver.state_dir)) == 1
     v.teardown()
+
+
+@needs_loop
+def test_existing_file_system_is_never_reformatted(driver, csi):
+    """A disk with an ext4 file system staged for xfs is refused (FAILED_PRECONDITION), and its data is intact."""
+    v = Vol(driver, csi, "keepfs")
+    v.stage()
+    pathlib.Path(v.staging, "precious").write_text("data")
+    v.unstage()
+    expect_error(C.FAILED_PRECONDITION, driver.node.NodeStageVolume,
+                 v.stage_request(volume_capability=csi.cap(fs_type="xfs")), match="xfs")
+    assert mount_entry(v.staging) is None
+    v.stage()
+    assert pathlib.Path(v.staging, "precious").read_text() == "data"
+    v.unstage()
+    v.detach()
+
+
+@needs_loop
+def test_restage_with_incompatible_capability_is_already_exists(driver, csi):
+    """CSI NodeStageVolume: a volume already staged at the path with an incompatible capability is ALREADY_EXISTS."""
+    v = Vol(driver, csi, "incompat")
+    v.stage()
+    try:
+        expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume, v.stage_request(volume_capability=csi.cap(block=True)))
+        try:
+            expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume,
+                         v.stage_request(volume_capability=csi.cap(fs_type="xfs")))
+        except AssertionError as failure:
+            pytest.xfail(f"BUG (NodeOps): restaging with another fs type answers FAILED_PRECONDITION "
+                         f"(fsMismatch), the spec says ALREADY_EXISTS: {failure}")
+    finally:
+        v.unstage()
+        v.detach()
