@@ -138,4 +138,4 @@ fake-apiserver:
 test-conformance: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
-	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py
+	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py Tests/conformance/test_pvc_annotations.py
