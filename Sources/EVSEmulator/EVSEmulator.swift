@@ -123,8 +123,8 @@ public final class EVSEmulator: BlockStorageBackend {
     public func createDiskReportingMethod(name: String, spec: DiskSpec, source: SnapshotID?)
         throws(BackendError) -> (disk: Disk, method: DataCopyMethod?) {
         try rule { () throws(EverestRuleViolation) in
-            try EverestRules.checkName(name)                          // R14
-            try EverestRules.checkCapacity(gib: spec.capacityGiB)     // R12
+            try EverestRules.checkName(name)                                                       // R14
+            if source == nil { try EverestRules.checkCapacity(gib: spec.capacityGiB) }              // R12
         }
         enum Plan { case existing(Disk), create(Disk) }
         let plan: Plan = try write { db in
@@ -141,16 +141,12 @@ public final class EVSEmulator: BlockStorageBackend {
                 guard let snapshot = try MetadataStore.snapshot(id: source, in: db) else {
                     throw BackendError.notFound(kind: "snapshot", id: source.rawValue)
                 }
-                try EverestRules.checkReadyToRestore(snapshot)                                       // R11
-                try EverestRules.checkRestoreMatchesSource(spec.restoreRequest(name: name), snapshot: snapshot,
-                                                           settings: self.configuration.rules)       // R8
-                try EverestRules.checkZone(snapshot: snapshot, allowedZones: spec.allowedZones)      // R9
-                disk = Disk(id: id, name: name, capacityGiB: spec.capacityGiB, type: snapshot.sourceType,
-                            mode: snapshot.sourceMode,
-                            encryption: EverestRules.restoredEncryption(from: snapshot),             // R6
-                            sharing: snapshot.sourceSharing,
-                            topology: EverestRules.restoreTopology(for: snapshot),                   // R9
-                            status: .creating, fsType: snapshot.sourceFSType)
+                // R14, R11, R12, R8, R9 in the order the plugin applies them; R6/R9 decide encryption and zone.
+                let plan = try EverestRules.checkRestore(spec.restoreRequest(name: name), snapshot: snapshot,
+                                                         settings: self.configuration.rules)
+                disk = Disk(id: id, name: name, capacityGiB: plan.capacityGiB, type: plan.type, mode: plan.mode,
+                            encryption: plan.encryption, sharing: plan.sharing, topology: plan.topology,
+                            status: .creating, fsType: plan.fsType)
             } else {
                 let type = spec.type ?? .sas
                 if !type.isCreatable { throw EverestRuleViolation.typeNotCreatable(type) }
@@ -207,7 +203,7 @@ public final class EVSEmulator: BlockStorageBackend {
         if mode != disk.mode { differences.append("mode \(disk.mode) != \(mode)") }
         if encryption != disk.encryption { differences.append("encryption \(disk.encryption) != \(encryption)") }
         if sharing != disk.sharing { differences.append("sharing \(disk.sharing) != \(sharing)") }
-        if !restore, let fsType = spec.fsType, fsType != disk.fsType {
+        if let fsType = spec.fsType, fsType != disk.fsType {
             differences.append("fstype \(disk.fsType) != \(fsType)")
         }
         if !spec.allowedZones.isEmpty && !spec.allowedZones.contains(disk.topology.zone) {
@@ -297,11 +293,11 @@ public final class EVSEmulator: BlockStorageBackend {
             guard let (disk, _) = try MetadataStore.disk(id: sourceDisk, in: db) else {
                 throw BackendError.notFound(kind: "disk", id: sourceDisk.rawValue)
             }
-            try EverestRules.checkSnapshottable(disk)                                                  // R4
-            try EverestRules.checkSnapshotQuota(disk: disk.id,
-                                                existingSnapshots: try MetadataStore.snapshotCount(of: disk.id, in: db),
-                                                settings: self.configuration.rules)                    // R5
-            // R6: `Snapshot(of:)` takes the disk's encryption (EverestRules.snapshotEncryption).
+            // R14, R3, R4 (disk status), R5 (quota) in the plugin's order; R6: `Snapshot(of:)` takes the
+            // disk's encryption (EverestRules.snapshotEncryption).
+            try EverestRules.checkCreateSnapshot(name: name, disk: disk,
+                                                 existingSnapshots: try MetadataStore.snapshotCount(of: disk.id, in: db),
+                                                 settings: self.configuration.rules)
             let snapshot = Snapshot(id: SnapshotID(Self.newID()), name: name, of: disk, status: .creating,
                                     createdAt: Self.now())
             try MetadataStore.insert(snapshot, in: db)

@@ -225,6 +225,11 @@ public enum ConfigLoader {
             throw KubeClientError.invalidServerURL(server)
         }
 
+        if cluster.insecureSkipTLSVerify && (cluster.certificateAuthorityData != nil || cluster.certificateAuthority != nil) {
+            // client-go refuses this combination too.
+            throw KubeClientError.invalidKubeconfig(path: config.sourceFiles.first ?? "<kubeconfig>",
+                reason: "cluster \"\(clusterName)\": specifying a root certificates file with the insecure flag is not allowed")
+        }
         var caPEM = cluster.certificateAuthorityData
         if caPEM == nil, let path = cluster.certificateAuthority {
             caPEM = try readFile(path, what: "certificate-authority")

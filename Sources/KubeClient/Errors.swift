@@ -44,7 +44,9 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// The configured server URL is not a valid https/http URL.
     case invalidServerURL(String)
 
-    public var description: String {
+    public var description: String { Redactor.shared.redact(rawDescription) }
+
+    private var rawDescription: String {
         switch self {
         case .noConfiguration(let tried):
             let where_ = tried.isEmpty ? "" : " (looked for kubeconfig at \(tried.joined(separator: ", ")))"
@@ -187,8 +189,10 @@ public struct KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible 
     /// Watch `ERROR` event with 410 Expired/Gone: the resourceVersion is too old.
     public var isExpired: Bool { reason == "Expired" || reason == "Gone" || code == 410 }
 
-    /// kubectl's rendering (cmdutil.CheckErr + StandardErrorMessage).
-    public var description: String {
+    /// kubectl's rendering (cmdutil.CheckErr + StandardErrorMessage), redacted.
+    public var description: String { Redactor.shared.redact(rendered) }
+
+    private var rendered: String {
         if isInvalid, let details = status.details, let causes = details.causes, !causes.isEmpty, isStatusObject {
             var head = "The request is invalid"
             if let kind = details.kind, !kind.isEmpty || !(details.name ?? "").isEmpty {

@@ -37,6 +37,8 @@ public final class ExecCredentialProvider: Sendable {
     private let cache = Mutex<ExecCredential?>(nil)
     /// Number of times the plugin ran (for tests and `-v` logs).
     private let runs = Atomic<Int>(0)
+    /// Held while the plugin runs, so concurrent requests with an empty cache run it once, not once each.
+    private let runLock = Mutex<Void>(())
 
     public init(config: Kubeconfig.ExecConfig, clusterServer: String = "", clusterCAData: Data? = nil,
                 insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil,
@@ -57,9 +59,25 @@ public final class ExecCredentialProvider: Sendable {
         if !forceRefresh, let c = cache.withLock({ $0 }), c.expiration.map({ $0 > t }) ?? true {
             return c
         }
-        let fresh = try run()
-        cache.withLock { $0 = fresh }
-        return fresh
+        return try runLock.withLock { _ in
+            // Another caller may have refreshed the cache while we waited for the lock.
+            if !forceRefresh, let c = cache.withLock({ $0 }), c.expiration.map({ $0 > now() }) ?? true {
+                return c
+            }
+            let fresh = try run()
+            cache.withLock { $0 = fresh }
+            return fresh
+        }
+    }
+
+    /// ``credential(forceRefresh:)`` on a dispatch queue, so the blocking plugin run never holds a thread of the
+    /// Swift concurrency pool.
+    public func fetchCredential(forceRefresh: Bool = false) async throws -> ExecCredential {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.credential(forceRefresh: forceRefresh) })
+            }
+        }
     }
 
     /// Runs the plugin once and parses its output (no caching).
@@ -89,7 +107,7 @@ public final class ExecCredentialProvider: Sendable {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch {
-            throw KubeClientError.execPluginNotFound(command: config.command, installHint: config.installHint)
+            throw KubeClientError.execPluginFailed(command: config.command, reason: "cannot start: \(error)", stderr: config.installHint ?? "")
         }
         // Read both pipes concurrently so a chatty plugin cannot block on a full pipe.
         let errData = Mutex<Data>(Data())
@@ -156,7 +174,7 @@ public final class ExecCredentialProvider: Sendable {
             spec["cluster"] = cluster
         }
         let obj: [String: Any] = ["apiVersion": config.apiVersion, "kind": "ExecCredential", "spec": spec]
-        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: d, as: UTF8.self)
     }
 

@@ -8,9 +8,10 @@
 ///                                        environment: .process)
 ///     config.namespace            // -n, else the context's namespace, else "default"
 ///
-///     // 2. The client (call shutdown() when done; or use KubeClient.with(config) { client in ... })
-///     let client = try KubeClient(config: config, options: .init(verbosity: 6))   // -v=6 method/URL/status/duration, -v=8 bodies
-///     defer { Task { try? await client.shutdown() } }
+///     // 2. The client: KubeClient.with shuts it down afterwards (else call `try await client.shutdown()` yourself)
+///     try await KubeClient.with(config, options: .init(verbosity: 6)) { client in ... }   // -v=6 method/URL/status/duration, -v=8 bodies
+///     let client = try KubeClient(config: config, options: .init(verbosity: 0, userAgent: "kubectl-evssnap",
+///                                 log: { line in ... }, warningHandler: { text in ... }))    // warnings: default "Warning: <text>" on stderr
 ///
 ///     // 3. REST
 ///     let pvc  = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: "data-ssd")            // namespace nil = config.namespace
@@ -31,7 +32,9 @@
 ///
 ///     // Errors: KubeAPIError (server answers; `description` renders like kubectl:
 ///     //   Error from server (NotFound): volumesnapshots.snapshot.storage.k8s.io "x" not found), KubeClientError (everything else).
+///     //   Both conform to CustomStringConvertible; print `"\(error)"` as the one line kubectl would print.
 ///     // Secrets: Redactor.shared.redact(text) is applied to every log line and error text.
+///     // Tests: the KubeTestSupport target starts Tests/fake-apiserver/fake_apiserver.py (FakeAPIServer.startAsync).
 import Foundation
 import AsyncHTTPClient
 import NIOCore
@@ -119,6 +122,9 @@ public final class KubeClient: Sendable {
         var httpConfig = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         httpConfig.decompression = .disabled
         httpConfig.timeout = .init(connect: .seconds(30), read: nil)
+        // Fail at once on a refused connection or a TLS verification error, as kubectl does, instead of retrying
+        // until the connect timeout.
+        httpConfig.connectionPool.retryConnectionEstablishment = false
         // tls-server-name: address the request to the server name (SNI + verification) and point DNS at the real host.
         var base = config.server
         if let name = config.tls.serverName, !name.isEmpty,
@@ -156,6 +162,7 @@ public final class KubeClient: Sendable {
     }
 
     /// Runs `body` with a client and shuts it down afterwards, also when `body` throws.
+    @discardableResult
     public static func with<R: Sendable>(_ config: ClientConfig, options: Options = Options(),
                                          _ body: (KubeClient) async throws -> R) async throws -> R {
         let client = try KubeClient(config: config, options: options)
@@ -211,7 +218,12 @@ public final class KubeClient: Sendable {
                 }
                 out.append(text)
                 rest = i < rest.endIndex ? rest[rest.index(after: i)...] : ""
-                // Skip an optional quoted date, then up to the next comma.
+                // Skip an optional quoted date (it contains a comma), then up to the next comma.
+                rest = rest.drop { $0 == " " }
+                if rest.first == "\"" {
+                    rest = rest.dropFirst()
+                    if let close = rest.firstIndex(of: "\"") { rest = rest[rest.index(after: close)...] } else { rest = "" }
+                }
                 if let comma = rest.firstIndex(of: ",") { rest = rest[rest.index(after: comma)...] } else { rest = "" }
             }
         }
@@ -266,7 +278,7 @@ public final class KubeClient: Sendable {
     }
 
     func makeRequest(method: String, path: String, query: [URLQueryItem], body: Data?, contentType: String,
-                     accept: String, forceExecRefresh: Bool) throws -> (HTTPClientRequest, String) {
+                     accept: String, forceExecRefresh: Bool) async throws -> (HTTPClientRequest, String) {
         let q = KubeClient.encodeQuery(query)
         let urlString = baseURL + path + (q.isEmpty ? "" : "?" + q)
         var req = HTTPClientRequest(url: urlString)
@@ -279,7 +291,7 @@ public final class KubeClient: Sendable {
         }
         var token = try bearerToken()
         if let exec = execProvider {
-            let cred = try exec.credential(forceRefresh: forceExecRefresh)
+            let cred = try await exec.fetchCredential(forceRefresh: forceExecRefresh)
             if let t = cred.token { token = t }
             if let cert = cred.clientCertificatePEM, let key = cred.clientKeyPEM {
                 var tls = baseTLS
@@ -295,7 +307,7 @@ public final class KubeClient: Sendable {
 
     func sendOnce(method: String, path: String, query: [URLQueryItem], body: Data?, contentType: String,
                   accept: String, resource: String?, name: String?, forceExecRefresh: Bool) async throws -> KubeResponse {
-        let (req, shown) = try makeRequest(method: method, path: path, query: query, body: body, contentType: contentType,
+        let (req, shown) = try await makeRequest(method: method, path: path, query: query, body: body, contentType: contentType,
                                            accept: accept, forceExecRefresh: forceExecRefresh)
         if options.verbosity >= 7 {
             for h in req.headers { log(7, "Request Header: \(h.name): \(h.value)") }
@@ -307,9 +319,12 @@ public final class KubeClient: Sendable {
         let data: Data
         do {
             let deadline: NIODeadline = timeout.map { .now() + .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } ?? .distantFuture
-            response = try await http.execute(req, deadline: deadline)
-            var buf = try await response.body.collect(upTo: 256 << 20)
-            data = Data(buf.readBytes(length: buf.readableBytes) ?? [])
+            let http = self.http
+            (response, data) = try await KubeClient.withTimeout(timeout) {
+                let response = try await http.execute(req, deadline: deadline)
+                var buf = try await response.body.collect(upTo: 256 << 20)
+                return (response, Data(buf.readBytes(length: buf.readableBytes) ?? []))
+            }
         } catch {
             let ms = Int((ContinuousClock.now - started) / .milliseconds(1))
             log(6, "\(method) \(shown)  in \(ms) milliseconds")
@@ -329,6 +344,25 @@ public final class KubeClient: Sendable {
                                     resource: resource, name: name, warnings: warnings)
         }
         return KubeResponse(status: code, contentType: response.headers.first(name: "Content-Type"), body: data, warnings: warnings)
+    }
+
+    /// Runs `operation`, throwing `HTTPClientError.deadlineExceeded` once `timeout` has passed even if the operation
+    /// does not stop (AsyncHTTPClient can miss its own deadline while a request waits for a connection). The
+    /// operation is cancelled and left to finish on its own.
+    static func withTimeout<R: Sendable>(_ timeout: Duration?, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+        guard let timeout else { return try await operation() }
+        let race = FirstResult<R>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
+            race.start(continuation)
+            let work = Task {
+                do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                race.finish(.failure(HTTPClientError.deadlineExceeded))
+                work.cancel()
+            }
+        }
     }
 
     func mapTransportError(_ error: Error, url: String) -> Error {
@@ -427,7 +461,7 @@ public final class KubeClient: Sendable {
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let (req, shown) = try self.makeRequest(method: "GET", path: path, query: query, body: nil,
+                    let (req, shown) = try await self.makeRequest(method: "GET", path: path, query: query, body: nil,
                                                             contentType: "application/json", accept: "application/json",
                                                             forceExecRefresh: false)
                     let response = try await self.http.execute(req, deadline: .distantFuture)
@@ -481,3 +515,18 @@ public final class KubeClient: Sendable {
 struct WatchTypeEnvelope: Decodable { var type: String }
 /// `{"type": ..., "object": ...}` of a watch line.
 struct WatchObjectEnvelope<T: Decodable>: Decodable { var type: String; var object: T }
+
+/// Resumes a continuation with the first of several results; later ones are dropped.
+final class FirstResult<R: Sendable>: Sendable {
+    /// The continuation until the first result arrives, then nil. Guarded by the mutex; touched by the racing tasks.
+    private let state = Mutex<CheckedContinuation<R, Error>?>(nil)
+    func start(_ c: CheckedContinuation<R, Error>) { state.withLock { $0 = c } }
+    func finish(_ result: Result<R, Error>) {
+        let c = state.withLock { s -> CheckedContinuation<R, Error>? in
+            let c = s
+            s = nil
+            return c
+        }
+        c?.resume(with: result)
+    }
+}

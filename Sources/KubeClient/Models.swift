@@ -125,6 +125,7 @@ public struct VolumeResourceRequirements: Codable, Sendable, Equatable {
 
 /// PersistentVolumeClaim (core/v1).
 public struct PersistentVolumeClaim: Codable, Sendable, Equatable {
+    /// `spec` of PersistentVolumeClaim.
     public struct Spec: Codable, Sendable, Equatable {
         public var accessModes: [String]?
         public var resources: VolumeResourceRequirements?
@@ -141,6 +142,7 @@ public struct PersistentVolumeClaim: Codable, Sendable, Equatable {
             self.dataSourceRef = dataSourceRef
         }
     }
+    /// `status` of PersistentVolumeClaim.
     public struct Status: Codable, Sendable, Equatable {
         public var phase: String?
         public var accessModes: [String]?
@@ -156,6 +158,7 @@ public struct PersistentVolumeClaim: Codable, Sendable, Equatable {
 
 /// PersistentVolume (core/v1), with the CSI and FlexVolume sources.
 public struct PersistentVolume: Codable, Sendable, Equatable {
+    /// `spec.csi` of PersistentVolume.
     public struct CSISource: Codable, Sendable, Equatable {
         public var driver: String
         public var volumeHandle: String
@@ -163,11 +166,13 @@ public struct PersistentVolume: Codable, Sendable, Equatable {
         public var readOnly: Bool?
         public var volumeAttributes: [String: String]?
     }
+    /// `spec.flexVolume` of PersistentVolume.
     public struct FlexVolumeSource: Codable, Sendable, Equatable {
         public var driver: String
         public var fsType: String?
         public var options: [String: String]?
     }
+    /// `spec` of PersistentVolume.
     public struct Spec: Codable, Sendable, Equatable {
         public var capacity: [String: String]?
         public var accessModes: [String]?
@@ -178,6 +183,7 @@ public struct PersistentVolume: Codable, Sendable, Equatable {
         public var csi: CSISource?
         public var flexVolume: FlexVolumeSource?
     }
+    /// `status` of PersistentVolume.
     public struct Status: Codable, Sendable, Equatable {
         public var phase: String?
     }
@@ -202,6 +208,7 @@ public struct StorageClass: Codable, Sendable, Equatable {
 
 /// VolumeSnapshot (snapshot.storage.k8s.io/v1 and v1beta1 have the same shape for these fields).
 public struct VolumeSnapshot: Codable, Sendable, Equatable {
+    /// `spec.source` of VolumeSnapshot: exactly one of the two names is set.
     public struct Source: Codable, Sendable, Equatable {
         public var persistentVolumeClaimName: String?
         public var volumeSnapshotContentName: String?
@@ -210,6 +217,7 @@ public struct VolumeSnapshot: Codable, Sendable, Equatable {
             self.volumeSnapshotContentName = volumeSnapshotContentName
         }
     }
+    /// `spec` of VolumeSnapshot.
     public struct Spec: Codable, Sendable, Equatable {
         public var source: Source
         public var volumeSnapshotClassName: String?
@@ -222,6 +230,7 @@ public struct VolumeSnapshot: Codable, Sendable, Equatable {
         public var message: String?
         public var time: String?
     }
+    /// `status` of VolumeSnapshot.
     public struct Status: Codable, Sendable, Equatable {
         public var boundVolumeSnapshotContentName: String?
         public var creationTime: String?
@@ -242,10 +251,12 @@ public struct VolumeSnapshot: Codable, Sendable, Equatable {
 
 /// VolumeSnapshotContent (cluster-scoped). Its status carries int64 nanoseconds and bytes.
 public struct VolumeSnapshotContent: Codable, Sendable, Equatable {
+    /// `spec.source` of VolumeSnapshot: exactly one of the two names is set.ontent.
     public struct Source: Codable, Sendable, Equatable {
         public var volumeHandle: String?
         public var snapshotHandle: String?
     }
+    /// `spec` of VolumeSnapshotContent.
     public struct Spec: Codable, Sendable, Equatable {
         public var deletionPolicy: String?
         public var driver: String?
@@ -254,6 +265,7 @@ public struct VolumeSnapshotContent: Codable, Sendable, Equatable {
         public var volumeSnapshotClassName: String?
         public var volumeSnapshotRef: ObjectReference?
     }
+    /// `status` of VolumeSnapshotContent.
     public struct Status: Codable, Sendable, Equatable {
         public var snapshotHandle: String?
         /// Nanoseconds since the epoch.
@@ -282,6 +294,7 @@ public struct VolumeSnapshotClass: Codable, Sendable, Equatable {
 
 /// CSIDriver (storage.k8s.io/v1).
 public struct CSIDriver: Codable, Sendable, Equatable {
+    /// `spec` of CSIDriver.
     public struct Spec: Codable, Sendable, Equatable {
         public var attachRequired: Bool?
         public var podInfoOnMount: Bool?
@@ -299,6 +312,7 @@ public struct CSIDriver: Codable, Sendable, Equatable {
 
 /// Event (core/v1), as listed with `fieldSelector=involvedObject.name=...`.
 public struct Event: Codable, Sendable, Equatable {
+    /// `source` of Event.
     public struct Source: Codable, Sendable, Equatable {
         public var component: String?
         public var host: String?
@@ -321,6 +335,7 @@ public struct Event: Codable, Sendable, Equatable {
 
 /// Namespace (core/v1).
 public struct Namespace: Codable, Sendable, Equatable {
+    /// `status` of Namespace.
     public struct Status: Codable, Sendable, Equatable { public var phase: String? }
     public var apiVersion: String? = "v1"
     public var kind: String? = "Namespace"
@@ -344,10 +359,12 @@ public struct VersionInfo: Codable, Sendable, Equatable {
 
 /// `/apis` (APIGroupList) and `/apis/GROUP` (APIGroup).
 public struct APIGroupList: Codable, Sendable, Equatable {
+    /// One served version in APIGroupList.
     public struct GroupVersion: Codable, Sendable, Equatable {
         public var groupVersion: String
         public var version: String
     }
+    /// One API group in APIGroupList.
     public struct Group: Codable, Sendable, Equatable {
         public var name: String
         public var versions: [GroupVersion]
@@ -359,6 +376,7 @@ public struct APIGroupList: Codable, Sendable, Equatable {
 
 /// `/apis/GROUP/VERSION` (APIResourceList).
 public struct APIResourceList: Codable, Sendable, Equatable {
+    /// One resource in APIResourceList.
     public struct Resource: Codable, Sendable, Equatable {
         public var name: String
         public var singularName: String?

@@ -1,4 +1,5 @@
 import EVSSnapshotRules
+import GRDB
 import Testing
 @testable import EVSEmulator
 
@@ -205,6 +206,9 @@ struct DiskOperationTests {
             let capacity = try emulator.capacity()
             #expect(capacity.provisionedBytes == 3 << 30)
             #expect(capacity.freeBytes > 0 && capacity.totalBytes >= capacity.freeBytes)
+            // Metadata is in SQLite in WAL mode, committed with synchronous=FULL (durableWrites) or NORMAL.
+            let journal = try emulator.database.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            #expect(journal == "wal")
             let health = emulator.health()
             #expect(health.isHealthy, "\(health.detail)")
             #expect(health.detail.contains("1 disks"))

@@ -19,6 +19,31 @@ struct SnapshotOperationTests {
         }
     }
 
+    @Test("R6: a plain disk gives a plain snapshot and a plain restore", arguments: [Encryption.plain, .kms(keyID: "key-9")])
+    func encryptionFollowsDisk(encryption: Encryption) throws {
+        try withEmulator { (emulator, _) throws in
+            let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 1, encryption: encryption), source: nil)
+            let snapshot = try emulator.createSnapshot(name: "s1", sourceDisk: disk.id)
+            #expect(snapshot.encryption == encryption)
+            #expect(try emulator.createDisk(name: "r1", spec: DiskSpec(capacityGiB: 1), source: snapshot.id).encryption == encryption)
+        }
+    }
+
+    @Test("expand waits while a snapshot of the disk is being copied (in flight)")
+    func expandDuringSnapshot() throws {
+        try withEmulator { (emulator, _) throws in
+            let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 1), source: nil)
+            let snapshot = try emulator.createSnapshot(name: "s1", sourceDisk: disk.id)
+            try emulator.forceStatus(.creating, snapshot: snapshot.id)
+            #expect(backendError { _ = try emulator.expand(disk: disk.id, newCapacityGiB: 2) } == .rule(.operationInFlight(key: disk.id.rawValue)))
+            #expect(try emulator.getDisk(disk.id)?.capacityGiB == 1)
+            try emulator.forceStatus(.available, snapshot: snapshot.id)
+            #expect(try emulator.expand(disk: disk.id, newCapacityGiB: 2).capacityGiB == 2)
+            // The snapshot keeps the size it was taken at.
+            #expect(try emulator.getSnapshot(snapshot.id)?.sizeGiB == 1)
+        }
+    }
+
     @Test("same name and source returns the same snapshot; another source -> alreadyExists")
     func idempotent() throws {
         try withEmulator { (emulator, _) throws in

@@ -4,7 +4,7 @@ import KubeClient
 /// Runs `Tests/fake-apiserver/fake_apiserver.py` (a fake kube-apiserver over HTTPS, seeded from the recorded fixtures)
 /// as a subprocess for tests. Needs `python3` and `openssl` on PATH; check ``isAvailable`` and skip otherwise.
 ///
-///     let server = try FakeAPIServer.start(arguments: ["--snapshot-versions", "v1beta1"])
+///     let server = try await FakeAPIServer.startAsync(arguments: ["--snapshot-versions", "v1beta1"])
 ///     defer { server.stop() }
 ///     let config = try server.clientConfig()            // kubeconfig with the generated client certificate, namespace apps
 ///     try await KubeClient.with(config) { client in ... }
@@ -49,6 +49,8 @@ public final class FakeAPIServer: @unchecked Sendable {
 
     public let info: Info
     private let process: Process
+    /// The script's stderr, kept for start failures; removed by `stop()`.
+    private let logPath: String
 
     /// Absolute path of `fake_apiserver.py`, found from this source file (works in any checkout).
     public static var scriptPath: String {
@@ -65,16 +67,28 @@ public final class FakeAPIServer: @unchecked Sendable {
         return has("python3") && has("openssl") && FileManager.default.fileExists(atPath: scriptPath)
     }
 
-    private init(info: Info, process: Process) { self.info = info; self.process = process }
+    private init(info: Info, process: Process, logPath: String) {
+        self.info = info; self.process = process; self.logPath = logPath
+    }
 
-    /// Starts the fake and waits for its info line (up to `timeout` seconds).
+    /// ``start(arguments:timeout:)`` on a dispatch queue: use this from async tests, so waiting for the fake (it makes
+    /// its certificates first) does not hold one of the few threads of the Swift concurrency pool.
+    public static func startAsync(arguments: [String] = [], timeout: Double = 30) async throws -> FakeAPIServer {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try start(arguments: arguments, timeout: timeout) })
+            }
+        }
+    }
+
+    /// Starts the fake and waits for its info line (up to `timeout` seconds). Blocks the calling thread.
     public static func start(arguments: [String] = [], timeout: Double = 30) throws -> FakeAPIServer {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", scriptPath] + arguments
         let out = Pipe()
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("fake-apiserver-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardOutput = out
         p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardInput = FileHandle.nullDevice
@@ -87,21 +101,26 @@ public final class FakeAPIServer: @unchecked Sendable {
             if chunk.isEmpty || Date() > deadline {
                 p.terminate()
                 let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+                try? FileManager.default.removeItem(atPath: errPath)
                 throw FakeServerError.startFailed(err.isEmpty ? "no info line on stdout" : err)
             }
             buffer.append(chunk)
         }
         let line = buffer.prefix { $0 != UInt8(ascii: "\n") }
         let info = try JSONDecoder().decode(Info.self, from: line)
-        return FakeAPIServer(info: info, process: p)
+        return FakeAPIServer(info: info, process: p, logPath: errPath)
     }
 
     /// Stops the server (idempotent).
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        guard process.isRunning else { return }
+        process.terminate()
+        // SIGTERM may be ignored when inherited that way; escalate after 2 s rather than hang the test run.
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit { stop() }

@@ -29,6 +29,8 @@ Knobs (flags):
   --restore-bind-delay S      seconds until a restore PVC binds (default 0; negative = never)
   --fail METHOD:PATHPREFIX:CODE  answer CODE with a generic Status for matching requests (repeatable)
   --slow PATHPREFIX:SECONDS   sleep before answering matching requests (for --request-timeout tests; repeatable)
+  --san LIST                  subjectAltName of the server certificate (default IP:127.0.0.1,IP:::1,DNS:localhost,
+                              DNS:kubernetes.default.svc); e.g. DNS:api.internal to test tls-server-name
 The server exits by itself when its parent process goes away (so a crashed test run leaves nothing behind).
 Debug endpoint (no auth): GET /__fake__/requests returns the requests seen so far (method, path, user, userAgent,
 contentType); DELETE /__fake__/requests clears it.
@@ -41,6 +43,8 @@ import datetime
 import json
 import os
 import re
+import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -863,6 +867,19 @@ def fake_snapshot_controller(fake, res, ns, name):
         vs["metadata"]["finalizers"] = ["snapshot.storage.kubernetes.io/volumesnapshot-as-source-protection",
                                         "snapshot.storage.kubernetes.io/volumesnapshot-bound-protection"]
         ts = now_rfc3339()
+        pre = src.get("volumeSnapshotContentName")
+        if pre:
+            # Pre-provisioned content: bind to it when it exists.
+            content = fake.store.bucket(SNAP, "volumesnapshotcontents").get(("", pre))
+            if content is None:
+                vs["status"] = {"readyToUse": False, "error": {"message": f"VolumeSnapshotContent {pre} not found", "time": ts}}
+            else:
+                cst = content.get("status") or {}
+                vs["status"] = {"boundVolumeSnapshotContentName": pre, "creationTime": ts,
+                                "readyToUse": bool(cst.get("readyToUse", True)),
+                                "restoreSize": f"{int(cst.get('restoreSize') or 0)}"}
+            fake.store.put(SNAP, "volumesnapshots", vs, event="MODIFIED")
+            return
         if pvc is None or (pvc.get("status") or {}).get("phase") != "Bound":
             vs["status"] = {"boundVolumeSnapshotContentName": content_name, "readyToUse": False,
                             "error": {"message": f"Failed to create snapshot: PVC {pvc_name} is not Bound", "time": ts}}
@@ -947,11 +964,13 @@ def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def make_certs(d):
+DEFAULT_SAN = "IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes.default.svc"
+
+
+def make_certs(d, san=DEFAULT_SAN):
     ext = os.path.join(d, "san.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes.default.svc\n"
-                "extendedKeyUsage=serverAuth\n")
+        f.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
     cext = os.path.join(d, "client.ext")
     with open(cext, "w") as f:
         f.write("extendedKeyUsage=clientAuth\n")
@@ -1015,12 +1034,21 @@ def main():
     ap.add_argument("--snapshot-ready-delay", type=float, default=0.0)
     ap.add_argument("--restore-bind-delay", type=float, default=0.0)
     ap.add_argument("--slow", action="append")
+    ap.add_argument("--san", default=DEFAULT_SAN)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-
     d = args.dir or tempfile.mkdtemp(prefix="fake-apiserver-")
+
+    def quit_now(*_):
+        if not args.dir:  # remove the temp dir we made (certificates, keys, kubeconfigs)
+            shutil.rmtree(d, ignore_errors=True)
+        os._exit(0)
+    # The parent may have left SIGTERM ignored or blocked (inherited across exec): make it end the server.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, quit_now)
+
     os.makedirs(d, exist_ok=True)
-    make_certs(d)
+    make_certs(d, args.san)
     fake = Fake(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(fake))
     server.daemon_threads = True
@@ -1043,14 +1071,14 @@ def main():
     def watchdog():
         while os.getppid() == parent:
             time.sleep(0.5)
-        os._exit(0)
+        quit_now()
     threading.Thread(target=watchdog, daemon=True).start()
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        quit_now()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+import Foundation
+
+/// A Kubernetes resource type the plugin reads or writes: where it lives in the REST API.
+public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
+    /// API group; empty for the core group.
+    public var group: String
+    /// API version within the group (`v1`, `v1beta1`).
+    public var version: String
+    /// Plural resource name used in paths (`volumesnapshots`).
+    public var plural: String
+    /// Kind of the objects (`VolumeSnapshot`).
+    public var kind: String
+    /// Whether objects live in a namespace.
+    public var namespaced: Bool
+
+    public init(group: String, version: String, plural: String, kind: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+    }
+
+    /// `apiVersion` field value (`v1` or `group/version`).
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// `plural.group` the way kubectl names a resource in messages (`volumesnapshots.snapshot.storage.k8s.io`).
+    public var qualifiedName: String { group.isEmpty ? plural : "\(plural).\(group)" }
+
+    public var description: String { qualifiedName }
+
+    /// The REST path of the collection (namespace nil = all namespaces, or cluster-scoped).
+    public func collectionPath(namespace: String?) -> String {
+        let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if namespaced, let namespace { return "\(base)/namespaces/\(namespace)/\(plural)" }
+        return "\(base)/\(plural)"
+    }
+
+    /// The REST path of one object.
+    public func objectPath(namespace: String?, name: String) -> String {
+        collectionPath(namespace: namespace) + "/" + name
+    }
+
+    /// The snapshot API group (R2: served version decided by discovery).
+    public static let snapshotGroup = "snapshot.storage.k8s.io"
+
+    public static let persistentVolumeClaims = ResourceType(group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true)
+    public static let persistentVolumes = ResourceType(group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false)
+    public static let events = ResourceType(group: "", version: "v1", plural: "events", kind: "Event", namespaced: true)
+    public static let namespaces = ResourceType(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
+    public static let storageClasses = ResourceType(group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false)
+    public static let csiDrivers = ResourceType(group: "storage.k8s.io", version: "v1", plural: "csidrivers", kind: "CSIDriver", namespaced: false)
+
+    /// VolumeSnapshots in the given served version of the snapshot group.
+    public static func volumeSnapshots(_ version: String) -> ResourceType {
+        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshots", kind: "VolumeSnapshot", namespaced: true)
+    }
+    /// VolumeSnapshotContents in the given served version.
+    public static func volumeSnapshotContents(_ version: String) -> ResourceType {
+        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshotcontents", kind: "VolumeSnapshotContent", namespaced: false)
+    }
+    /// VolumeSnapshotClasses in the given served version.
+    public static func volumeSnapshotClasses(_ version: String) -> ResourceType {
+        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshotclasses", kind: "VolumeSnapshotClass", namespaced: false)
+    }
+}
+
+/// The server's `/version` answer.
+public struct ServerVersion: Sendable, Hashable {
+    /// e.g. `v1.36.2`.
+    public var gitVersion: String
+    /// e.g. `1`.
+    public var major: String
+    /// e.g. `36` (may carry a `+` on some distributions).
+    public var minor: String
+
+    public init(gitVersion: String, major: String, minor: String) {
+        self.gitVersion = gitVersion
+        self.major = major
+        self.minor = minor
+    }
+}
+
+/// A write's dry-run mode (`--dry-run`).
+public enum DryRun: String, Sendable, CaseIterable {
+    /// Nothing is sent.
+    case none
+    /// Checked locally, nothing sent (`--dry-run=client`).
+    case client
+    /// Sent with `?dryRun=All`: the server validates and persists nothing (`--dry-run=server`).
+    case server
+}
+
+/// An error status returned by the API server (a `Status` object), as kubectl shows it.
+public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// HTTP status code.
+    public var code: Int
+    /// `reason` (`NotFound`, `AlreadyExists`, `Forbidden`, ...); empty when the server sent none.
+    public var reason: String
+    /// `message`.
+    public var message: String
+    /// The full text as the Kubernetes client renders it (e.g. an Invalid error with its causes), when it has one.
+    public var rendered: String?
+
+    public init(code: Int, reason: String, message: String, rendered: String? = nil) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.rendered = rendered
+    }
+
+    /// Builds the error from a response body (a Status object, or plain text such as `404 page not found`).
+    public init(code: Int, body: JSONValue?, text: String?) {
+        self.code = code
+        let reason = body?["reason"].string ?? ""
+        self.reason = reason.isEmpty ? APIError.defaultReason(code) : reason
+        let msg = body?["message"].string ?? text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        self.message = msg.isEmpty ? "the server returned HTTP \(code)" : msg
+    }
+
+    /// A NotFound error worded like the server's (`volumesnapshots.snapshot.storage.k8s.io "x" not found`).
+    public static func notFound(_ type: ResourceType, _ name: String) -> APIError {
+        APIError(code: 404, reason: "NotFound", message: "\(type.qualifiedName) \"\(name)\" not found")
+    }
+
+    /// An AlreadyExists error worded like the server's.
+    public static func alreadyExists(_ type: ResourceType, _ name: String) -> APIError {
+        APIError(code: 409, reason: "AlreadyExists", message: "\(type.qualifiedName) \"\(name)\" already exists")
+    }
+
+    /// Whether the object did not exist.
+    public var isNotFound: Bool { code == 404 }
+
+    /// kubectl's wording: `Error from server (NotFound): ...`.
+    public var description: String { rendered ?? "Error from server (\(reason)): \(message)" }
+
+    static func defaultReason(_ code: Int) -> String {
+        switch code {
+        case 400: return "BadRequest"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "NotFound"
+        case 405: return "MethodNotAllowed"
+        case 409: return "Conflict"
+        case 410: return "Expired"
+        case 422: return "Invalid"
+        case 429: return "TooManyRequests"
+        case 500: return "InternalError"
+        case 503: return "ServiceUnavailable"
+        case 504: return "Timeout"
+        default: return "Unknown"
+        }
+    }
+}
+
+/// The Kubernetes API reads and writes the plugin's commands need, and nothing else.
+///
+/// Implemented over `KubeClient` for a real cluster (`KubeClusterAPI`) and in memory for tests.
+/// Every method throws `APIError` for an error status from the server; other errors
+/// (connection refused, TLS) are thrown as they come.
+public protocol ClusterAPI: Sendable {
+    /// `GET /version`.
+    func serverVersion() async throws -> ServerVersion
+
+    /// The versions of `group` the server serves, preferred first; empty when the group is not served.
+    func servedVersions(group: String) async throws -> [String]
+
+    /// One object; throws `APIError` NotFound when it does not exist.
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue
+
+    /// All objects of a type (namespace nil: every namespace or cluster-scoped), following list continuations.
+    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue]
+
+    /// Creates an object; with `.server` dry run nothing is persisted. Returns the object as stored.
+    func create(_ type: ResourceType, namespace: String?, object: JSONValue, dryRun: DryRun) async throws -> JSONValue
+
+    /// Deletes an object. Deleting an object that is gone throws NotFound (the caller decides).
+    func delete(_ type: ResourceType, namespace: String?, name: String) async throws
+}
+
+extension ClusterAPI {
+    /// The object, or nil when it does not exist.
+    public func getIfExists(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue? {
+        do { return try await get(type, namespace: namespace, name: name) } catch let e as APIError where e.isNotFound { return nil }
+    }
+}

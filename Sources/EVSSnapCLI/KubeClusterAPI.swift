@@ -1,0 +1,115 @@
+import Foundation
+import KubeClient
+
+/// `ClusterAPI` over the shared `KubeClient` (kubeconfig, TLS, auth, `-v` logging and Warning headers are its job).
+/// Objects travel as raw JSON; list calls page with `limit`/`continue`.
+struct KubeClusterAPI: ClusterAPI {
+    let client: KubeClient
+    /// Page size of list calls.
+    var pageSize = 500
+
+    /// Runs a request and turns the client's errors into the plugin's: server answers become `APIError`
+    /// (keeping kubectl's rendering), everything else (connection, TLS, timeout) a one-line runtime error.
+    private func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let e as KubeAPIError {
+            throw APIError(code: e.code, reason: e.reason, message: e.message, rendered: e.description)
+        } catch let e as KubeClientError {
+            throw CLIError.runtime(e.description)
+        }
+    }
+
+    private func parse(_ data: Data) throws -> JSONValue {
+        do { return try JSONValue.parse(data) } catch {
+            throw CLIError.runtime("the server sent a body that is not JSON (\(data.count) bytes)")
+        }
+    }
+
+    func serverVersion() async throws -> ServerVersion {
+        let v = try await call { try await client.serverVersion() }
+        return ServerVersion(gitVersion: v.gitVersion, major: v.major, minor: v.minor)
+    }
+
+    func servedVersions(group: String) async throws -> [String] {
+        let groups = try await call { try await client.apiGroups() }
+        guard let g = groups.groups.first(where: { $0.name == group }) else { return [] }
+        var versions = g.versions.map(\.version)
+        if let preferred = g.preferredVersion?.version, let i = versions.firstIndex(of: preferred) {
+            versions.remove(at: i)
+            versions.insert(preferred, at: 0)
+        }
+        return versions
+    }
+
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue {
+        let r = try await call {
+            try await client.send(method: "GET", path: type.objectPath(namespace: namespace, name: name),
+                                  resource: type.qualifiedName, name: name)
+        }
+        return try parse(r.body)
+    }
+
+    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var token: String?
+        repeat {
+            var query = [URLQueryItem(name: "limit", value: String(pageSize))]
+            if let fieldSelector { query.append(URLQueryItem(name: "fieldSelector", value: fieldSelector)) }
+            if let token { query.append(URLQueryItem(name: "continue", value: token)) }
+            let r = try await call {
+                try await client.send(method: "GET", path: type.collectionPath(namespace: namespace), query: query,
+                                      resource: type.qualifiedName)
+            }
+            let page = try parse(r.body)
+            items += page["items"].array
+            token = page["metadata"]["continue"].string.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return items
+    }
+
+    func create(_ type: ResourceType, namespace: String?, object: JSONValue, dryRun: DryRun) async throws -> JSONValue {
+        var query: [URLQueryItem] = []
+        if dryRun == .server { query.append(URLQueryItem(name: "dryRun", value: "All")) }
+        let body = Data(object.compactJSON().utf8)
+        let r = try await call {
+            try await client.send(method: "POST", path: type.collectionPath(namespace: namespace), query: query, body: body,
+                                  resource: type.qualifiedName, name: object["metadata"]["name"].string)
+        }
+        return try parse(r.body)
+    }
+
+    func delete(_ type: ResourceType, namespace: String?, name: String) async throws {
+        _ = try await call {
+            try await client.send(method: "DELETE", path: type.objectPath(namespace: namespace, name: name),
+                                  resource: type.qualifiedName, name: name)
+        }
+    }
+}
+
+/// Connects to the cluster the kubeconfig flags name, loading the kubeconfig exactly as kubectl does.
+enum LiveCluster {
+    static func connect(_ options: KubeOptions, console: Console) async throws -> ClusterConnection {
+        let overrides = ConfigOverrides(
+            kubeconfig: options.kubeconfig, context: options.context, cluster: options.cluster, user: options.user,
+            namespace: options.namespace,
+            requestTimeout: options.requestTimeout.seconds > 0 ? .milliseconds(Int64(options.requestTimeout.seconds * 1000)) : nil)
+        var config: ClientConfig
+        do {
+            config = try ClientConfig.load(overrides, environment: .process)
+        } catch let e as KubeClientError {
+            throw CLIError.runtime(e.description)
+        }
+        if options.insecureSkipTLSVerify { config.tls.insecureSkipVerify = true }
+        let client: KubeClient
+        do {
+            client = try KubeClient(config: config, options: .init(
+                verbosity: options.verbosity, userAgent: "kubectl-evssnap/\(evssnapVersion)",
+                log: { console.err.write($0.hasSuffix("\n") ? $0 : $0 + "\n") },
+                warningHandler: { console.warn($0) }))
+        } catch let e as KubeClientError {
+            throw CLIError.runtime(e.description)
+        }
+        return ClusterConnection(api: KubeClusterAPI(client: client), defaultNamespace: config.namespace)
+    }
+}

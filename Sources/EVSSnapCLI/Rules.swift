@@ -1,0 +1,249 @@
+import EVSSnapshotRules
+import Foundation
+
+/// The plugin's adapter to the shared domain module `EVSSnapshotRules`: it turns Kubernetes objects into the
+/// domain's plain values, calls `EverestRules`, and turns each verdict into a `RuleOutcome`. No rule is
+/// decided here; only the pass messages (what was checked) are the plugin's own words.
+enum Rules {
+    /// The rule settings (EVEREST.md defaults: 7 snapshots per disk, equal capacity, v1.15, disk.csi.everest.io).
+    static let settings = RuleSettings.default
+
+    /// Maps a domain verdict to an outcome.
+    static func outcome(_ rule: RuleID, pass: String, _ check: () throws(EverestRuleViolation) -> Void) -> RuleOutcome {
+        do {
+            try check()
+            return .pass(rule.rawValue, pass)
+        } catch {
+            return .fail(error.rule.rawValue, error.message + (hint(for: error).map { ": \($0)" } ?? ""))
+        }
+    }
+
+    /// What the user can do about a violation, in plugin terms (commands to run).
+    static func hint(for violation: EverestRuleViolation) -> String? {
+        switch violation {
+        case .clusterTooOld: return "upgrade the cluster"
+        case .driverNotRegistered: return "install the CCE Everest add-on (kubectl get csidrivers shows the registered drivers)"
+        case .snapshotAPINotServed: return "install the snapshot CRDs and snapshot-controller (external-snapshotter)"
+        case .snapshotClassMissing: return "create it, or name another with --class (kubectl get volumesnapshotclasses)"
+        case .snapshotClassWrongDriver: return "name a class of \(settings.driverName) with --class"
+        case .pvcNotBound: return "wait until it is Bound (kubectl get pvc), then try again"
+        case .snapshotQuotaReached: return "delete one with `kubectl evssnap delete NAME` first (`kubectl evssnap list -o wide` shows them)"
+        case .restoreTargetExists: return "choose another name with --to"
+        case .snapshotNotReady(_, let status) where status == .error:
+            return "the snapshot failed (`kubectl evssnap describe` shows why); take a new one"
+        case .snapshotNotReady: return "wait until it is ready (`kubectl evssnap create --wait` or `kubectl evssnap list`), then try again"
+        case .restorePending: return "or use --force to delete it anyway"
+        case .snapshotNotDeletable: return "wait until it is ready or failed, or use --force"
+        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers:
+            return "use a --storage-class whose parameters match the source disk, or leave them unset"
+        case .zoneNotAllowed: return "use a --storage-class whose allowedTopologies include the snapshot's zone"
+        case .reservedSnapshotName, .nameTooLong, .nameEmpty: return "choose another --name"
+        default: return nil
+        }
+    }
+
+    // MARK: R1, R2
+
+    /// R1 from `/version` (gitVersion first, then major/minor).
+    static func clusterVersion(_ v: ServerVersion) -> RuleOutcome {
+        var found: KubeVersion?
+        let min = settings.minimumClusterVersion
+        return outcome(.r1, pass: "cluster version \(v.gitVersion) ≥ \(min.major).\(min.minor)") { () throws(EverestRuleViolation) in
+            if KubeVersion(gitVersion: v.gitVersion) != nil {
+                found = try EverestRules.checkClusterVersion(gitVersion: v.gitVersion, settings: settings)
+            } else {
+                found = try EverestRules.checkClusterVersion(major: v.major, minor: v.minor, settings: settings)
+            }
+            _ = found
+        }
+    }
+
+    /// The snapshot API version to use, from discovery (R2): the domain's preference order.
+    static func chooseSnapshotVersion(served: [String]) -> Result<String, CLIError> {
+        if let v = EverestNames.snapshotVersions.first(where: { served.contains($0) }) { return .success(v) }
+        let violation = EverestRuleViolation.snapshotAPINotServed(group: EverestNames.snapshotGroup, served: served)
+        return .failure(.refused(rule: violation.rule.rawValue, message: violation.message + ": " + (hint(for: violation) ?? "")))
+    }
+
+    /// R2 as a whole: driver registered, snapshot API served, class present and of the driver.
+    static func everestPresent(driverFound: Bool, served: [String], className: String, snapshotClass: VolumeSnapshotClass?) -> RuleOutcome {
+        var version = ""
+        let pass = { "CSI driver \(settings.driverName) registered, \(EverestNames.snapshotGroup)/\(version) served, VolumeSnapshotClass \(className) of \(settings.driverName)" }
+        var result = outcome(.r2, pass: "") { () throws(EverestRuleViolation) in
+            version = try EverestRules.checkEverestPresent(
+                registeredDrivers: driverFound ? [settings.driverName] : [],
+                servedSnapshotVersions: served,
+                snapshotClass: snapshotClass.map { SnapshotClassInfo(name: $0.name, driver: $0.driver) },
+                className: className, settings: settings)
+        }
+        if result.passed { result.message = pass() }
+        return result
+    }
+
+    // MARK: R3, R4, R5
+
+    static func pvcFacts(_ qualified: String, _ pvc: PVC, _ pv: PV?) -> PVCFacts {
+        PVCFacts(name: qualified, phase: pvc.phase, storageClassName: pvc.storageClassName, volumeName: pvc.volumeName,
+                 csiDriver: pv?.csiDriver, flexVolumeDriver: pv?.flexDriver)
+    }
+
+    /// R4 in Kubernetes terms: the PVC is Bound.
+    static func pvcBound(_ qualified: String, _ pvc: PVC) -> RuleOutcome {
+        outcome(.r4, pass: "PVC \(qualified) is Bound") { () throws(EverestRuleViolation) in
+            try EverestRules.checkPVCBound(pvcFacts(qualified, pvc, nil))
+        }
+    }
+
+    /// R3: the PV is a volume of the Everest CSI driver (the PV's spec.csi.driver decides, not the class).
+    static func everestVolume(_ qualified: String, _ pvc: PVC, _ pv: PV) -> RuleOutcome {
+        outcome(.r3, pass: "PVC \(qualified) is bound to PV \(pv.name) of CSI driver \(pv.csiDriver ?? "?")") { () throws(EverestRuleViolation) in
+            try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, pv), settings: settings)
+        }
+    }
+
+    /// R4: the disk's state, from what Kubernetes shows of it.
+    static func diskState(_ disk: Disk) -> RuleOutcome {
+        outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
+            try EverestRules.checkSnapshottable(disk)
+        }
+    }
+
+    /// R5: one more snapshot fits the disk's quota.
+    static func quota(disk: String, count: Int) -> RuleOutcome {
+        outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots") { () throws(EverestRuleViolation) in
+            try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)
+        }
+    }
+
+    // MARK: R7, R11, R13, R14
+
+    /// R14: the snapshot name.
+    static func snapshotName(_ name: String) -> RuleOutcome {
+        outcome(.r14, pass: "snapshot name \(name)") { () throws(EverestRuleViolation) in
+            try EverestRules.checkSnapshotName(name)
+        }
+    }
+
+    /// R7: the restore target PVC does not exist.
+    static func restoreTargetFree(_ qualified: String, exists: Bool) -> RuleOutcome {
+        outcome(.r7, pass: "PVC \(qualified) does not exist yet") { () throws(EverestRuleViolation) in
+            try EverestRules.checkRestoreTargetIsNew(name: qualified, existingNames: exists ? [qualified] : [])
+        }
+    }
+
+    /// The EVS status a VolumeSnapshot stands for (R11, R13).
+    static func snapshotStatus(_ s: VolumeSnapshot) -> SnapshotStatus {
+        if s.deletionTimestamp != nil { return .deleting }
+        if s.readyToUse { return .available }
+        if s.errorMessage != nil { return .error }
+        return .creating
+    }
+
+    /// R11: the snapshot is ready to restore from.
+    static func readyToRestore(_ s: VolumeSnapshot, snapshot: Snapshot) -> RuleOutcome {
+        outcome(.r11, pass: "snapshot \(s.namespace ?? "")/\(s.name) is ready to use") { () throws(EverestRuleViolation) in
+            try EverestRules.checkReadyToRestore(snapshot)
+        }
+    }
+
+    /// R11 and R13 before a delete: no Pending restore from it, and it is ready or failed.
+    static func deletable(_ s: VolumeSnapshot, namespace: String, pendingRestores: [String]) -> RuleOutcome {
+        let id = SnapshotID("\(namespace)/\(s.name)")
+        let r11 = outcome(.r11, pass: "no Pending PVC restores from \(id)") { () throws(EverestRuleViolation) in
+            try EverestRules.checkNoPendingRestore(snapshot: id, pendingRestorePVCs: pendingRestores.map { "\(namespace)/\($0)" })
+        }
+        guard r11.passed else { return r11 }
+        return outcome(.r13, pass: "snapshot \(id) can be deleted") { () throws(EverestRuleViolation) in
+            try EverestRules.checkSnapshotDeletable(id, status: snapshotStatus(s))
+        }
+    }
+
+    // MARK: R12
+
+    /// R12: the warning for a storage quantity without a unit, or nil.
+    static func quantityWarning(_ text: String) -> String? { EverestRules.quantityWarning(text)?.message }
+
+    /// R12: a quantity to whole GiB; a refusal when malformed or out of range.
+    static func capacityGiB(_ text: String) throws -> Int {
+        do { return try EverestRules.capacityGiB(fromQuantity: text) } catch { throw refusal(error) }
+    }
+
+    /// R12: bytes to whole GiB.
+    static func capacityGiB(bytes: Int64) throws -> Int {
+        do { return try EverestRules.capacityGiB(from: Quantity(bytes: bytes)) } catch { throw refusal(error) }
+    }
+
+    static func refusal(_ v: EverestRuleViolation) -> CLIError {
+        .refused(rule: v.rule.rawValue, message: v.message + (hint(for: v).map { ": \($0)" } ?? ""))
+    }
+}
+
+// MARK: Restore (R8, R9, R10, R12)
+
+extension Rules {
+    /// Whether a StorageClass provisions through the Everest driver: its provisioner is the driver, or CCE's
+    /// `everest-csi-provisioner` with the `csi.storage.k8s.io/csi-driver-name` parameter naming the driver.
+    static func isDriverStorageClass(_ sc: StorageClass) -> Bool {
+        sc.provisioner == settings.driverName
+            || (sc.provisioner == EverestNames.cceProvisioner && sc.parameters[EverestNames.csiDriverNameParameter] == settings.driverName)
+    }
+
+    /// Zones a StorageClass's `allowedTopologies` permit (empty = no requirement), for R9.
+    static func allowedZones(_ sc: StorageClass) -> [String] {
+        var zones: [String] = []
+        for term in sc.raw["allowedTopologies"].array {
+            for expr in term["matchLabelExpressions"].array where (expr["key"].string ?? "").hasSuffix("zone") {
+                zones += expr["values"].array.compactMap(\.string)
+            }
+        }
+        return zones
+    }
+
+    /// The restore PVC of R10 for `snapshot`, after R10 (class), R8, R9 and R12 checks; throws the first refusal.
+    static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
+                            storageClassName: String, storageClass: StorageClass?) throws -> JSONValue {
+        guard let sc = storageClass else {
+            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
+                                           found: "\(storageClassName) (not found)"))
+        }
+        guard isDriverStorageClass(sc) else {
+            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
+                                           found: "\(storageClassName) (provisioner \(sc.provisioner))"))
+        }
+        let shape = EverestRules.restorePVC(name: name, namespace: namespace, volumeSnapshotName: volumeSnapshot,
+                                            snapshot: snapshot, storageClassName: storageClassName, settings: settings)
+        if let v = EverestRules.restorePVCMismatches(shape, snapshot: snapshot, volumeSnapshotName: volumeSnapshot,
+                                                     driverStorageClasses: [storageClassName], settings: settings).first {
+            throw refusal(v)
+        }
+        let gib = try capacityGiB(shape.storage)
+        let zones = allowedZones(sc)
+        do {
+            // What the class and the shape's annotations state for the new disk; the rest is inherited.
+            let request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
+                                                            name: name, capacityGiB: gib, allowedZones: zones)
+            // R14, R11, R12, R8, R9 in the order the driver applies them.
+            _ = try EverestRules.checkRestore(request, snapshot: snapshot, settings: settings)
+        } catch { throw refusal(error) }
+        return pvcObject(shape)
+    }
+
+    /// The PVC object for a shape; empty labels (source topology unknown) are left out.
+    static func pvcObject(_ shape: RestorePVCShape) -> JSONValue {
+        var metadata: JSONValue = ["name": .string(shape.name), "namespace": .string(shape.namespace)]
+        let labels = shape.labels.filter { !$0.value.isEmpty }
+        if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues { .string($0) }) }
+        if !shape.annotations.isEmpty { metadata["annotations"] = .object(shape.annotations.mapValues { .string($0) }) }
+        var spec: JSONValue = [
+            "accessModes": .array(shape.accessModes.map { .string($0) }),
+            "resources": ["requests": ["storage": .string(shape.storage)]],
+        ]
+        if let sc = shape.storageClassName { spec["storageClassName"] = .string(sc) }
+        if let ds = shape.dataSource {
+            var d: JSONValue = ["kind": .string(ds.kind), "name": .string(ds.name)]
+            if let g = ds.apiGroup { d["apiGroup"] = .string(g) }
+            spec["dataSource"] = d
+        }
+        return ["apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": spec]
+    }
+}

