@@ -137,6 +137,8 @@ def worker(d, csi, model, rng, stop):
                 with model.lock:
                     model.deleting.discard(volume_id)
                     model.deleted.add(volume_id)
+        except ValueError:
+            return  # "Cannot invoke RPC on closed channel": the driver was killed before this call started
         except grpc.RpcError as error:
             code = error.code()
             if code in CRASH_CODES:
