@@ -596,3 +596,25 @@ def test_restage_with_incompatible_capability_is_already_exists(driver, csi):
     finally:
         v.unstage()
         v.detach()
+
+
+@needs_loop
+def test_unknown_volume_unstage_unpublish_and_unmounted_stats(driver, csi, pb):
+    """Unstage/unpublish of an unknown volume succeed (already undone) or say NOT_FOUND, touching nothing;
+    stats of a path where the volume is not mounted is NOT_FOUND or an abnormal condition, never healthy."""
+    for call, request in [
+        (driver.node.NodeUnstageVolume, pb.NodeUnstageVolumeRequest(volume_id="nope", staging_target_path=driver.path("s"))),
+        (driver.node.NodeUnpublishVolume, pb.NodeUnpublishVolumeRequest(volume_id="nope", target_path=driver.path("t"))),
+    ]:
+        try:
+            call(request, timeout=30)
+        except grpc.RpcError as error:
+            assert error.code() == C.NOT_FOUND, error
+    v = Vol(driver, csi, "unmounted")
+    os.makedirs(v.staging)
+    try:
+        stats = driver.node.NodeGetVolumeStats(pb.NodeGetVolumeStatsRequest(volume_id=v.id, volume_path=v.staging))
+        assert stats.volume_condition.abnormal, stats
+    except grpc.RpcError as error:
+        assert error.code() == C.NOT_FOUND, error
+    v.detach()
