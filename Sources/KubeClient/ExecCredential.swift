@@ -107,7 +107,7 @@ public final class ExecCredentialProvider: Sendable {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch {
-            throw KubeClientError.execPluginNotFound(command: config.command, installHint: config.installHint)
+            throw KubeClientError.execPluginFailed(command: config.command, reason: "cannot start: \(error)", stderr: config.installHint ?? "")
         }
         // Read both pipes concurrently so a chatty plugin cannot block on a full pipe.
         let errData = Mutex<Data>(Data())

@@ -46,6 +46,26 @@ struct EndToEndTests {
         }
     }
 
+    @Test("in-cluster configuration: service-account token file and CA, against the fake over TLS")
+    func inCluster() async throws {
+        let server = try await FakeAPIServer.startAsync(arguments: ["--token", "sa-token-abcdef=system:serviceaccount:apps:evssnap,system:masters"])
+        defer { server.stop() }
+        let t = TempDir()
+        t.write("sa/token", "sa-token-abcdef\n")
+        t.write("sa/ca.crt", try String(contentsOfFile: server.info.ca, encoding: .utf8))
+        t.write("sa/namespace", "apps")
+        let environment = LoadingEnvironment(variables: ["KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(server.info.port)"],
+                                             homeDirectory: t.path, serviceAccountDirectory: t.path + "/sa")
+        let config = try ClientConfig.load(environment: environment)
+        #expect(config.source == .inCluster)
+        try await KubeClient.with(config, options: quiet()) { client in
+            let pvcs = try await client.listAll(PersistentVolumeClaim.self, .persistentVolumeClaims, pageSize: 2)
+            #expect(pvcs.count == 4)
+            let users = try await server.requests(using: client).compactMap(\.user)
+            #expect(users.contains("system:serviceaccount:apps:evssnap"))
+        }
+    }
+
     @Test("bearer token auth; an unknown token gets kubectl's 401 wording")
     func tokens() async throws {
         let server = try await FakeAPIServer.startAsync()

@@ -16,8 +16,15 @@ final class TempDir {
     func write(_ name: String, _ text: String, executable: Bool = false) -> String {
         let p = (path as NSString).appendingPathComponent(name)
         try! FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try! text.write(toFile: p, atomically: true, encoding: .utf8)
-        if executable { try! FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: p) }
+        // Plain open(2) with O_CLOEXEC: a descriptor left open in a process another test spawns at the same moment
+        // would make exec of this script fail with ETXTBSY ("text file busy").
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, executable ? 0o755 : 0o644)
+        precondition(fd >= 0, "open \(p): errno \(errno)")
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        precondition(written == bytes.count, "write \(p)")
+        close(fd)
+        if executable { chmod(p, 0o755) }
         return p
     }
 }
