@@ -357,6 +357,19 @@ struct OtherCommandTests {
         #expect(r.code == 0, "\(r.err)")
     }
 
+    @Test("an old SATA disk can be described and snapshotted")
+    func sataSource() async {
+        let cluster = World.standard()
+        cluster.put(.persistentVolumeClaims, World.pvc("old-sata", volume: "pv-sata", annotations: ["everest.io/disk-volume-type": "SATA"]))
+        cluster.put(.persistentVolumes, World.pv("pv-sata", handle: "d-sata", claim: "old-sata", attributes: ["everest.io/disk-volume-type": "SATA"]))
+        World.addSnapshot(cluster, "snap-sata", pvc: "old-sata", disk: "d-sata")
+        let d = await evssnap(["describe", "snap-sata"], cluster: cluster)
+        #expect(d.code == 0, "\(d.err)")
+        #expect(d.out.contains("  Disk Type:        SATA\n"))
+        let c = await evssnap(["create", "old-sata", "--name", "s2"], cluster: cluster)
+        #expect(c.code == 0, "\(c.err)")
+    }
+
     @Test("source disk unknown: restore stops with a runtime error (exit 1), nothing created")
     func sourceDiskGone() async {
         let cluster = World.standard()
