@@ -148,13 +148,13 @@ bench-data:
 	$(SWIFT) build -c release $(SWIFTFLAGS) --product evs-bench-data
 	"$$($(SWIFT) build -c release $(SWIFTFLAGS) --show-bin-path)/evs-bench-data"
 
-# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process}.py)
+# --- Conformance: the CSI harness for evs-csi-driver (Tests/conformance/test_{controller,node,crash,driver_process,pvc_annotations}.py)
 .PHONY: test-conformance
 ## test-conformance: Identity/Controller/Node over the real socket, crash safety, process flags (Node tests need root)
 test-conformance: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFTFLAGS) --product evs-csi-driver
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
-	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py
+	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py Tests/conformance/test_pvc_annotations.py
 
 # --- Kubernetes and plugin: EVSSnapCLI, kubectl-evssnap ---
 .PHONY: test-plugin

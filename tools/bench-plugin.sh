@@ -6,7 +6,7 @@
 # Uses hyperfine when installed (apt-get install hyperfine), else a loop timed with `date +%s%N`.
 # Usage: tools/bench-plugin.sh BIN_DIR [RUNS]
 set -euo pipefail
-BIN_DIR=${1:?bin dir of kubectl-evssnap}
+BIN_DIR=$(cd "${1:?bin dir of kubectl-evssnap}" && pwd)
 RUNS=${2:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PY:-$ROOT/.venv/bin/python}
@@ -28,10 +28,11 @@ export HOME="$WORK"
 # mean milliseconds of RUNS runs of a command (after one warm-up run)
 mean_ms() {
   if command -v hyperfine >/dev/null; then
-    hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "$*" >/dev/null 2>&1
+    hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "$*" >/dev/null 2>"$WORK/h.err" \
+      || { cat "$WORK/h.err" >&2; echo "bench-plugin: failed: $*" >&2; return 1; }
     "$PY" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["mean"]*1000, 1))' "$WORK/h.json"
   else
-    "$@" >/dev/null 2>&1 || true
+    "$@" >/dev/null 2>&1 || { echo "bench-plugin: failed: $*" >&2; return 1; }
     local start end
     start=$(date +%s%N)
     for _ in $(seq "$RUNS"); do "$@" >/dev/null 2>&1 || true; done
@@ -49,7 +50,7 @@ client_ms=$(mean_ms "$KUBECTL" version --client)
 echo "cold start: kubectl evssnap --help ${help_ms} ms (binary alone ${direct_ms} ms); kubectl version --client ${client_ms} ms; ratio $(ratio "$help_ms" "$client_ms")"
 
 # The fake API server with 1,000 VolumeSnapshots (no snapshot controller: they stay as created).
-"$PY" "$ROOT/Tests/fake-apiserver/fake_apiserver.py" --dir "$WORK/fake" --snapshot-ready-delay -1 > "$WORK/info.json" 2>"$WORK/fake.log" &
+"$PY" "$ROOT/Tests/fake-apiserver/fake_apiserver.py" --dir "$WORK/fake" --no-seed --snapshot-ready-delay -1 > "$WORK/info.json" 2>"$WORK/fake.log" &
 FAKE_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/info.json" ] && break; sleep 0.1; done
 KUBECONFIG_FILE=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"])' "$WORK/info.json")

@@ -56,7 +56,7 @@ public enum EVSSnapMain {
     public static func run(arguments: [String], in env: CommandEnvironment) async -> Int32 {
         let command: any ParsableCommand
         do {
-            command = try EVSSnap.parseAsRoot(arguments)
+            command = try EVSSnap.parseAsRoot(normalize(arguments))
             guard command is any EVSSnapCommand else {
                 // `--help`, `help CMD` (ArgumentParser's HelpCommand throws its text) or the bare root.
                 var builtIn = command
@@ -69,6 +69,23 @@ public enum EVSSnapMain {
         }
         let runnable = command as! any EVSSnapCommand
         return await execute(runnable, in: env)
+    }
+
+    /// kubectl (pflag) accepts `-v=6`, `-n=apps`, `-o=yaml`; ArgumentParser wants `-v 6`. Splits such
+    /// single-letter `-x=value` arguments in two; everything after `--` is left alone.
+    static func normalize(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var passThrough = false
+        for a in arguments {
+            if passThrough || a == "--" { passThrough = true; out.append(a); continue }
+            let chars = Array(a)
+            if chars.count >= 3, chars[0] == "-", chars[1].isLetter, chars[2] == "=" {
+                out += [String(chars[0...1]), String(chars[3...])]
+            } else {
+                out.append(a)
+            }
+        }
+        return out
     }
 
     /// Prints a parse error or a help/version request the way ArgumentParser words them.

@@ -46,15 +46,13 @@ enum Rules {
 
     /// R1 from `/version` (gitVersion first, then major/minor).
     static func clusterVersion(_ v: ServerVersion) -> RuleOutcome {
-        var found: KubeVersion?
         let min = settings.minimumClusterVersion
         return outcome(.r1, pass: "cluster version \(v.gitVersion) ≥ \(min.major).\(min.minor)") { () throws(EverestRuleViolation) in
             if KubeVersion(gitVersion: v.gitVersion) != nil {
-                found = try EverestRules.checkClusterVersion(gitVersion: v.gitVersion, settings: settings)
+                try EverestRules.checkClusterVersion(gitVersion: v.gitVersion, settings: settings)
             } else {
-                found = try EverestRules.checkClusterVersion(major: v.major, minor: v.minor, settings: settings)
+                try EverestRules.checkClusterVersion(major: v.major, minor: v.minor, settings: settings)
             }
-            _ = found
         }
     }
 

@@ -13,9 +13,14 @@ enum DiskFacts {
 
     /// The disk's attributes; an unreadable value is a refusal (e.g. `everest.io/disk-volume-type: FAST`).
     static func attributes(pvc: PVC?, pv: PV, storageClass: StorageClass?) throws -> DiskAttributes {
-        let parameters = (storageClass?.parameters ?? [:]).merging(pv.volumeAttributes) { _, pvValue in pvValue }
-        let annotations = pvc?.annotations ?? [:]
-        let stated: RestoreRequest
+        var parameters = (storageClass?.parameters ?? [:]).merging(pv.volumeAttributes) { _, pvValue in pvValue }
+        var annotations = pvc?.annotations ?? [:]
+        // An existing SATA disk is fine to describe and restore from (only new SATA disks cannot be created):
+        // read the other attributes with a creatable placeholder type, then put SATA back.
+        let key = EverestNames.diskVolumeType
+        let isSATA = (annotations[key] ?? parameters[key]) == VolumeType.sata.rawValue
+        if isSATA { annotations[key] = VolumeType.sas.rawValue; parameters[key] = VolumeType.sas.rawValue }
+        var stated: RestoreRequest
         do {
             // The request form leaves unstated attributes nil and does not demand GPSSD2's iops/throughput,
             // which an existing disk's objects need not repeat.
@@ -23,6 +28,7 @@ enum DiskFacts {
         } catch {
             throw Rules.refusal(error)
         }
+        if isSATA { stated.type = .sata }
         let defaults = DiskAttributes()
         var fs = stated.fsType ?? defaults.fsType
         if let pvFS = pv.fsType, let parsed = FileSystemType(rawValue: pvFS) { fs = parsed }

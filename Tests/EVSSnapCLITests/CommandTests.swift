@@ -343,6 +343,54 @@ struct OtherCommandTests {
             """)
     }
 
+    @Test("source PVC deleted: describe and restore find the disk through the content's volumeHandle")
+    func sourcePVCGone() async {
+        let cluster = World.standard()
+        cluster.remove(.persistentVolumeClaims, namespace: "apps", name: "data-ssd")
+        let d = await evssnap(["describe", "snap-1"], cluster: cluster)
+        #expect(d.code == 0, "\(d.err)")
+        #expect(d.out.contains("  PVC:              data-ssd (not found)\n"))
+        #expect(d.out.contains("  Disk:             d-ssd\n"))
+        // Without the PVC's annotation the PV's attributes say SAS.
+        #expect(d.out.contains("  Disk Type:        SAS\n"))
+        let r = await evssnap(["restore", "snap-1", "--to", "copy", "--dry-run=client", "-o", "json"], cluster: cluster)
+        #expect(r.code == 0, "\(r.err)")
+    }
+
+    @Test("an old SATA disk can be described and snapshotted")
+    func sataSource() async {
+        let cluster = World.standard()
+        cluster.put(.persistentVolumeClaims, World.pvc("old-sata", volume: "pv-sata", annotations: ["everest.io/disk-volume-type": "SATA"]))
+        cluster.put(.persistentVolumes, World.pv("pv-sata", handle: "d-sata", claim: "old-sata", attributes: ["everest.io/disk-volume-type": "SATA"]))
+        World.addSnapshot(cluster, "snap-sata", pvc: "old-sata", disk: "d-sata")
+        let d = await evssnap(["describe", "snap-sata"], cluster: cluster)
+        #expect(d.code == 0, "\(d.err)")
+        #expect(d.out.contains("  Disk Type:        SATA\n"))
+        let c = await evssnap(["create", "old-sata", "--name", "s2"], cluster: cluster)
+        #expect(c.code == 0, "\(c.err)")
+    }
+
+    @Test("source disk unknown: restore stops with a runtime error (exit 1), nothing created")
+    func sourceDiskGone() async {
+        let cluster = World.standard()
+        cluster.remove(.persistentVolumeClaims, namespace: "apps", name: "data-ssd")
+        cluster.remove(.persistentVolumes, namespace: nil, name: "pvc-data-ssd")
+        let r = await evssnap(["restore", "snap-1", "--to", "copy"], cluster: cluster)
+        #expect(r.code == 1)
+        #expect(r.err.hasPrefix("error: cannot find the source disk of volumesnapshot/snap-1"))
+        #expect(cluster.writes.isEmpty)
+    }
+
+    @Test("check PVC with a unit-less request: the R12 warning is listed")
+    func checkWarning() async {
+        let cluster = World.standard()
+        cluster.put(.persistentVolumeClaims, World.pvc("tiny", volume: "pv-tiny", storage: "10"))
+        cluster.put(.persistentVolumes, World.pv("pv-tiny", handle: "d-tiny", claim: "tiny", capacity: "1Gi"))
+        let r = await evssnap(["check", "tiny"], cluster: cluster)
+        #expect(r.code == 0, "\(r.err)")
+        #expect(r.out.contains("[warn] R12: storage quantity '10' has no unit"))
+    }
+
     @Test("version needs no cluster")
     func version() async {
         let r = await evssnap(["version"], cluster: InMemoryCluster())

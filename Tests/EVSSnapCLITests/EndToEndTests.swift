@@ -37,6 +37,8 @@ struct EndToEndTests {
         #expect(check.code == 0, "\(check.out)\(check.err)")
         #expect(check.out.contains("[ok]   R1 cluster version v1.36.2 ≥ 1.15"))
         #expect(check.out.contains("[ok]   R5 disk "))
+        let verbose = await Self.run(server, ["list", "-v", "6"])
+        #expect(verbose.err.contains("GET \(server.info.url)/apis/snapshot.storage.k8s.io/v1/namespaces/apps/volumesnapshots?limit=500 200 OK"), "\(verbose.err)")
         let missing = await Self.run(server, ["describe", "snap-missing"])
         #expect(missing.code == 1)
         #expect(missing.err == "Error from server (NotFound): volumesnapshots.snapshot.storage.k8s.io \"snap-missing\" not found\n")

@@ -99,3 +99,10 @@ func durations(_ text: String, _ seconds: Double) {
 func badDurations(_ text: String) {
     #expect(KubeDuration(argument: text) == nil)
 }
+
+@Test("kubectl's -x=value forms of short flags are accepted")
+func shortFlagsWithEquals() async {
+    let r = await evssnap(["list", "-n=web", "-o=name", "-v=6"])
+    #expect(r.code == 0, "\(r.err)")
+    #expect(r.err == "No snapshots found in web namespace.\n")
+}

@@ -5,6 +5,12 @@ Fixtures:
   bin_dir     the directory of the built Swift executables: $EVSSNAP_BIN, else `swift build --show-bin-path`
   evssnap_bin callable name -> path of a built executable (skips the test if it is not built)
   csi_pb      (csi_pb2, csi_pb2_grpc), generated at test time by grpcio-tools from our proto/csi.proto
+  driver_binary   the built evs-csi-driver (skips when it is not built)
+  start_driver    factory: a fresh evs-csi-driver process (driverproc.DriverProcess) with the given flags;
+                  teardown SIGTERMs it, asserts exit 0 and that nothing is left mounted/attached
+  shared_driver   one default driver per module (same teardown checks, once per module)
+  driver          the shared driver emptied before each test (no volumes, no snapshots, empty mnt/);
+                  unpacks as (process, channel, identity, controller, node, state_dir)
 """
 import importlib
 import os
@@ -109,8 +115,40 @@ def start_driver(driver_binary, csi_pb):
     assert not problems, "\n".join(problems)
 
 
+@pytest.fixture(scope="module")
+def shared_driver(driver_binary, csi_pb):
+    """One default driver per test module (starting and stopping one costs ~0.3 s, times ~150 tests).
+    Module teardown: SIGTERM, exit code 0, nothing mounted or attached under its dirs."""
+    proc = driverproc.DriverProcess(driver_binary, csi_pb).start()
+    yield proc
+    rc = proc.stop()
+    left = driverproc.leaks(proc.tmp) + driverproc.leaks(proc.state_dir)
+    if left:
+        driverproc.force_cleanup(proc.tmp)
+        driverproc.force_cleanup(proc.state_dir)
+    proc.cleanup()
+    assert rc in (0, None), f"driver exited with {rc} on SIGTERM; log:\n{proc.log()}"
+    assert not left, f"left mounted/attached: {left}"
+
+
 @pytest.fixture
-def driver(start_driver):
-    """A driver (--mode all, node id node-1, zone cn-north-4/cn-north-4a) on a fresh state dir.
-    Unpacks as (process, channel, identity, controller, node, state_dir)."""
-    return start_driver()
+def driver(shared_driver, csi_pb):
+    """The module's driver (--mode all, node id node-1, zone cn-north-4/cn-north-4a), emptied before each
+    test. Unpacks as (process, channel, identity, controller, node, state_dir).
+
+    After each test: the process is still alive, nothing is mounted or loop-attached under its dirs (leaks
+    are cleaned up, then the test fails), and every volume and snapshot is detached and deleted."""
+    proc = shared_driver
+    if proc.proc.poll() is not None:
+        proc.start()  # an earlier test killed it: start again on the same state
+    driverproc.reset_state(proc, csi_pb[0])
+    yield proc
+    problems = []
+    if proc.proc.poll() is not None:
+        problems.append(f"driver died during the test (exit {proc.proc.returncode}); log:\n{proc.log()}")
+    for prefix in (proc.tmp, proc.state_dir):
+        left = driverproc.leaks(prefix)
+        if left:
+            problems.append(f"left mounted/attached under {prefix}: {left}")
+            driverproc.force_cleanup(prefix)
+    assert not problems, "\n".join(problems)

@@ -212,3 +212,29 @@ def force_cleanup(prefix):
         subprocess.run(["umount", "-l", mount_point], capture_output=True)
     for line in loop_devices_under(prefix):
         subprocess.run(["losetup", "-d", line.split(":")[0]], capture_output=True)
+
+
+def reset_state(proc, pb):
+    """Detaches and deletes every volume and snapshot of a running driver and empties its mnt/ dir, so the
+    next test starts from an empty backend."""
+    controller = proc.controller
+    # deleting while walking pages would skip entries: take the first page again until it is empty
+    for _ in range(1000):
+        snapshots = controller.ListSnapshots(pb.ListSnapshotsRequest(), timeout=30).entries
+        if not snapshots:
+            break
+        for entry in snapshots:
+            controller.DeleteSnapshot(pb.DeleteSnapshotRequest(snapshot_id=entry.snapshot.snapshot_id), timeout=30)
+    for _ in range(1000):
+        volumes = controller.ListVolumes(pb.ListVolumesRequest(), timeout=30).entries
+        if not volumes:
+            break
+        for entry in volumes:
+            volume_id = entry.volume.volume_id
+            if entry.status.published_node_ids:
+                controller.ControllerUnpublishVolume(
+                    pb.ControllerUnpublishVolumeRequest(volume_id=volume_id), timeout=30)
+            controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume_id), timeout=30)
+    if not mounts_under(proc.mnt):
+        shutil.rmtree(proc.mnt, ignore_errors=True)
+        proc.mnt.mkdir(exist_ok=True)

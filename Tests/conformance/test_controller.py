@@ -1047,3 +1047,54 @@ def test_r11_restore_racing_delete_snapshot(driver, csi, pb):
         assert not driver.snapshot_image(snap.snapshot_id).exists()
         assert not driver.controller.ListSnapshots(pb.ListSnapshotsRequest(source_volume_id=volume.volume_id)).entries
     print("R11 race outcomes:", sorted(outcomes))
+
+
+def test_races_on_one_disk_keep_r4_r13_and_sizes(driver, csi, pb):
+    """CreateSnapshot, ControllerExpandVolume and DeleteVolume racing on one disk: each call succeeds or is
+    refused with a CSI code for the situation (ABORTED, FAILED_PRECONDITION, NOT_FOUND); afterwards R13 holds
+    (a deleted disk has no snapshots; a disk with snapshots was not deleted) and every image has the size
+    its object reports."""
+    rng = random.Random(7)
+    allowed = {C.ABORTED, C.FAILED_PRECONDITION, C.NOT_FOUND}
+    for round_ in range(12):
+        volume = csi.create(driver.controller, f"pvc-rr-{round_}")
+        with open(driver.disk_image(volume.volume_id), "r+b") as f:
+            f.write(bytes(range(256)) * 4096 * 8)  # 8 MiB of data so the snapshot copy takes a moment
+        ops = rng.sample(["snapshot", "expand", "delete", "snapshot2"], 3)
+        barrier = threading.Barrier(len(ops))
+        results = {}
+
+        def run(op):
+            barrier.wait()
+            try:
+                if op.startswith("snapshot"):
+                    results[op] = csi.snapshot(driver.controller, f"s-rr-{round_}-{op}", volume.volume_id)
+                elif op == "expand":
+                    results[op] = driver.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
+                        volume_id=volume.volume_id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB)))
+                else:
+                    driver.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume.volume_id))
+                    results[op] = "ok"
+            except grpc.RpcError as error:
+                results[op] = error
+
+        threads = [threading.Thread(target=run, args=(op,)) for op in ops]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        errors = {op: r for op, r in results.items() if isinstance(r, grpc.RpcError)}
+        assert all(e.code() in allowed for e in errors.values()), {op: (e.code(), e.details()) for op, e in errors.items()}
+        snaps = [e.snapshot for e in driver.controller.ListSnapshots(
+            pb.ListSnapshotsRequest(source_volume_id=volume.volume_id)).entries]
+        vols = {e.volume.volume_id: e.volume for e in driver.controller.ListVolumes(pb.ListVolumesRequest()).entries}
+        if results.get("delete") == "ok":
+            assert volume.volume_id not in vols and not snaps, "R13: a disk was deleted while it had snapshots"
+            assert not driver.disk_image(volume.volume_id).exists()
+        else:
+            disk = vols[volume.volume_id]
+            assert driver.disk_image(volume.volume_id).stat().st_size == disk.capacity_bytes
+        for snap in snaps:
+            assert snap.ready_to_use
+            assert driver.snapshot_image(snap.snapshot_id).stat().st_size == snap.size_bytes
+        for op in ("snapshot", "snapshot2"):
+            if op in results and not isinstance(results[op], grpc.RpcError):
+                assert results[op].snapshot_id in {s.snapshot_id for s in snaps}

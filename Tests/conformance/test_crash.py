@@ -137,6 +137,8 @@ def worker(d, csi, model, rng, stop):
                 with model.lock:
                     model.deleting.discard(volume_id)
                     model.deleted.add(volume_id)
+        except ValueError:
+            return  # "Cannot invoke RPC on closed channel": the driver was killed before this call started
         except grpc.RpcError as error:
             code = error.code()
             if code in CRASH_CODES:
@@ -162,6 +164,7 @@ def list_all(d, pb):
         for e in page.entries:
             assert e.volume.volume_id not in volumes, "ListVolumes returned a volume twice"
             volumes[e.volume.volume_id] = e.volume
+            assert not e.status.volume_condition.abnormal, e.status.volume_condition.message
         token = page.next_token
         if not token:
             break
@@ -185,8 +188,6 @@ def check_state(d, pb, model, round_):
         image = d.disk_image(vid)
         assert image.is_file(), f"{where}: volume {vid} listed without its image"
         assert image.stat().st_size == volume.capacity_bytes, f"{where}: volume {vid} image size"
-        got = d.controller.ControllerGetVolume(pb.ControllerGetVolumeRequest(volume_id=vid), timeout=30)
-        assert not got.status.volume_condition.abnormal, f"{where}: {got.status.volume_condition.message}"
     for sid, snap in snapshots.items():
         image = d.snapshot_image(sid)
         assert snap.ready_to_use, f"{where}: snapshot {sid} listed but not ready"
@@ -297,6 +298,8 @@ def test_crash_safety_under_sigkill(start_driver, csi_pb):
         assert model.snapshots, "no snapshot was ever created"
     elapsed = time.monotonic() - started
     reconciled_rounds = d.log_path.read_text(errors="replace").count("reconciled state left by an earlier run")
+    # the kills did land in the middle of operations (the emulator had something to repair)
+    assert reconciled_rounds >= 1, "no restart found anything to reconcile: the kills hit no operation"
     print(f"crash rounds (round, volumes, snapshots, uncertain creates): {stats}; "
           f"restarts that reconciled: {reconciled_rounds}; {elapsed:.1f}s")
     assert elapsed < 60, f"crash test took {elapsed:.1f}s"

@@ -247,3 +247,20 @@ def test_sigterm_removes_the_socket(start_driver):
     assert d.socket.exists()
     assert d.stop() == 0
     assert not d.socket.exists()
+
+
+def test_probe_reports_an_unusable_backend(start_driver, csi_pb):
+    """Probe.ready follows the backend's health: false while the disks directory is gone, true again once
+    it is back (the livenessprobe sidecar restarts a driver that stays unready)."""
+    pb = csi_pb[0]
+    d = start_driver()
+    assert d.identity.Probe(pb.ProbeRequest()).ready.value
+    disks = d.state_dir / "disks"
+    moved = d.state_dir / "disks.away"
+    disks.rename(moved)
+    try:
+        probe = d.identity.Probe(pb.ProbeRequest())
+        assert probe.HasField("ready") and not probe.ready.value
+    finally:
+        moved.rename(disks)
+    assert d.identity.Probe(pb.ProbeRequest()).ready.value

@@ -102,3 +102,42 @@ def test_completion_through_kubectl_complete_helper(plugin_path):
     assert "create" in r.stdout.splitlines(), r.stdout
     flags = kubectl(env, "__complete", "evssnap", "restore", "snap-1", "--st")
     assert "--storage-class" in flags.stdout.splitlines(), flags.stdout
+
+
+@pytest.fixture
+def fake_cluster(tmp_path):
+    """The fake HTTPS API server of Tests/fake-apiserver (seeded from the recorded cluster)."""
+    script = os.path.join(ROOT, "Tests", "fake-apiserver", "fake_apiserver.py")
+    if shutil.which("openssl") is None:
+        msg = "openssl not found: the fake API server needs it"
+        warnings.warn(msg)
+        pytest.skip(msg)
+    proc = subprocess.Popen([sys.executable, script, "--dir", str(tmp_path / "fake")], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    try:
+        import json
+        info = json.loads(proc.stdout.readline())
+        yield info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_kubectl_evssnap_against_the_fake_cluster(plugin_path, fake_cluster):
+    _, env = plugin_path
+    kc = ["--kubeconfig", fake_cluster["kubeconfig"]]
+    listed = kubectl(env, "evssnap", "list", *kc)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == ["NAME", "SOURCE", "PVC", "READY", "RESTORE", "SIZE", "CLASS", "AGE"]
+    ours = sorted(line.split()[0] for line in listed.stdout.splitlines()[1:])
+    theirs = kubectl(env, "get", "volumesnapshots.snapshot.storage.k8s.io", "-o", "name", *kc)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours == sorted(n.split("/")[-1] for n in theirs.stdout.split())
+    check = kubectl(env, "evssnap", "check", "data-ssd", *kc)
+    assert check.returncode == 0, check.stdout + check.stderr
+    refused = kubectl(env, "evssnap", "create", "old-flex", *kc)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: R3: PVC apps/old-flex uses FlexVolume class sas")
+    missing = kubectl(env, "evssnap", "describe", "snap-missing", *kc)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == 'Error from server (NotFound): volumesnapshots.snapshot.storage.k8s.io "snap-missing" not found'

@@ -234,9 +234,8 @@ def test_read_only_publish(driver, csi):
     with pytest.raises(OSError) as raised:
         pathlib.Path(ro_target, "g").write_text("x")
     assert raised.value.errno == errno.EROFS
-    # the same target with the other read-only state is a conflict
-    expect_error((C.ALREADY_EXISTS, C.FAILED_PRECONDITION), driver.node.NodePublishVolume,
-                 v.publish_request(readonly=False, target=ro_target))
+    # CSI: the same target with an incompatible read-only state is ALREADY_EXISTS
+    expect_error(C.ALREADY_EXISTS, driver.node.NodePublishVolume, v.publish_request(readonly=False, target=ro_target))
     v.teardown(targets=[ro_target])
 
 
@@ -440,9 +439,10 @@ def test_full_cycle_snapshot_restore_through_mounts(driver, csi, pb):
 
 
 @needs_loop
-def test_mounts_survive_a_driver_restart_and_are_cleaned_up_after(driver, csi, pb):
+def test_mounts_survive_a_driver_restart_and_are_cleaned_up_after(start_driver, csi, pb):
     """A node plugin restart (SIGTERM, start on the same state dir) must not take down staged/published
     volumes; the restarted driver answers the repeated calls idempotently and tears them down."""
+    driver = start_driver()
     v = Vol(driver, csi, "survive")
     v.stage()
     v.publish()
@@ -562,3 +562,59 @@ def test_concurrent_stage_and_publish_of_one_volume(driver, csi):
     assert mounts.count(v.staging) == 1 and mounts.count(v.target) == 1, mounts
     assert len(driverproc.loop_devices_under(driver.state_dir)) == 1
     v.teardown()
+
+
+@needs_loop
+def test_existing_file_system_is_never_reformatted(driver, csi):
+    """A disk with an ext4 file system staged for xfs is refused (FAILED_PRECONDITION), and its data is intact."""
+    v = Vol(driver, csi, "keepfs")
+    v.stage()
+    pathlib.Path(v.staging, "precious").write_text("data")
+    v.unstage()
+    expect_error(C.FAILED_PRECONDITION, driver.node.NodeStageVolume,
+                 v.stage_request(volume_capability=csi.cap(fs_type="xfs")), match="xfs")
+    assert mount_entry(v.staging) is None
+    v.stage()
+    assert pathlib.Path(v.staging, "precious").read_text() == "data"
+    v.unstage()
+    v.detach()
+
+
+@needs_loop
+def test_restage_with_incompatible_capability_is_already_exists(driver, csi):
+    """CSI NodeStageVolume: a volume already staged at the path with an incompatible capability is ALREADY_EXISTS."""
+    v = Vol(driver, csi, "incompat")
+    v.stage()
+    try:
+        expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume, v.stage_request(volume_capability=csi.cap(block=True)))
+        try:
+            expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume,
+                         v.stage_request(volume_capability=csi.cap(fs_type="xfs")))
+        except AssertionError as failure:
+            pytest.xfail(f"BUG (NodeOps): restaging with another fs type answers FAILED_PRECONDITION "
+                         f"(fsMismatch), the spec says ALREADY_EXISTS: {failure}")
+    finally:
+        v.unstage()
+        v.detach()
+
+
+@needs_loop
+def test_unknown_volume_unstage_unpublish_and_unmounted_stats(driver, csi, pb):
+    """Unstage/unpublish of an unknown volume succeed (already undone) or say NOT_FOUND, touching nothing;
+    stats of a path where the volume is not mounted is NOT_FOUND or an abnormal condition, never healthy."""
+    for call, request in [
+        (driver.node.NodeUnstageVolume, pb.NodeUnstageVolumeRequest(volume_id="nope", staging_target_path=driver.path("s"))),
+        (driver.node.NodeUnpublishVolume, pb.NodeUnpublishVolumeRequest(volume_id="nope", target_path=driver.path("t"))),
+    ]:
+        try:
+            call(request, timeout=30)
+        except grpc.RpcError as error:
+            assert error.code() == C.NOT_FOUND, error
+    v = Vol(driver, csi, "unmounted")
+    os.makedirs(v.staging)
+    try:
+        stats = driver.node.NodeGetVolumeStats(pb.NodeGetVolumeStatsRequest(volume_id=v.id, volume_path=v.staging))
+        assert stats.volume_condition.abnormal, stats
+    except grpc.RpcError as error:
+        assert error.code() == C.NOT_FOUND, error
+    v.detach()
