@@ -29,9 +29,9 @@ enum RequestValidation {
         }
         if singleNodeModes.contains(mode) { return nil }
         if multiNodeModes.contains(mode) {
-            return sharing.isShared ? nil : "\(field): access mode \(mode) needs a shared disk (everest.io/disk-shared)"
+            return sharing.isShared ? nil : "\(field): access mode \(name(mode)) needs a shared disk (everest.io/disk-shared)"
         }
-        return "\(field): access mode \(mode) is not supported"
+        return "\(field): access mode \(name(mode)) is not supported"
     }
 
     /// Every capability must be offered; `field` names the list in messages.
@@ -81,10 +81,12 @@ enum RequestValidation {
     static let pvcNamespace = EverestNames.pvcNamespaceParameter
 }
 
-extension CSI.VolumeCapability.AccessMode.Mode: CustomStringConvertible {
-    /// The spec's enum name, e.g. `MULTI_NODE_MULTI_WRITER`.
-    public var description: String {
-        switch self {
+extension RequestValidation {
+    /// The spec's enum name of an access mode, e.g. `MULTI_NODE_MULTI_WRITER`, for messages. (A free function, not
+    /// a `CustomStringConvertible` conformance: conformances are process-wide and would change how CSIMessages
+    /// prints the type everywhere.)
+    static func name(_ mode: CSI.VolumeCapability.AccessMode.Mode) -> String {
+        switch mode {
         case .unknown: "UNKNOWN"
         case .singleNodeWriter: "SINGLE_NODE_WRITER"
         case .singleNodeReaderOnly: "SINGLE_NODE_READER_ONLY"

@@ -39,17 +39,9 @@ public enum StatusMapping {
         }
     }
 
-    /// BackendError → gRPC code, following EVEREST.md's table.
+    /// BackendError → gRPC code: the backend's own code (EVEREST.md's table, stated once in the domain), put on the wire.
     static func code(for error: BackendError) -> RPCStatusCode {
-        switch error {
-        case .notFound: .notFound
-        case .alreadyExists: .alreadyExists
-        case .invalidToken: .aborted
-        case .busy: .failedPrecondition
-        case .limitExceeded, .topologyUnavailable: .resourceExhausted
-        case .rule(let violation): code(for: violation.statusCode)
-        case .storage: .internal
-        }
+        code(for: error.statusCode)
     }
 
     /// NodeOpsError → gRPC code, as the CSI spec lists them for the Node RPCs.

@@ -137,8 +137,11 @@ public struct NodeOperations: Sendable {
             guard case .mount(let fsType, _) = access else {
                 throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: "a mounted \(entry.fsType) file system of \(image) (staged for mount, not block)")
             }
+            // Already staged here with another file system: an incompatible capability for a staged volume
+            // (CSI: ALREADY_EXISTS), not a disk that holds other data (fsMismatch is for a fresh stage).
             guard entry.fsType == fsType.rawValue else {
-                throw NodeOpsError.fsMismatch(device: device.path, found: entry.fsType, wanted: fsType.rawValue)
+                throw NodeOpsError.mountOptionsDiffer(
+                    path: staging, found: "file system \(entry.fsType)", wanted: "file system \(fsType.rawValue)")
             }
             guard entry.isReadOnly == readOnly else {
                 throw NodeOpsError.mountOptionsDiffer(path: staging, found: entry.isReadOnly ? "ro" : "rw", wanted: readOnly ? "ro" : "rw")

@@ -126,7 +126,9 @@ struct RPCServerTests {
         #expect(ContinuousClock.now - start < .seconds(2))
         #expect(await waitFor { seen.get.cancelled })
         let remaining = try #require(seen.get.remaining)
-        #expect(remaining > .zero && remaining <= .milliseconds(200))
+        // The core sends the timeout rounded up to its wire unit and the server counts it from receipt, so the
+        // handler may see slightly more than the client's 200 ms; never more than a wire-unit's rounding.
+        #expect(remaining > .zero && remaining <= .milliseconds(250))
         #expect(seen.get.method == "/test.Slow/Wait")
     }
 

@@ -587,12 +587,8 @@ def test_restage_with_incompatible_capability_is_already_exists(driver, csi):
     v.stage()
     try:
         expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume, v.stage_request(volume_capability=csi.cap(block=True)))
-        try:
-            expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume,
-                         v.stage_request(volume_capability=csi.cap(fs_type="xfs")))
-        except AssertionError as failure:
-            pytest.xfail(f"BUG (NodeOps): restaging with another fs type answers FAILED_PRECONDITION "
-                         f"(fsMismatch), the spec says ALREADY_EXISTS: {failure}")
+        expect_error(C.ALREADY_EXISTS, driver.node.NodeStageVolume,
+                     v.stage_request(volume_capability=csi.cap(fs_type="xfs")))
     finally:
         v.unstage()
         v.detach()
