@@ -48,14 +48,15 @@ public struct CSIEndpoint: Sendable {
         _ logger: Logger, _ method: CSIMethod, quiet: Bool, request: (any CSIMessage)?, status: RPCStatus,
         since start: ContinuousClock.Instant
     ) {
-        let elapsed = ContinuousClock.now - start
-        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         let level: Logger.Level =
             switch status.code {
             case .ok: quiet ? .debug : .info
             case .internal, .unknown, .dataLoss: .error
             default: .warning
             }
+        guard logger.logLevel <= level else { return }  // nothing to build for a line nobody reads
+        let elapsed = ContinuousClock.now - start
+        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [
             "method": "\(method.rawValue)", "code": "\(status.code)", "duration_us": "\(micros)",
         ]

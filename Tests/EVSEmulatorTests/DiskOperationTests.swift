@@ -211,7 +211,7 @@ struct DiskOperationTests {
             #expect(journal == "wal")
             let health = emulator.health()
             #expect(health.isHealthy, "\(health.detail)")
-            #expect(health.detail.contains("1 disks"))
+            #expect(health.detail.contains("metadata database answers"))
         }
     }
 

@@ -251,16 +251,29 @@ def test_sigterm_removes_the_socket(start_driver):
 
 def test_probe_reports_an_unusable_backend(start_driver, csi_pb):
     """Probe.ready follows the backend's health: false while the disks directory is gone, true again once
-    it is back (the livenessprobe sidecar restarts a driver that stays unready)."""
+    it is back (the livenessprobe sidecar restarts a driver that stays unready). The driver runs the health
+    check at most once a second, so each change shows within about a second."""
+    import time
     pb = csi_pb[0]
     d = start_driver()
-    assert d.identity.Probe(pb.ProbeRequest()).ready.value
+
+    def ready_within(expected, seconds=5.0):
+        deadline = time.monotonic() + seconds
+        while True:
+            probe = d.identity.Probe(pb.ProbeRequest())
+            assert probe.HasField("ready")
+            if probe.ready.value == expected:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    assert ready_within(True)
     disks = d.state_dir / "disks"
     moved = d.state_dir / "disks.away"
     disks.rename(moved)
     try:
-        probe = d.identity.Probe(pb.ProbeRequest())
-        assert probe.HasField("ready") and not probe.ready.value
+        assert ready_within(False), "Probe still ready 5 s after the disks directory went away"
     finally:
         moved.rename(disks)
-    assert d.identity.Probe(pb.ProbeRequest()).ready.value
+    assert ready_within(True), "Probe not ready again 5 s after the disks directory came back"
