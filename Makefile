@@ -54,7 +54,9 @@ test-swift:
 test-py: deps-py build
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance
 
-## asan: the whole test suite under AddressSanitizer (LeakSanitizer included; XCTest's own exit-time leak suppressed)
+## asan: every suite under AddressSanitizer + LeakSanitizer: the Swift tests, then the pytest harness against the
+## ASan-built binaries (a driver that leaks exits non-zero and fails its test). Toolchain-internal leaks are
+## suppressed in Tests/lsan-suppressions.txt, each with its reason.
 asan:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
 	  $(MAKE) test SWIFTFLAGS="--sanitize=address --scratch-path .build-asan"
