@@ -1,69 +1,7 @@
 import Foundation
+import KubeClient
 
-/// A Kubernetes resource type the plugin reads or writes: where it lives in the REST API.
-public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
-    /// API group; empty for the core group.
-    public var group: String
-    /// API version within the group (`v1`, `v1beta1`).
-    public var version: String
-    /// Plural resource name used in paths (`volumesnapshots`).
-    public var plural: String
-    /// Kind of the objects (`VolumeSnapshot`).
-    public var kind: String
-    /// Whether objects live in a namespace.
-    public var namespaced: Bool
-
-    public init(group: String, version: String, plural: String, kind: String, namespaced: Bool) {
-        self.group = group
-        self.version = version
-        self.plural = plural
-        self.kind = kind
-        self.namespaced = namespaced
-    }
-
-    /// `apiVersion` field value (`v1` or `group/version`).
-    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
-
-    /// `plural.group` the way kubectl names a resource in messages (`volumesnapshots.snapshot.storage.k8s.io`).
-    public var qualifiedName: String { group.isEmpty ? plural : "\(plural).\(group)" }
-
-    public var description: String { qualifiedName }
-
-    /// The REST path of the collection (namespace nil = all namespaces, or cluster-scoped).
-    public func collectionPath(namespace: String?) -> String {
-        let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        if namespaced, let namespace { return "\(base)/namespaces/\(namespace)/\(plural)" }
-        return "\(base)/\(plural)"
-    }
-
-    /// The REST path of one object.
-    public func objectPath(namespace: String?, name: String) -> String {
-        collectionPath(namespace: namespace) + "/" + name
-    }
-
-    /// The snapshot API group (R2: served version decided by discovery).
-    public static let snapshotGroup = "snapshot.storage.k8s.io"
-
-    public static let persistentVolumeClaims = ResourceType(group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true)
-    public static let persistentVolumes = ResourceType(group: "", version: "v1", plural: "persistentvolumes", kind: "PersistentVolume", namespaced: false)
-    public static let events = ResourceType(group: "", version: "v1", plural: "events", kind: "Event", namespaced: true)
-    public static let namespaces = ResourceType(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
-    public static let storageClasses = ResourceType(group: "storage.k8s.io", version: "v1", plural: "storageclasses", kind: "StorageClass", namespaced: false)
-    public static let csiDrivers = ResourceType(group: "storage.k8s.io", version: "v1", plural: "csidrivers", kind: "CSIDriver", namespaced: false)
-
-    /// VolumeSnapshots in the given served version of the snapshot group.
-    public static func volumeSnapshots(_ version: String) -> ResourceType {
-        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshots", kind: "VolumeSnapshot", namespaced: true)
-    }
-    /// VolumeSnapshotContents in the given served version.
-    public static func volumeSnapshotContents(_ version: String) -> ResourceType {
-        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshotcontents", kind: "VolumeSnapshotContent", namespaced: false)
-    }
-    /// VolumeSnapshotClasses in the given served version.
-    public static func volumeSnapshotClasses(_ version: String) -> ResourceType {
-        ResourceType(group: snapshotGroup, version: version, plural: "volumesnapshotclasses", kind: "VolumeSnapshotClass", namespaced: false)
-    }
-}
+// Resource types (`ResourceType`: group, version, plural, kind, REST paths) are KubeClient's.
 
 /// The server's `/version` answer.
 public struct ServerVersion: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KubeClient
 
 /// `kubectl evssnap create PVC`: preflight R1-R5 and R14, then create the VolumeSnapshot.
 struct CreateCommand: EVSSnapCommand {
@@ -70,7 +71,7 @@ struct CreateCommand: EVSSnapCommand {
 
         let vsType = try await session.volumeSnapshots()
         let object: JSONValue = [
-            "apiVersion": .string(vsType.apiVersion),
+            "apiVersion": .string(vsType.groupVersion),
             "kind": "VolumeSnapshot",
             "metadata": ["name": .string(snapName), "namespace": .string(session.namespace)],
             "spec": [

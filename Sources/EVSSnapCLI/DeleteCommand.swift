@@ -1,4 +1,5 @@
 import ArgumentParser
+import KubeClient
 
 /// `kubectl evssnap delete SNAPSHOT...`: refuses while a restore from the snapshot is Pending (R11).
 struct DeleteCommand: EVSSnapCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EVSSnapshotRules
 import Foundation
+import KubeClient
 
 /// `kubectl evssnap describe SNAPSHOT`: the snapshot, its content, source PVC/PV, restore constraints, events.
 struct DescribeCommand: EVSSnapCommand {

@@ -44,7 +44,7 @@ struct KubeClusterAPI: ClusterAPI {
 
     func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue {
         let r = try await call {
-            try await client.send(method: "GET", path: type.objectPath(namespace: namespace, name: name),
+            try await client.send(method: "GET", path: type.path(namespace: namespace, name: name),
                                   resource: type.qualifiedName, name: name)
         }
         return try parse(r.body)
@@ -58,7 +58,7 @@ struct KubeClusterAPI: ClusterAPI {
             if let fieldSelector { query.append(URLQueryItem(name: "fieldSelector", value: fieldSelector)) }
             if let token { query.append(URLQueryItem(name: "continue", value: token)) }
             let r = try await call {
-                try await client.send(method: "GET", path: type.collectionPath(namespace: namespace), query: query,
+                try await client.send(method: "GET", path: type.path(namespace: namespace), query: query,
                                       resource: type.qualifiedName)
             }
             let page = try parse(r.body)
@@ -73,7 +73,7 @@ struct KubeClusterAPI: ClusterAPI {
         if dryRun == .server { query.append(URLQueryItem(name: "dryRun", value: "All")) }
         let body = Data(object.compactJSON().utf8)
         let r = try await call {
-            try await client.send(method: "POST", path: type.collectionPath(namespace: namespace), query: query, body: body,
+            try await client.send(method: "POST", path: type.path(namespace: namespace), query: query, body: body,
                                   resource: type.qualifiedName, name: object["metadata"]["name"].string)
         }
         return try parse(r.body)
@@ -81,7 +81,7 @@ struct KubeClusterAPI: ClusterAPI {
 
     func delete(_ type: ResourceType, namespace: String?, name: String) async throws {
         _ = try await call {
-            try await client.send(method: "DELETE", path: type.objectPath(namespace: namespace, name: name),
+            try await client.send(method: "DELETE", path: type.path(namespace: namespace, name: name),
                                   resource: type.qualifiedName, name: name)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KubeClient
 
 /// `kubectl evssnap list [PVC] [-n NS | -A] [-o wide|json|yaml|name]`.
 struct ListCommand: EVSSnapCommand {

@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import KubeClient
 
 /// The result of one rule check, for `check` to print and for the other commands to enforce.
 struct RuleOutcome: Sendable, Equatable {
@@ -41,7 +42,7 @@ struct Preflight {
         let served = try await session.servedSnapshotVersions()
         var cls: VolumeSnapshotClass?
         if case .success(let version) = Rules.chooseSnapshotVersion(served: served) {
-            cls = try await api.getIfExists(.volumeSnapshotClasses(version), namespace: nil, name: snapshotClass).map(VolumeSnapshotClass.init)
+            cls = try await api.getIfExists(.volumeSnapshotClasses.withVersion(version), namespace: nil, name: snapshotClass).map(VolumeSnapshotClass.init)
         }
         let r2 = Rules.everestPresent(driverFound: driver != nil, served: served, className: snapshotClass, snapshotClass: cls)
         return [r1, r2]

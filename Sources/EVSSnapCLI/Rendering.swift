@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 
 /// A kubectl-style table: upper-case headers, columns left-aligned and separated by three spaces.
 public struct Table: Sendable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KubeClient
 
 /// `kubectl evssnap restore SNAPSHOT --to NEW-PVC`: build the R10 PVC and refuse R7, R8, R9, R11 first.
 struct RestoreCommand: EVSSnapCommand {

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 
 /// One command's view of the cluster: the connection, the namespace in effect and the snapshot API
 /// version discovery found. Lives for one command, in one task.
@@ -38,9 +39,9 @@ final class Session {
         return v
     }
 
-    func volumeSnapshots() async throws -> ResourceType { .volumeSnapshots(try await snapshotVersion()) }
-    func volumeSnapshotContents() async throws -> ResourceType { .volumeSnapshotContents(try await snapshotVersion()) }
-    func volumeSnapshotClasses() async throws -> ResourceType { .volumeSnapshotClasses(try await snapshotVersion()) }
+    func volumeSnapshots() async throws -> ResourceType { .volumeSnapshots.withVersion(try await snapshotVersion()) }
+    func volumeSnapshotContents() async throws -> ResourceType { .volumeSnapshotContents.withVersion(try await snapshotVersion()) }
+    func volumeSnapshotClasses() async throws -> ResourceType { .volumeSnapshotClasses.withVersion(try await snapshotVersion()) }
 
     // MARK: Reads
 

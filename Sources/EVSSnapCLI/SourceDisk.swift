@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import KubeClient
 
 /// The EVS disk behind a PVC/PV, and the snapshot of it, as the domain's values, read from Kubernetes objects.
 ///

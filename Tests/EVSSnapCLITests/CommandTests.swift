@@ -1,6 +1,7 @@
 import EVSSnapCLI
 import Foundation
 import Testing
+import struct KubeClient.ResourceType
 
 @Suite("create")
 struct CreateTests {

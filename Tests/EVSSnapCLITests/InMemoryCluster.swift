@@ -1,6 +1,7 @@
 import EVSSnapCLI
 import Foundation
 import Synchronization
+import struct KubeClient.ResourceType
 
 /// An in-memory Kubernetes API for the command tests: objects keyed by resource, namespace and name,
 /// Kubernetes' error statuses (NotFound, AlreadyExists), server dry run, and a log of every write.

@@ -1,5 +1,6 @@
 import EVSSnapCLI
 import Testing
+import struct KubeClient.ResourceType
 
 /// Every refusal path: the rule id in the message, exit code 2, and nothing written to the cluster.
 struct RefusalCase: CustomTestStringConvertible, Sendable {

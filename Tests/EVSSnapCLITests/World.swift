@@ -1,14 +1,15 @@
 import EVSSnapCLI
 import Foundation
+import struct KubeClient.ResourceType
 
 /// A small cluster shaped like the recorded one (k8s-fixtures): namespace apps, StorageClass csi-disk
 /// (SAS, passthrough true), the Everest CSIDriver and csi-disk-snapclass; PVC data-ssd (annotation SSD)
 /// bound to an Everest PV of disk d-ssd in cn-north-4a; PVC old-flex on a FlexVolume PV; PVC static-evs
 /// on an encrypted SCSI static PV; snapshot snap-1 of data-ssd, ready.
 enum World {
-    static let vs = ResourceType.volumeSnapshots("v1")
-    static let vsc = ResourceType.volumeSnapshotContents("v1")
-    static let vsclass = ResourceType.volumeSnapshotClasses("v1")
+    static let vs = ResourceType.volumeSnapshots.withVersion("v1")
+    static let vsc = ResourceType.volumeSnapshotContents.withVersion("v1")
+    static let vsclass = ResourceType.volumeSnapshotClasses.withVersion("v1")
     static let now = KubeTime.parse("2026-11-27T21:05:01Z")!
 
     static func standard() -> InMemoryCluster {

@@ -152,3 +152,16 @@ def driver(shared_driver, csi_pb):
             problems.append(f"left mounted/attached under {prefix}: {left}")
             driverproc.force_cleanup(prefix)
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def pb(csi_pb):
+    """The generated csi_pb2 module (messages only)."""
+    return csi_pb[0]
+
+
+@pytest.fixture
+def csi(csi_pb):
+    """Request builders over csi_pb2 (csihelp.Csi)."""
+    from csihelp import Csi
+    return Csi(csi_pb[0])

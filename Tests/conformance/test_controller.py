@@ -14,20 +14,10 @@ import time
 import grpc
 import pytest
 
-from csihelp import GIB, TYPE_KEY, ZONE_KEY, Csi, expect_error
+from csihelp import GIB, TYPE_KEY, ZONE_KEY, expect_error
 
 C = grpc.StatusCode
 TWO_ZONES = ("cn-north-4/cn-north-4a", "cn-north-4/cn-north-4b")
-
-
-@pytest.fixture
-def csi(csi_pb):
-    return Csi(csi_pb[0])
-
-
-@pytest.fixture
-def pb(csi_pb):
-    return csi_pb[0]
 
 
 # ---------------------------------------------------------------- CreateVolume

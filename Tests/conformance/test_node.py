@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 import driverproc
-from csihelp import GIB, ZONE_KEY, Csi, expect_error
+from csihelp import GIB, ZONE_KEY, expect_error
 
 C = grpc.StatusCode
 
@@ -26,16 +26,6 @@ def _loop_reason():
 
 
 needs_loop = pytest.mark.skipif(_loop_reason() is not None, reason=_loop_reason() or "")
-
-
-@pytest.fixture
-def csi(csi_pb):
-    return Csi(csi_pb[0])
-
-
-@pytest.fixture
-def pb(csi_pb):
-    return csi_pb[0]
 
 
 class Vol:
