@@ -81,6 +81,15 @@ targets += [
     .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
 ]
 
+// MARK: - Cloud: EVSCloud
+// The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
+// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC and JSON; HTTPS through a transport.
+products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
+targets += [
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules"], path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules"], path: "Tests/EVSCloudTests"),
+]
+
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.

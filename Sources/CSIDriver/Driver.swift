@@ -28,13 +28,18 @@ public final class Driver: Sendable {
 
     /// The configuration this driver runs with.
     public let configuration: DriverConfiguration
-    /// The backend (the embedded emulator); nil when only the Node service is served.
+    /// The backend (the embedded emulator); nil when only the Node service is served or another backend is used.
     public let backend: EVSEmulator?
+    /// The storage the Controller service uses: the emulator, or the backend given to `init` (e.g. EVS).
+    public let storage: (any BlockStorageBackend)?
     private let server: RPCServer
     private let logger: Logger
 
     /// Opens the backend and registers the services of `configuration.mode`; nothing listens yet.
-    public init(configuration: DriverConfiguration, annotations: (any PVCAnnotationSource)? = nil, logger: Logger) throws(StartError) {
+    /// `storage`: a backend other than the embedded emulator (e.g. the EVS cloud backend, wired in main.swift);
+    /// nil opens the emulator in `configuration.stateDirectory`.
+    public init(configuration: DriverConfiguration, storage injected: (any BlockStorageBackend)? = nil,
+                annotations: (any PVCAnnotationSource)? = nil, logger: Logger) throws(StartError) {
         self.configuration = configuration
         self.logger = logger
         if configuration.mode.servesNode && configuration.nodeID.isEmpty {
@@ -43,7 +48,10 @@ public final class Driver: Sendable {
         if configuration.topologies.isEmpty { throw .configuration("at least one --zone is required") }
         // Only the controller owns the emulator's state (and reconciles it on open); a node-only process must
         // not roll back a create the controller has in flight, so it works from the publish context alone.
-        if configuration.mode.servesController {
+        if let injected {
+            backend = nil
+            storage = configuration.mode.servesController ? injected : nil
+        } else if configuration.mode.servesController {
             let emulator: EVSEmulator
             do {
                 try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
@@ -57,8 +65,10 @@ public final class Driver: Sendable {
                 logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(emulator.openReport)"])
             }
             backend = emulator
+            storage = emulator
         } else {
             backend = nil
+            storage = nil
         }
         do {
             server = try RPCServer(configuration: .init(
@@ -75,7 +85,7 @@ public final class Driver: Sendable {
 
     private func register(annotations: (any PVCAnnotationSource)?) {
         let endpoint = CSIEndpoint(server: server, logger: logger)
-        let backend = self.backend
+        let backend = self.storage
         let identity = IdentityService(driverName: configuration.driverName,
                                        servesController: configuration.mode.servesController,
                                        health: { backend?.health() ?? BackendHealth(isHealthy: true, detail: "node only") })
@@ -109,7 +119,7 @@ public final class Driver: Sendable {
             endpoint.route(.getSnapshot) { (r: CSI.GetSnapshotRequest, _) in try controller.getSnapshot(r) }
         }
         if configuration.mode.servesNode {
-            NodeService.register(on: endpoint, configuration: configuration, backend: backend, logger: logger)
+            NodeService.register(on: endpoint, configuration: configuration, backend: self.backend, logger: logger)
         }
     }
 
