@@ -104,9 +104,12 @@ public final class EVSCloudBackend: BlockStorageBackend {
     private func createBody(name: String, spec: DiskSpec, source: SnapshotID?, budget: CallBudget) throws(BackendError) -> JSON {
         let disk: Disk
         if let source {
-            guard let snapshot = try findSnapshot(source.rawValue, budget: budget) else {
+            // A snapshot still `creating` is waited for within the call's deadline; R11 refuses it if it is
+            // not available by then (EVS itself would refuse the restore).
+            guard let raw = try waitWhile(snapshot: source.rawValue, budget: budget, { $0.status == .creating }) else {
                 throw .notFound(kind: "snapshot", id: source.rawValue)
             }
+            let snapshot = try snapshotValue(raw, budget: budget)
             // R14, R11, R12, R8, R9 in the plugin's order; R6 (encryption) and R9 (zone) come from the source.
             let plan = try rule { () throws(EverestRuleViolation) in
                 try EverestRules.checkRestore(spec.restoreRequest(name: name), snapshot: snapshot, settings: rules)
@@ -310,7 +313,10 @@ public final class EVSCloudBackend: BlockStorageBackend {
 
     public func deleteSnapshot(_ id: SnapshotID) throws(BackendError) {
         let budget = budget()
-        guard let snapshot = try findRawSnapshot(id.rawValue, budget: budget) else { return }  // idempotent
+        // A snapshot still `creating` (just taken) is waited for within the deadline; R13 refuses it otherwise.
+        guard let snapshot = try waitWhile(snapshot: id.rawValue, budget: budget, { $0.status == .creating }) else {
+            return  // idempotent
+        }
         if snapshot.status == .deleting { return }
         try rule { () throws(EverestRuleViolation) in
             try EverestRules.checkSnapshotDeletable(id, status: snapshot.status)  // R13
@@ -581,6 +587,20 @@ public final class EVSCloudBackend: BlockStorageBackend {
                 try client.pause(budget: budget, operation: operation, last: "job \(jobID) \(job.status)")
             } catch {
                 throw try pending()
+            }
+        }
+    }
+
+    /// Polls the snapshot while `condition` holds; nil when it is gone. At the deadline it returns the snapshot
+    /// as it is (the caller's rule check then refuses it).
+    func waitWhile(snapshot id: String, budget: CallBudget, _ condition: (EVSSnapshot) -> Bool) throws(BackendError) -> EVSSnapshot? {
+        while true {
+            guard let current = try findRawSnapshot(id, budget: budget) else { return nil }
+            if !condition(current) { return current }
+            do {
+                try client.pause(budget: budget, operation: "snapshot \(id)", last: current.statusText)
+            } catch {
+                return current
             }
         }
     }

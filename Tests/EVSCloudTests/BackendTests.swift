@@ -223,15 +223,16 @@ struct BackendTests {
         let disk = try withDeadline(10) {
             try backend.createDisk(name: "pvc-src", spec: DiskSpec(capacityGiB: 10, type: .ssd, encryption: .kms(keyID: "k1")), source: nil)
         }
+        try fake.faults([], settings: ["snapshot_seconds": 2])
         let snapshot = try withDeadline(10) { try backend.createSnapshot(name: "snap-src", sourceDisk: disk.id) }
-        // R11: not ready yet.
+        // R11: still creating when the call's deadline comes.
         do {
-            _ = try withDeadline(10) { try backend.createDisk(name: "pvc-early", spec: DiskSpec(capacityGiB: 10), source: snapshot.id) }
+            _ = try withDeadline(0.6) { try backend.createDisk(name: "pvc-early", spec: DiskSpec(capacityGiB: 10), source: snapshot.id) }
             Issue.record("R11 should refuse")
         } catch {
             #expect(error.rule == .r11)
         }
-        Thread.sleep(forTimeInterval: 0.5)
+        // Within a longer deadline the restore waits for the snapshot; first R8 refuses another type.
         do {
             _ = try withDeadline(10) {
                 try backend.createDisk(name: "pvc-sas", spec: DiskSpec(capacityGiB: 10, type: .sas), source: snapshot.id)
