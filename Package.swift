@@ -44,6 +44,16 @@ targets += [
     .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
 ]
 
+// MARK: - HTTP: CCurlShim, HTTPTransport
+// HTTPS for the driver (Kubernetes lookups, the EVS cloud backend) without Foundation, NIO or a linked TLS stack:
+// CCurlShim is the only code that calls libcurl, which it loads with dlopen on first use (Debian libcurl4).
+products += [.library(name: "HTTPTransport", targets: ["HTTPTransport"])]
+targets += [
+    .target(name: "CCurlShim", path: "Sources/CCurlShim"),
+    .target(name: "HTTPTransport", dependencies: ["CCurlShim"], path: "Sources/HTTPTransport"),
+    .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], path: "Tests/HTTPTransportTests"),
+]
+
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
 // Implements the backend protocol of the domain module.
