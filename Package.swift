@@ -44,6 +44,16 @@ targets += [
     .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
 ]
 
+// MARK: - HTTP: CCurlShim, HTTPTransport
+// HTTPS for the driver (Kubernetes lookups, the EVS cloud backend) without Foundation, NIO or a linked TLS stack:
+// CCurlShim is the only code that calls libcurl, which it loads with dlopen on first use (Debian libcurl4).
+products += [.library(name: "HTTPTransport", targets: ["HTTPTransport"])]
+targets += [
+    .target(name: "CCurlShim", path: "Sources/CCurlShim"),
+    .target(name: "HTTPTransport", dependencies: ["CCurlShim"], path: "Sources/HTTPTransport"),
+    .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], path: "Tests/HTTPTransportTests"),
+]
+
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
 // Implements the backend protocol of the domain module.
@@ -79,6 +89,15 @@ targets += [
 targets += [
     .target(name: "NodeOps", path: "Sources/NodeOps"),
     .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
+]
+
+// MARK: - Cloud: EVSCloud
+// The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
+// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC and JSON; HTTPS through a transport.
+products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
+targets += [
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules"], path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules"], path: "Tests/EVSCloudTests"),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver

@@ -68,6 +68,11 @@ public enum StatusMapping {
         case .limitExceeded, .topologyUnavailable: .resourceExhausted
         case .rule(let violation): code(for: violation.kind)
         case .storage: .internal
+        // A remote storage service (the EVS cloud backend).
+        case .unavailable: .unavailable
+        case .deadlineExceeded: .deadlineExceeded
+        case .permissionDenied: .permissionDenied
+        case .invalid: .invalidArgument
         }
     }
 

@@ -23,6 +23,10 @@ public struct DiskSpec: Sendable, Hashable, Codable {
     public var allowedZones: [String]
     /// Zones in the order the request prefers them (`preferred`); the first configured one wins.
     public var preferredZones: [String]
+    /// Provisioned IOPS (GPSSD2), nil when unstated.
+    public var iops: Int? = nil
+    /// Provisioned throughput in MiB/s (GPSSD2), nil when unstated.
+    public var throughput: Int? = nil
 
     /// Creates a spec; every attribute defaults to unstated.
     public init(capacityGiB: Int, type: VolumeType? = nil, mode: DiskMode? = nil, encryption: Encryption? = nil,
@@ -37,6 +41,8 @@ public struct DiskSpec: Sendable, Hashable, Codable {
         self.init(capacityGiB: capacityGiB, type: attributes.type, mode: attributes.mode,
                   encryption: attributes.encryption, sharing: attributes.sharing, fsType: attributes.fsType,
                   allowedZones: allowedZones, preferredZones: preferredZones)
+        iops = attributes.iops
+        throughput = attributes.throughput
     }
 
     /// The R8/R9 view of this spec as a restore of a snapshot into a disk called `name`.
@@ -121,6 +127,14 @@ public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     case rule(EverestRuleViolation)
     /// The metadata database or the file system failed (INTERNAL); the text says which call and file.
     case storage(String)
+    /// A remote storage service did not answer or answered 429/5xx, also after retries (UNAVAILABLE: try again).
+    case unavailable(String)
+    /// The call's deadline passed while the remote service was still working (DEADLINE_EXCEEDED: try again).
+    case deadlineExceeded(String)
+    /// The remote service refused the credentials or the permission (PERMISSION_DENIED).
+    case permissionDenied(String)
+    /// The remote service refused the request as invalid after the rules passed it (INVALID_ARGUMENT).
+    case invalid(String)
 
     /// The rule id for rule violations, nil for the rest.
     public var rule: RuleID? {
@@ -139,6 +153,10 @@ public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
             "no zone of [\(requested.joined(separator: ", "))] is available (zones: \(available.joined(separator: ", ")))"
         case .rule(let violation): violation.message
         case .storage(let detail): "storage failure: \(detail)"
+        case .unavailable(let detail): "storage service unavailable: \(detail)"
+        case .deadlineExceeded(let detail): detail
+        case .permissionDenied(let detail): detail
+        case .invalid(let detail): "refused by the storage service: \(detail)"
         }
     }
 }
