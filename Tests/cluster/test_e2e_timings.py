@@ -8,7 +8,7 @@ import time
 from e2e import ensure_namespace, made_objects, pvc, timed, volume_snapshot, wait_bound, wait_ready
 from kubecluster import pvc_path, vs_path
 
-ROUNDS = 3
+ROUNDS = 5
 STEPS = ("PVC Bound", "snapshot readyToUse", "restore PVC Bound")
 DRIVERS = {"evs": ("csi-disk", "csi-disk-snapclass"), "hostpath": ("csi-hostpath-sc", "csi-hostpath-snapclass")}
 
