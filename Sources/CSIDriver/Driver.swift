@@ -1,7 +1,6 @@
 import CSIMessages
 import EVSEmulator
 import EVSSnapshotRules
-import Foundation
 import Logging
 import RPCServer
 
@@ -46,7 +45,7 @@ public final class Driver: Sendable {
         if configuration.mode.servesController {
             let emulator: EVSEmulator
             do {
-                try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+                try FileAccess.makeDirectories(configuration.stateDirectory)
                 emulator = try EVSEmulator(configuration: EmulatorConfiguration(
                     stateDirectory: configuration.stateDirectory, topologies: configuration.topologies,
                     rules: configuration.rules, maxAttachmentsPerNode: configuration.maxVolumesPerNode))
@@ -90,7 +89,9 @@ public final class Driver: Sendable {
                                                annotations: annotations, logger: logger)
             let zones = configuration.topologies.map(\.zone)
             endpoint.route(.controllerGetCapabilities) { (r: CSI.ControllerGetCapabilitiesRequest, _) in controller.getCapabilities(r) }
-            endpoint.route(.createVolume) { (r: CSI.CreateVolumeRequest, _) in try controller.createVolume(r) }
+            endpoint.route(.createVolume) { (r: CSI.CreateVolumeRequest, context) in
+                try controller.createVolume(r, deadline: context.deadline)
+            }
             endpoint.route(.deleteVolume) { (r: CSI.DeleteVolumeRequest, _) in try controller.deleteVolume(r) }
             endpoint.route(.controllerPublishVolume) { (r: CSI.ControllerPublishVolumeRequest, _) in try controller.publishVolume(r) }
             endpoint.route(.controllerUnpublishVolume) { (r: CSI.ControllerUnpublishVolumeRequest, _) in

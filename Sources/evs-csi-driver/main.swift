@@ -6,7 +6,7 @@
 import ArgumentParser
 import CSIDriver
 import EVSSnapshotRules
-import Foundation
+import Glibc
 import Logging
 import RPCServer
 
@@ -27,7 +27,7 @@ struct EVSCSIDriver: ParsableCommand {
     var driverName = EverestNames.driverName
 
     @Option(help: "This node's id (required with --mode node or all).")
-    var nodeId = ProcessInfo.processInfo.environment["NODE_ID"] ?? ""
+    var nodeId = processEnvironment()["NODE_ID"] ?? ""
 
     @Option(help: "Services to serve: controller, node or all.")
     var mode: DriverConfiguration.Mode = .all
@@ -53,6 +53,9 @@ struct EVSCSIDriver: ParsableCommand {
     @Option(help: "Kubeconfig to read PVC annotations with (default: the in-cluster service account inside a pod, else none).")
     var kubeconfig: String?
 
+    @Option(help: "Seconds a Kubernetes API call may take when the RPC's deadline allows more (1...10).")
+    var kubeApiTimeout = 10
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -63,6 +66,7 @@ struct EVSCSIDriver: ParsableCommand {
         }
         if maxSnapshotsPerDisk < 1 { throw ValidationError("--max-snapshots-per-disk must be at least 1") }
         if maxVolumesPerNode < 1 { throw ValidationError("--max-volumes-per-node must be at least 1") }
+        if !(1...10).contains(kubeApiTimeout) { throw ValidationError("--kube-api-timeout must be 1...10 seconds") }
     }
 
     func run() throws {
@@ -87,7 +91,8 @@ struct EVSCSIDriver: ParsableCommand {
         if mode.servesController {
             do {
                 annotations = try KubernetesPVCAnnotations.forDriver(
-                    kubeconfig: kubeconfig, environment: ProcessInfo.processInfo.environment)
+                    kubeconfig: kubeconfig, environment: processEnvironment(),
+                    timeout: .seconds(kubeApiTimeout))
             } catch {
                 logger.critical("cannot use Kubernetes access to read PVC annotations: \(error)")
                 throw ExitCode(1)
@@ -109,6 +114,20 @@ struct EVSCSIDriver: ParsableCommand {
         logger.info("signal \(signal): shutting down")
         driver.shutdown()
     }
+}
+
+/// The process environment (Foundation-free `ProcessInfo.processInfo.environment`).
+func processEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var cursor: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = environ
+    while let entry = cursor.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        cursor += 1
+    }
+    return result
 }
 
 extension DriverConfiguration.Mode: ExpressibleByArgument {}
