@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// Small Foundation-free file helpers for the driver.
-enum FileAccess {
+public enum FileAccess {
     /// The bytes of a small file, or nil if it cannot be read.
     static func read(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -26,7 +26,7 @@ enum FileAccess {
     static func text(_ path: String) -> String? { read(path).map { String(decoding: $0, as: UTF8.self) } }
 
     /// `mkdir -p path` with mode 0755; throws a message naming the directory and errno.
-    static func makeDirectories(_ path: String) throws(DriverFileError) {
+    public static func makeDirectories(_ path: String) throws(DriverFileError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -41,6 +41,6 @@ enum FileAccess {
     }
 }
 
-struct DriverFileError: Error, CustomStringConvertible {
-    let description: String
+public struct DriverFileError: Error, CustomStringConvertible {
+    public let description: String
 }

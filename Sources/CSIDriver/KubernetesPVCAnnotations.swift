@@ -69,10 +69,7 @@ extension KubernetesPVCAnnotations {
     /// parameters alone and says so once in its log).
     public static func forDriver(kubeconfig: String?, environment: [String: String],
                                  timeout: Duration = .seconds(10)) throws -> KubernetesPVCAnnotations? {
-        if let kubeconfig {
-            return KubernetesPVCAnnotations(access: try KubeAccess.kubeconfig(path: kubeconfig), timeout: timeout)
-        }
-        guard environment["KUBERNETES_SERVICE_HOST"] != nil else { return nil }
-        return KubernetesPVCAnnotations(access: try KubeAccess.inCluster(environment: environment), timeout: timeout)
+        try DriverKubernetesAccess.access(kubeconfig: kubeconfig, environment: environment)
+            .map { KubernetesPVCAnnotations(access: $0, timeout: timeout) }
     }
 }
