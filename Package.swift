@@ -61,15 +61,16 @@ products += [
     .library(name: "EVSEmulator", targets: ["EVSEmulator"]),
     .executable(name: "evs-bench-data", targets: ["evs-bench-data"]),
 ]
-dependencies += [
-    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-]
 targets += [
+    // SQLite's C API (Debian libsqlite3): the real SQLite, linked by name.
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    // A small Foundation-free wrapper with GRDB's names (pool, queue, rows, migrator), used only by the emulator.
+    .target(name: "SQLiteDB", dependencies: ["CSQLite"], path: "Sources/SQLiteDB"),
     // C shim: copy_file_range, SEEK_DATA/SEEK_HOLE, FICLONE ioctl, fstatfs (not importable from Glibc).
     .target(name: "CEVSFileOps"),
     .target(
         name: "EVSEmulator",
-        dependencies: ["EVSSnapshotRules", "CEVSFileOps", .product(name: "GRDB", package: "GRDB.swift")]
+        dependencies: ["EVSSnapshotRules", "CEVSFileOps", "SQLiteDB"]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
     // Driven and SIGKILLed by EVSEmulatorTests' crash test.
@@ -77,8 +78,7 @@ targets += [
     .testTarget(
         name: "EVSEmulatorTests",
         dependencies: [
-            "EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", "evs-emulator-crash-worker",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "EVSEmulator", "EVSSnapshotRules", "CEVSFileOps", "evs-emulator-crash-worker", "SQLiteDB",
         ]
     ),
 ]
@@ -114,7 +114,7 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "KubeClient",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "HTTPTransport",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),

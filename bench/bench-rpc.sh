@@ -1,27 +1,97 @@
 #!/usr/bin/env bash
-# make bench-rpc: the driver under closed-loop load from rpc-bench (C core client, not Python), at 1, 16 and 64
-# calls in flight, for Probe, ListSnapshots (a page of 7) and an idempotent CreateSnapshot; each printed beside the
-# gRPC layer's empty echo handler measured in the same run (the baseline), with the driver's RSS and fds.
+# make bench-rpc: issue 11's table in ONE run, release builds. Three servers side by side, each in its own process:
+#   our driver (evs-csi-driver), hostpathplugin (the reference driver, from ../shared/testbin) and rpc-bench's
+#   empty-handler echo server (the gRPC layer alone).
+# For each: RSS at idle and after 100k calls (anonymous and file-backed, /proc/PID/status); GetPluginInfo at 16 and 64
+# in flight from rpc-bench (C core client), ROUNDS rounds alternating between the servers, median printed with its
+# p99; start-up from exec to a served Probe (median of 5); binary size. Then, unless RPC_BENCH_METHODS=0, the
+# driver's Probe, ListSnapshots and CreateSnapshot beside the in-process echo (the older part of this bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
-SECONDS_PER_LEVEL=${RPC_BENCH_SECONDS:-5}
-IN_FLIGHT=${RPC_BENCH_IN_FLIGHT:-1,16,64}
-$SWIFT build -c release --product evs-csi-driver >/dev/null
-$SWIFT build -c release --product rpc-bench >/dev/null
-bin=$($SWIFT build -c release --show-bin-path)
+ROUNDS=${RPC_BENCH_ROUNDS:-3}
+SECONDS_PER_LEVEL=${RPC_BENCH_SECONDS:-3}
+LEVELS=${RPC_BENCH_LEVELS:-16,64}
+WARM_CALLS=${RPC_BENCH_WARM_CALLS:-100000}
+METHOD_LEVELS=${RPC_BENCH_IN_FLIGHT:-1,16,64}
+# As shipped (mk/lean.mk driver-release): release, the Swift runtime linked statically; rpc-bench the same way.
+RELEASE_FLAGS=${RPC_BENCH_RELEASE_FLAGS:--c release --static-swift-stdlib}
+$SWIFT build $RELEASE_FLAGS --product evs-csi-driver >/dev/null
+$SWIFT build $RELEASE_FLAGS --product rpc-bench >/dev/null
+bin=$($SWIFT build $RELEASE_FLAGS --show-bin-path)
+testbin=${EVSSNAP_TESTBIN:-$(../shared/testbin/install.sh)}
+[ -x "$testbin/hostpathplugin" ] || { echo "bench-rpc: no hostpathplugin in $testbin" >&2; exit 1; }
 work=$(mktemp -d /tmp/evssnap-bench-XXXX)
-sock="$work/csi.sock"
-cleanup() { [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
-"$bin/evs-csi-driver" --endpoint "unix://$sock" --state-dir "$work/state" --node-id bench --log-level warning &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
+
+driver_cmd=("$bin/evs-csi-driver" --endpoint "unix://$work/driver.sock" --state-dir "$work/state" --node-id bench --log-level warning)
+hostpath_cmd=("$testbin/hostpathplugin" --endpoint "unix://$work/hostpath.sock" --nodeid bench --drivername hostpath.csi.k8s.io
+              --statedir "$work/hostpath-state" --v 0)
+echo_cmd=("$bin/rpc-bench" --serve-echo "unix://$work/echo.sock" --method /csi.v1.Identity/GetPluginInfo)
+
+wait_socket() { for _ in $(seq 400); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench-rpc: $1 never appeared" >&2; exit 1; }
+"${driver_cmd[@]}" >"$work/driver.log" 2>&1 & driver=$!; pids+=("$driver")
+"${hostpath_cmd[@]}" >"$work/hostpath.log" 2>&1 & hostpath=$!; pids+=("$hostpath")
+"${echo_cmd[@]}" >"$work/echo.log" 2>&1 & echo_pid=$!; pids+=("$echo_pid")
+for s in driver hostpath echo; do wait_socket "$work/$s.sock"; done
+sleep 1
+
+results="$work/results.txt"
+: >"$results"
+memory() { # label pid phase
+  awk -v label="$1" -v phase="$3" '/^VmRSS:|^RssAnon:|^RssFile:/ { v[$1] = $2 }
+    END { printf "mem %s %s %d %d %d\n", label, phase, v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' "/proc/$2/status" >>"$results"
+}
+memory driver "$driver" idle; memory hostpath "$hostpath" idle; memory echo "$echo_pid" idle
+
+load() { # label socket in-flight-list seconds|calls:N
+  local what=(--duration "$4"); [[ $4 == calls:* ]] && what=(--calls "${4#calls:}")
+  "$bin/rpc-bench" --endpoint "unix://$work/$2.sock" --method /csi.v1.Identity/GetPluginInfo --in-flight "$3" "${what[@]}" \
+    --warmup 1000 | awk -v label="$1" '/^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ / { printf "rate %s %s %s %s %s\n", label, $1, $4, $6, $3 }'
+}
+echo "warming each server with $WARM_CALLS GetPluginInfo calls (16 in flight)..."
+for s in driver hostpath echo; do load "$s" "$s" 16 "calls:$WARM_CALLS" >/dev/null; done
+memory driver "$driver" after; memory hostpath "$hostpath" after; memory echo "$echo_pid" after
+
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS: GetPluginInfo at $LEVELS in flight, ${SECONDS_PER_LEVEL} s per level, driver / hostpathplugin / echo"
+  for s in driver hostpath echo; do load "$s" "$s" "$LEVELS" "$SECONDS_PER_LEVEL" >>"$results"; done
+done
+
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+pids=()
+echo "start-up, exec to a served Probe (5 runs each)..."
+"$bin/rpc-bench" --startup --endpoint "unix://$work/su-hostpath.sock" --runs 5 -- "$testbin/hostpathplugin" \
+  --endpoint "unix://$work/su-hostpath.sock" --nodeid bench --drivername hostpath.csi.k8s.io --statedir "$work/su-hp" |
+  awk '{ for (i = 1; i <= NF; i++) if ($i == "median") print "startup hostpath", $(i+1) }' >>"$results"
+"$bin/rpc-bench" --startup --endpoint "unix://$work/su-echo.sock" --runs 5 --method /csi.v1.Identity/GetPluginInfo -- \
+  "$bin/rpc-bench" --serve-echo "unix://$work/su-echo.sock" --method /csi.v1.Identity/GetPluginInfo |
+  awk '{ for (i = 1; i <= NF; i++) if ($i == "median") print "startup echo", $(i+1) }' >>"$results"
+"$bin/rpc-bench" --startup --endpoint "unix://$work/su-driver.sock" --runs 5 -- "$bin/evs-csi-driver" \
+  --endpoint "unix://$work/su-driver.sock" --state-dir "$work/su-state" --node-id bench --log-level warning |
+  awk '{ for (i = 1; i <= NF; i++) if ($i == "median") print "startup driver", $(i+1) }' >>"$results"
+echo "size driver $(stat -c %s "$bin/evs-csi-driver")" >>"$results"
+echo "size hostpath $(stat -c %s "$testbin/hostpathplugin")" >>"$results"
+echo "size echo $(stat -c %s "$bin/rpc-bench")" >>"$results"
+
+python3 bench/bench_rpc_table.py "$results" "$ROUNDS" "$SECONDS_PER_LEVEL" "$WARM_CALLS"
+
+[ "${RPC_BENCH_METHODS:-1}" = 0 ] && exit 0
+# The driver's own methods beside the in-process echo (payloads made through grpcio by rpc_payloads.py).
+sock="$work/csi.sock"
+"$bin/evs-csi-driver" --endpoint "unix://$sock" --state-dir "$work/state2" --node-id bench --log-level warning &
+pid=$!; pids+=("$pid")
+wait_socket "$sock"
 .venv/bin/python bench/rpc_payloads.py "$sock" "$work/payloads"
-echo "driver pid $pid; idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 # CreateSnapshot repeats one name: with more than one in flight the driver answers ABORTED (an operation on
 # that name is in flight, as the CSI spec asks), so it is measured at one call in flight only.
-for spec in Identity/Probe:probe:$IN_FLIGHT Controller/ListSnapshots:list_snapshots:$IN_FLIGHT \
+for spec in Identity/Probe:probe:$METHOD_LEVELS Controller/ListSnapshots:list_snapshots:$METHOD_LEVELS \
             Controller/CreateSnapshot:create_snapshot:1; do
   IFS=: read -r method file levels <<<"$spec"
   echo; echo "== /csi.v1.$method (baseline: in-process echo with an empty handler) =="

@@ -22,7 +22,8 @@ public struct CSIEndpoint: Sendable {
     ) {
         let logger = self.logger
         let quiet = Self.quietMethods.contains(method)
-        server.register(method.rawValue) { context, bytes throws(RPCStatus) in
+        let lane: RPCServer.Lane = Self.inlineMethods.contains(method) ? .inline : .handlerPool
+        server.register(method.rawValue, lane: lane) { context, bytes throws(RPCStatus) in
             let start = ContinuousClock.now
             var request: Request?
             do {
@@ -40,6 +41,13 @@ public struct CSIEndpoint: Sendable {
             }
         }
     }
+
+    /// Answered on the gRPC completion-queue thread, never queued behind busy handler threads: they do no I/O
+    /// but Probe's one-row health query (WAL: never blocked by a writer), so liveness keeps answering while every
+    /// handler waits (issue 9: Probe under 100 ms with 16 CreateVolume calls hung on the Kubernetes API).
+    static let inlineMethods: Set<CSIMethod> = [
+        .probe, .getPluginInfo, .getPluginCapabilities, .controllerGetCapabilities, .nodeGetCapabilities,
+    ]
 
     /// Health traffic (livenessprobe, sidecars' capability polls) is logged at debug level only.
     static let quietMethods: Set<CSIMethod> = [

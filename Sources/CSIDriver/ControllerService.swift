@@ -1,6 +1,5 @@
 import CSIMessages
 import EVSSnapshotRules
-import Foundation
 import Logging
 
 /// The CSI Controller service over an EVS backend. Idempotency and the Everest rules live in the backend
@@ -46,7 +45,8 @@ public struct ControllerService: Sendable {
 
     /// CreateVolume: a new disk, or a restore when the content source is a snapshot (R6, R8, R9, R11).
     /// Idempotent by name (the backend returns the existing disk for a compatible request).
-    public func createVolume(_ request: CSI.CreateVolumeRequest) throws -> CSI.CreateVolumeResponse {
+    /// `deadline` (the RPC's) bounds the PVC lookup.
+    public func createVolume(_ request: CSI.CreateVolumeRequest, deadline: ContinuousClock.Instant? = nil) throws -> CSI.CreateVolumeResponse {
         try RequestValidation.require(request.name, "CreateVolumeRequest.name")
         if request.volumeCapabilities.isEmpty { throw DriverError.missingField("CreateVolumeRequest.volume_capabilities") }
 
@@ -61,7 +61,7 @@ public struct ControllerService: Sendable {
         }
 
         // Everest: PVC annotations override StorageClass parameters (EVEREST.md "Where a disk's attributes come from").
-        let pvcAnnotations = try annotationsOfPVC(request.parameters)
+        let pvcAnnotations = try annotationsOfPVC(request.parameters, deadline: deadline)
         let requisite = RequestValidation.zones(request.accessibilityRequirements?.requisite ?? [])
         let preferred = RequestValidation.zones(request.accessibilityRequirements?.preferred ?? [])
 
@@ -261,11 +261,13 @@ public struct ControllerService: Sendable {
     }
 
     /// The PVC's annotations when the request names a PVC and Kubernetes access is configured.
-    private func annotationsOfPVC(_ parameters: [String: String]) throws -> [String: String] {
+    private func annotationsOfPVC(_ parameters: [String: String], deadline: ContinuousClock.Instant?) throws -> [String: String] {
         guard let annotations, let name = parameters[RequestValidation.pvcName],
               let namespace = parameters[RequestValidation.pvcNamespace] else { return [:] }
         do {
-            return try annotations.annotations(namespace: namespace, name: name) ?? [:]
+            return try annotations.annotations(namespace: namespace, name: name, deadline: deadline) ?? [:]
+        } catch let error as DriverError {
+            throw error
         } catch {
             // Without the PVC we cannot honour its annotations; creating with the class alone could make the
             // wrong disk type, so the call fails and the provisioner retries.

@@ -83,7 +83,9 @@ public final class Driver: Sendable {
                                                annotations: annotations, logger: logger)
             let zones = configuration.topologies.map(\.zone)
             endpoint.route(.controllerGetCapabilities) { (r: CSI.ControllerGetCapabilitiesRequest, _) in controller.getCapabilities(r) }
-            endpoint.route(.createVolume) { (r: CSI.CreateVolumeRequest, _) in try controller.createVolume(r) }
+            endpoint.route(.createVolume) { (r: CSI.CreateVolumeRequest, context) in
+                try controller.createVolume(r, deadline: context.deadline)
+            }
             endpoint.route(.deleteVolume) { (r: CSI.DeleteVolumeRequest, _) in try controller.deleteVolume(r) }
             endpoint.route(.controllerPublishVolume) { (r: CSI.ControllerPublishVolumeRequest, _) in try controller.publishVolume(r) }
             endpoint.route(.controllerUnpublishVolume) { (r: CSI.ControllerUnpublishVolumeRequest, _) in

@@ -23,6 +23,10 @@ public enum DriverError: Error, Sendable, Equatable, CustomStringConvertible {
     case deadlineExceeded
     /// A node-side operation failed on this host (INTERNAL), with the command or syscall that failed.
     case nodeOperation(String)
+    /// The call's deadline expired while the driver waited on something (DEADLINE_EXCEEDED); the text says what.
+    case deadlineExceededDuring(String)
+    /// The Kubernetes API could not be read (UNAVAILABLE: the caller retries): unreachable, too slow, or an error.
+    case kubernetesUnavailable(String)
 
     /// One line naming the field, rule or values involved.
     public var description: String {
@@ -37,6 +41,8 @@ public enum DriverError: Error, Sendable, Equatable, CustomStringConvertible {
         case .conflict(let what): what
         case .deadlineExceeded: "the deadline expired before the operation started"
         case .nodeOperation(let what): what
+        case .deadlineExceededDuring(let what): "deadline exceeded while \(what)"
+        case .kubernetesUnavailable(let what): what
         }
     }
 }

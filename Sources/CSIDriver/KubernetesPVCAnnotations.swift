@@ -1,39 +1,65 @@
-import Dispatch
-import KubeClient
-import Synchronization
+import HTTPTransport
 
-/// PVC annotations read from the Kubernetes API (kubeconfig or in-cluster service account), for Everest's
-/// "PVC annotation wins" (see `PVCAnnotationSource`). One GET per CreateVolume that names a PVC.
+/// PVC annotations read from the Kubernetes API, for Everest's "PVC annotation wins" (see `PVCAnnotationSource`).
+/// One GET per CreateVolume that names a PVC, over `HTTPTransport` (libcurl, loaded on first use: a node plugin,
+/// which never looks a PVC up, never maps it).
 ///
-/// The handlers are synchronous and run on the RPC server's own handler threads (never on Swift's
-/// cooperative pool), so waiting there for the async client is safe.
+/// Bounded waiting (issue 9): every GET ends by the RPC's deadline and by `timeout` (default 10 s), whichever
+/// comes first; a hung API server costs one handler thread for at most that long and never the whole driver.
 public final class KubernetesPVCAnnotations: PVCAnnotationSource {
-    private let client: KubeClient
+    public let access: KubeAccess
+    private let transport: HTTPTransport
 
-    /// Connects with `config` (loaded like kubectl: `--kubeconfig`, KUBECONFIG, ~/.kube/config, in-cluster).
-    public init(config: ClientConfig) throws {
-        client = try KubeClient(config: config, options: .init(userAgent: "evs-csi-driver", warningHandler: { _ in }))
+    /// `timeout` bounds each GET when the RPC's deadline is later or absent (at most 10 s: issue 9).
+    public init(access: KubeAccess, timeout: Duration = .seconds(10)) {
+        self.access = access
+        transport = HTTPTransport(configuration: .init(
+            tls: access.tls, authorization: access.authorization, defaultTimeout: min(timeout, .seconds(10)),
+            connectTimeout: .seconds(5), maxResponseBytes: 4 << 20,
+            defaultHeaders: [HTTPHeader("Accept", "application/json"), HTTPHeader("User-Agent", "evs-csi-driver")]))
     }
 
-    public func annotations(namespace: String, name: String) throws -> [String: String]? {
-        let result = Mutex<Result<[String: String]?, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let client = self.client
-        Task {
-            let outcome: Result<[String: String]?, any Error>
-            do {
-                let pvc = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: name, namespace: namespace)
-                outcome = .success(pvc.metadata.annotations ?? [:])
-            } catch let error as KubeAPIError where error.code == 404 {
-                outcome = .success(nil)
-            } catch {
-                outcome = .failure(error)
-            }
-            result.withLock { $0 = outcome }
-            done.signal()
+    public func annotations(namespace: String, name: String, deadline: ContinuousClock.Instant?) throws -> [String: String]? {
+        // Object names are DNS-1123 subdomains or labels: nothing needs escaping, and anything else cannot exist.
+        for (what, value) in [("namespace", namespace), ("name", name)] where !Self.isObjectName(value) {
+            throw DriverError.invalidField(field: "parameters[csi.storage.k8s.io/pvc/\(what)]",
+                                           reason: "\(value.debugDescription) is not a Kubernetes object name")
         }
-        done.wait()
-        return try result.withLock { $0! }.get()
+        let url = "\(access.server)/api/v1/namespaces/\(namespace)/persistentvolumeclaims/\(name)"
+        let response: HTTPResponse
+        do {
+            response = try transport.send(HTTPRequest(url: url, deadline: deadline))
+        } catch .timeout(let message) {
+            if let deadline, deadline <= .now {
+                throw DriverError.deadlineExceededDuring("reading PVC \(namespace)/\(name) from the Kubernetes API: \(message)")
+            }
+            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): the API server did not answer in time (\(message))")
+        } catch {
+            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): \(error)")
+        }
+        switch response.status {
+        case 200:
+            let object: KubeJSON
+            do { object = try KubeJSON(parsing: response.body) } catch {
+                throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): the answer is not JSON (\(error))")
+            }
+            guard case .object(let members)? = object["metadata"]?["annotations"] else { return [:] }
+            var annotations: [String: String] = [:]
+            for (key, value) in members { if let text = value.stringValue { annotations[key] = text } }
+            return annotations
+        case 404:
+            return nil
+        default:
+            let message = (try? KubeJSON(parsing: response.body))?["message"]?.stringValue ?? response.text.prefix(200).description
+            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): HTTP \(response.status): \(message)")
+        }
+    }
+
+    static func isObjectName(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 253 && value.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+        }
     }
 }
 
@@ -41,7 +67,9 @@ extension KubernetesPVCAnnotations {
     /// Kubernetes access for the driver: `kubeconfig` when given (an error if it cannot be used), else the
     /// in-cluster service account when running in a pod, else none (nil: the driver works from StorageClass
     /// parameters alone and says so once in its log).
-    public static func forDriver(kubeconfig: String?, environment: [String: String]) throws -> KubernetesPVCAnnotations? {
-        try DriverKubernetesAccess.config(kubeconfig: kubeconfig, environment: environment).map(KubernetesPVCAnnotations.init(config:))
+    public static func forDriver(kubeconfig: String?, environment: [String: String],
+                                 timeout: Duration = .seconds(10)) throws -> KubernetesPVCAnnotations? {
+        try DriverKubernetesAccess.access(kubeconfig: kubeconfig, environment: environment)
+            .map { KubernetesPVCAnnotations(access: $0, timeout: timeout) }
     }
 }

@@ -1,64 +1,83 @@
-import Dispatch
 import EVSSnapshotRules
-import Foundation
-import KubeClient
-import Synchronization
+import HTTPTransport
 
 /// Publishes the driver's effective rule settings where `kubectl evssnap` reads them: as annotations of the
 /// driver's CSIDriver object (`RuleSettings.publishedAnnotations`, docs/rules.md "Settings"), with one JSON
-/// merge patch. Needs `get` and `patch` on that CSIDriver (deploy/rbac.yaml).
+/// merge patch over `HTTPTransport`. Needs `get` and `patch` on that CSIDriver (deploy/rbac.yaml).
 public final class KubernetesSettingsPublisher: Sendable {
-    private let client: KubeClient
+    public let access: KubeAccess
+    private let transport: HTTPTransport
 
-    /// Connects with `config` (loaded like kubectl: `--kubeconfig`, KUBECONFIG, ~/.kube/config, in-cluster).
-    public init(config: ClientConfig) throws {
-        client = try KubeClient(config: config, options: .init(userAgent: "evs-csi-driver", warningHandler: { _ in }))
+    public init(access: KubeAccess) {
+        self.access = access
+        transport = HTTPTransport(configuration: .init(
+            tls: access.tls, authorization: access.authorization, defaultTimeout: .seconds(10),
+            defaultHeaders: [HTTPHeader("Accept", "application/json"), HTTPHeader("User-Agent", "evs-csi-driver")]))
     }
 
     /// Merges `settings.publishedAnnotations` into the annotations of CSIDriver `settings.driverName`, waiting
-    /// at most `timeout`. Throws when the object is missing, access is refused, or the wait runs out.
+    /// at most `timeout` (at most 10 s). Throws when the object is missing, access is refused, or the wait runs out.
     public func publish(_ settings: RuleSettings, timeout: Duration = .seconds(10)) throws {
-        let annotations = settings.publishedAnnotations.mapValues { JSONValue.string($0) }
-        let patch = JSONValue.object(["metadata": .object(["annotations": .object(annotations)])])
-        let body = try JSONEncoder().encode(patch)
-        let path = ResourceType.csiDrivers.path(namespace: nil, name: settings.driverName)
-        let result = Mutex<(any Error)??>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let client = self.client
-        let task = Task {
-            var outcome: (any Error)?
-            do {
-                _ = try await client.send(method: "PATCH", path: path, body: body, contentType: "application/merge-patch+json",
-                                          resource: ResourceType.csiDrivers.qualifiedName, name: settings.driverName)
-            } catch {
-                outcome = error
-            }
-            result.withLock { $0 = .some(outcome) }
-            done.signal()
+        let members = settings.publishedAnnotations.sorted { $0.key < $1.key }
+            .map { "\(KubeJSON.quote($0.key)):\(KubeJSON.quote($0.value))" }.joined(separator: ",")
+        let body = Array("{\"metadata\":{\"annotations\":{\(members)}}}".utf8)
+        guard KubernetesPVCAnnotations.isObjectName(settings.driverName) else {
+            throw DriverError.invalidField(field: "--driver-name", reason: "\(settings.driverName) is not a Kubernetes object name")
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success else {
-            task.cancel()
-            throw KubeClientError.timeout(url: path, seconds: seconds)
+        let url = "\(access.server)/apis/storage.k8s.io/v1/csidrivers/\(settings.driverName)"
+        let response: HTTPResponse
+        do {
+            response = try transport.send(HTTPRequest(
+                method: "PATCH", url: url, headers: [HTTPHeader("Content-Type", "application/merge-patch+json")],
+                body: body, timeout: min(timeout, .seconds(10))))
+        } catch {
+            throw DriverError.kubernetesUnavailable("publishing settings on CSIDriver \(settings.driverName): \(error)")
         }
-        if let error = result.withLock({ $0 }) ?? nil { throw error }
+        guard response.isSuccess else {
+            let message = (try? KubeJSON(parsing: response.body))?["message"]?.stringValue ?? String(response.text.prefix(200))
+            throw DriverError.kubernetesUnavailable(
+                "publishing settings on CSIDriver \(settings.driverName): HTTP \(response.status): \(message)")
+        }
     }
 }
 
 extension KubernetesSettingsPublisher {
     /// The driver's Kubernetes access (`DriverKubernetesAccess`), or nil without any.
     public static func forDriver(kubeconfig: String?, environment: [String: String]) throws -> KubernetesSettingsPublisher? {
-        try DriverKubernetesAccess.config(kubeconfig: kubeconfig, environment: environment).map(KubernetesSettingsPublisher.init(config:))
+        try DriverKubernetesAccess.access(kubeconfig: kubeconfig, environment: environment).map(KubernetesSettingsPublisher.init(access:))
     }
 }
 
 /// Where the driver's Kubernetes access comes from: `kubeconfig` when given (an error if it cannot be used), else
 /// the in-cluster service account when running in a pod, else none (nil).
 public enum DriverKubernetesAccess {
-    /// The client configuration, or nil without Kubernetes access.
-    public static func config(kubeconfig: String?, environment: [String: String]) throws -> ClientConfig? {
-        if let kubeconfig { return try ClientConfig.load(ConfigOverrides(kubeconfig: kubeconfig)) }
+    public static func access(kubeconfig: String?, environment: [String: String]) throws -> KubeAccess? {
+        if let kubeconfig { return try KubeAccess.kubeconfig(path: kubeconfig) }
         guard environment["KUBERNETES_SERVICE_HOST"] != nil else { return nil }
-        return try ClientConfig.load(ConfigOverrides())
+        return try KubeAccess.inCluster(environment: environment)
+    }
+}
+
+extension KubeJSON {
+    /// `text` as a JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import NodeOps
 
@@ -46,9 +45,10 @@ enum StagedImage {
     private static func device(major: UInt32, minor: UInt32, describing: String? = nil) -> Found {
         let loopMajor: UInt32 = 7
         guard major == loopMajor,
-              let text = try? String(contentsOfFile: "/sys/dev/block/\(major):\(minor)/loop/backing_file", encoding: .utf8)
+              let text = FileAccess.text("/sys/dev/block/\(major):\(minor)/loop/backing_file")
         else { return .other(describing ?? "block device \(major):\(minor)") }
-        var backing = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var backing = String(text.drop { $0.isWhitespace })
+        while let last = backing.last, last.isWhitespace { backing.removeLast() }
         if backing.hasSuffix(" (deleted)") { backing.removeLast(" (deleted)".count) }
         return .image(backing)
     }

@@ -52,8 +52,9 @@ public enum StatusMapping {
         case .notFound: .notFound
         case .operationPending: .aborted
         case .conflict: .failedPrecondition
-        case .deadlineExceeded: .deadlineExceeded
+        case .deadlineExceeded, .deadlineExceededDuring: .deadlineExceeded
         case .nodeOperation: .internal
+        case .kubernetesUnavailable: .unavailable
         }
     }
 

@@ -1,7 +1,6 @@
 // Attachments: attach a disk to a node, detach it, list where it is attached.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 extension EVSEmulator {

@@ -1,7 +1,6 @@
 // Disks: create (empty or restored from a snapshot), delete, expand. Crash safety: see EVSEmulator.swift.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 extension EVSEmulator {

@@ -2,8 +2,7 @@
 // They bypass the rules on purpose: they put rows into states a test needs (R4/R11/R13 refusals,
 // crash leftovers) or store many rows fast. Not part of the backend API.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 
 extension EVSEmulator {
     /// Forces a disk's status (e.g. `error`, `creating`) to provoke a refusal.
@@ -22,7 +21,7 @@ extension EVSEmulator {
         try database.write { db in
             for index in 0..<count {
                 let snapshot = Snapshot(id: SnapshotID(Self.newID()), name: "seed-\(index)-\(Self.newID().prefix(8))",
-                                        of: disk, status: .available, createdAt: Date())
+                                        of: disk, status: .available, createdAt: EVSEmulator.now())
                 try MetadataStore.insert(snapshot, in: db)
             }
         }

@@ -1,7 +1,6 @@
 // Queries: get and list disks and snapshots, capacity, health; no state changes.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 extension EVSEmulator {

@@ -1,7 +1,6 @@
 // Reconcile: repairs at open what a crash left half-done (see the header of EVSEmulator.swift).
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 /// What `reconcile()` repaired after a crash. Lists hold ids or file paths.
@@ -97,7 +96,7 @@ extension EVSEmulator {
                  Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot")))
             }
             for (directory, known) in [(disksDirectory, diskIDs), (snapshotsDirectory, snapshotIDs)] {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                let names = DataFiles.entries(of: directory)
                 for name in names.sorted() {
                     let path = directory + "/" + name
                     if name.hasSuffix(DataFiles.temporarySuffix) {

@@ -1,7 +1,6 @@
 // Snapshots: create and delete. Crash safety: see EVSEmulator.swift.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 extension EVSEmulator {

@@ -1,4 +1,4 @@
-// The embedded EVS emulator: metadata in SQLite (GRDB, WAL), data in sparse image files.
+// The embedded EVS emulator: metadata in SQLite (SQLiteDB over the C API, WAL), data in sparse image files.
 //
 // Crash safety (the driver may be SIGKILLed between any two lines):
 // - Create = intent row in `creating` state (transaction 1), data written under a temporary name,
@@ -13,12 +13,11 @@
 // - One process per state directory: an exclusive flock(2) on `<stateDir>/lock`, released by the kernel
 //   when the process dies.
 //
-// Concurrency: every check-and-change of metadata runs in one SQLite write transaction (GRDB serialises
+// Concurrency: every check-and-change of metadata runs in one SQLite write transaction (SQLiteDB serialises
 // writers); data is copied outside any transaction, protected by the object's transitional status
 // (`creating`, `extending`, `deleting`), which other operations refuse with `operationInFlight`.
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 import Glibc
 
 /// The embedded EVS backend. Thread-safe; one instance per state directory and process.
@@ -28,7 +27,7 @@ public final class EVSEmulator: BlockStorageBackend {
     /// What the reconcile at open repaired.
     public let openReport: ReconcileReport
 
-    /// The metadata database (GRDB serialises its writes; reads run concurrently in WAL mode).
+    /// The metadata database (writes serialised on one connection; reads run concurrently in WAL mode).
     let database: DatabasePool
     /// The flock'ed `<stateDir>/lock` descriptor, held for the emulator's lifetime and closed in deinit.
     private let lockDescriptor: Int32
@@ -61,14 +60,11 @@ public final class EVSEmulator: BlockStorageBackend {
         }
         lockDescriptor = fd
         do {
-            var grdb = Configuration()
-            grdb.busyMode = .timeout(10)
-            grdb.label = "evs-emulator"
+            var settings = SQLiteDB.Configuration()
+            settings.busyTimeout = .seconds(10)
             let synchronous = configuration.durableWrites ? "FULL" : "NORMAL"
-            grdb.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            }
-            database = try DatabasePool(path: state + "/evs.sqlite", configuration: grdb)
+            settings.prepareSQL = ["PRAGMA synchronous = \(synchronous)"]
+            database = try DatabasePool(path: state + "/evs.sqlite", configuration: settings)
             try MetadataStore.migrator.migrate(database)
         } catch {
             close(fd)
@@ -95,12 +91,35 @@ public final class EVSEmulator: BlockStorageBackend {
     // MARK: Helpers
 
     /// The current time rounded to milliseconds, so that it reads back from SQLite bit for bit.
-    static func now() -> Date {
-        Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded() / 1000)
+    static func now() -> Timestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let milliseconds = Double(time.tv_sec) * 1000 + Double(time.tv_nsec / 1_000_000)
+        return Timestamp(timeIntervalSince1970: milliseconds / 1000)
     }
 
-    /// An EVS-like id: a lower-case UUID.
-    static func newID() -> String { UUID().uuidString.lowercased() }
+    /// An EVS-like id: a lower-case random (version 4) UUID, from /dev/urandom.
+    static func newID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        precondition(fd >= 0, "cannot open /dev/urandom: errno \(errno)")
+        defer { close(fd) }
+        var filled = 0
+        while filled < 16 {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, 16 - filled) }
+            if n > 0 { filled += n } else { precondition(n < 0 && errno == EINTR, "cannot read /dev/urandom: errno \(errno)") }
+        }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Array("0123456789abcdef")
+        var text = ""
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append("-") }
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return text
+    }
 
     func write<T>(_ body: (Database) throws -> T) throws(BackendError) -> T {
         try Self.write(database, body)

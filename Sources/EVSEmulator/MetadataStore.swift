@@ -5,8 +5,7 @@
 // creation order and a page token is "the last seq seen": entries created during a listing appear at its
 // end, deleted ones simply vanish, and nothing is skipped or repeated (unlike an OFFSET).
 import EVSSnapshotRules
-import Foundation
-import GRDB
+import SQLiteDB
 
 enum MetadataStore {
     /// The schema, as GRDB migrations (applied in order, each once).
@@ -87,7 +86,7 @@ enum MetadataStore {
             sourceDiskID: DiskID(row["sourceDiskID"] as String),
             sizeGiB: row["sizeGiB"],
             status: SnapshotStatus(rawValue: row["status"]) ?? .error,
-            createdAt: Date(timeIntervalSince1970: row["createdAt"]),
+            createdAt: Timestamp(timeIntervalSince1970: row["createdAt"]),
             encryption: Encryption(cryptKeyID: row["cryptKeyID"]),
             sourceType: VolumeType(rawValue: row["sourceType"]) ?? .sas,
             sourceMode: DiskMode(rawValue: row["sourceMode"]) ?? .vbd,
@@ -99,7 +98,7 @@ enum MetadataStore {
     // MARK: Disks
 
     static func insert(_ disk: Disk, sourceSnapshot: SnapshotID?, in db: Database) throws {
-        let now = Date().timeIntervalSince1970
+        let now = EVSEmulator.now().timeIntervalSince1970
         try db.execute(sql: """
             INSERT INTO disk (id, name, capacityGiB, type, mode, cryptKeyID, shared, fsType, region, zone, status,
                               sourceSnapshotID, createdAt, updatedAt)
@@ -125,12 +124,12 @@ enum MetadataStore {
 
     static func setStatus(_ status: DiskStatus, disk id: DiskID, in db: Database) throws {
         try db.execute(sql: "UPDATE disk SET status = ?, updatedAt = ? WHERE id = ?",
-                       arguments: [status.rawValue, Date().timeIntervalSince1970, id.rawValue])
+                       arguments: [status.rawValue, EVSEmulator.now().timeIntervalSince1970, id.rawValue])
     }
 
     static func setCapacity(_ gib: Int, status: DiskStatus, disk id: DiskID, in db: Database) throws {
         try db.execute(sql: "UPDATE disk SET capacityGiB = ?, status = ?, updatedAt = ? WHERE id = ?",
-                       arguments: [gib, status.rawValue, Date().timeIntervalSince1970, id.rawValue])
+                       arguments: [gib, status.rawValue, EVSEmulator.now().timeIntervalSince1970, id.rawValue])
     }
 
     static func deleteDiskRow(_ id: DiskID, in db: Database) throws {
@@ -182,7 +181,7 @@ enum MetadataStore {
 
     static func setStatus(_ status: SnapshotStatus, snapshot id: SnapshotID, in db: Database) throws {
         try db.execute(sql: "UPDATE snapshot SET status = ?, updatedAt = ? WHERE id = ?",
-                       arguments: [status.rawValue, Date().timeIntervalSince1970, id.rawValue])
+                       arguments: [status.rawValue, EVSEmulator.now().timeIntervalSince1970, id.rawValue])
     }
 
     static func deleteSnapshotRow(_ id: SnapshotID, in db: Database) throws {
@@ -202,7 +201,7 @@ enum MetadataStore {
 
     static func insertAttachment(disk: DiskID, node: String, in db: Database) throws {
         try db.execute(sql: "INSERT INTO attachment (diskID, nodeID, attachedAt) VALUES (?, ?, ?)",
-                       arguments: [disk.rawValue, node, Date().timeIntervalSince1970])
+                       arguments: [disk.rawValue, node, EVSEmulator.now().timeIntervalSince1970])
     }
 
     static func deleteAttachments(disk: DiskID, node: String?, in db: Database) throws {

@@ -118,7 +118,8 @@ struct SourceDisk {
         let disk = try DiskFacts.disk(pvc: s.pvc, pv: pv, storageClass: s.storageClass, capacityGiB: gib)
         s.disk = disk
         s.snapshot = Snapshot(id: SnapshotID(s.content?.snapshotHandle ?? "\(vs.namespace ?? "")/\(vs.name)"), name: vs.name, of: disk,
-                              status: Rules.snapshotStatus(vs), createdAt: vs.creationTime ?? vs.creationTimestamp ?? Date(timeIntervalSince1970: 0))
+                              status: Rules.snapshotStatus(vs), createdAt: Timestamp(timeIntervalSince1970:
+                                  (vs.creationTime ?? vs.creationTimestamp)?.timeIntervalSince1970 ?? 0))
         return s
     }
 }

@@ -1,6 +1,17 @@
 // Value types for EVS disks and snapshots. Raw values are exactly the strings EVS and Everest use.
 
-import Foundation
+/// A point in time: seconds since 1970-01-01 00:00 UTC, as EVS's `created_at` and CSI's `creation_time` carry
+/// it. The domain's own type (the domain imports only the standard library); the backends read the clock.
+public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    /// Seconds since 1970-01-01 00:00 UTC (fractions allowed).
+    public var timeIntervalSince1970: Double
+
+    public init(timeIntervalSince1970: Double) { self.timeIntervalSince1970 = timeIntervalSince1970 }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.timeIntervalSince1970 < rhs.timeIntervalSince1970 }
+
+    public var description: String { "\(timeIntervalSince1970) s since 1970" }
+}
 
 /// An EVS disk id (a CSI volume id), e.g. `d-1a2b`.
 public struct DiskID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
@@ -241,7 +252,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
     /// EVS status (R11, R13).
     public var status: SnapshotStatus
     /// Creation time.
-    public var createdAt: Date
+    public var createdAt: Timestamp
     /// Encryption, equal to the source's (R6).
     public var encryption: Encryption
     /// Source disk sub-type.
@@ -258,7 +269,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
     /// Creates a snapshot record.
     public init(
         id: SnapshotID, name: String, sourceDiskID: DiskID, sizeGiB: Int, status: SnapshotStatus = .available,
-        createdAt: Date = Date(timeIntervalSince1970: 0), encryption: Encryption = .plain,
+        createdAt: Timestamp = Timestamp(timeIntervalSince1970: 0), encryption: Encryption = .plain,
         sourceType: VolumeType = .sas, sourceMode: DiskMode = .vbd, sourceSharing: Sharing = .nonShared,
         sourceTopology: Topology, sourceFSType: FileSystemType = .ext4
     ) {
@@ -270,7 +281,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
 
     /// A snapshot of `disk`, carrying its attributes; encryption follows the disk (R6).
     public init(id: SnapshotID, name: String, of disk: Disk, status: SnapshotStatus = .creating,
-                createdAt: Date = Date(timeIntervalSince1970: 0)) {
+                createdAt: Timestamp = Timestamp(timeIntervalSince1970: 0)) {
         self.init(
             id: id, name: name, sourceDiskID: disk.id, sizeGiB: disk.capacityGiB, status: status,
             createdAt: createdAt, encryption: EverestRules.snapshotEncryption(of: disk),

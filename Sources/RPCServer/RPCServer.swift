@@ -46,8 +46,18 @@ public final class RPCServer: Sendable {
     /// before the handler ran, a call without a message). The CSI driver's errors are mapped by its StatusMapping.
     public typealias Handler = @Sendable (RPCCallContext, [UInt8]) throws(RPCStatus) -> [UInt8]
 
+    /// Where a method's handler runs.
+    public enum Lane: Sendable {
+        /// On the handler pool (the default): the handler may block (file I/O, a network call).
+        case handlerPool
+        /// On the completion-queue thread that received the call, with no hand-off: for handlers that never
+        /// block and finish in microseconds (Identity calls, capability lists). They keep answering while every
+        /// handler thread is busy, and save the thread hop.
+        case inline
+    }
+
     private enum State {
-        case configuring([String: Handler])
+        case configuring([String: (Handler, Lane)])
         case running(ServerCore)
         case stopped
     }
@@ -75,14 +85,14 @@ public final class RPCServer: Sendable {
 
     /// Routes the method `path` (`/package.Service/Method`) to `handler`. Only before `start`;
     /// registering after start or registering a path twice is a programming error (traps).
-    public func register(_ path: String, handler: @escaping Handler) {
+    public func register(_ path: String, lane: Lane = .handlerPool, handler: @escaping Handler) {
         precondition(path.hasPrefix("/") && path.dropFirst().contains("/"), "method path must look like /package.Service/Method: \(path)")
         state.withLock { state in
             guard case .configuring(var handlers) = state else {
                 preconditionFailure("RPCServer.register(\(path)) after start")
             }
             precondition(handlers[path] == nil, "method \(path) registered twice")
-            handlers[path] = handler
+            handlers[path] = (handler, lane)
             state = .configuring(handlers)
         }
     }
@@ -126,12 +136,14 @@ public final class RPCServer: Sendable {
 final class RegisteredMethod: Sendable {
     let path: String
     let handler: RPCServer.Handler
+    let lane: RPCServer.Lane
     /// The core's handle from `grpc_server_register_method` (owned by the server).
     let handle: UncheckedRawPointer
 
-    init(path: String, handler: @escaping RPCServer.Handler, handle: UnsafeMutableRawPointer) {
+    init(path: String, handler: @escaping RPCServer.Handler, lane: RPCServer.Lane, handle: UnsafeMutableRawPointer) {
         self.path = path
         self.handler = handler
+        self.lane = lane
         self.handle = UncheckedRawPointer(handle)
     }
 }
@@ -169,7 +181,7 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
     }
 
     static func start(
-        configuration: RPCServer.Configuration, endpoint: RPCEndpoint, handlers: [String: RPCServer.Handler]
+        configuration: RPCServer.Configuration, endpoint: RPCEndpoint, handlers: [String: (RPCServer.Handler, RPCServer.Lane)]
     ) throws(RPCSetupError) -> ServerCore {
         GRPCLibrary.retain()
         let queue = CompletionQueue()
@@ -184,10 +196,10 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
         guard let server else { fatalError("grpc_server_create returned NULL") }
         grpc_server_register_completion_queue(server, queue.handle, nil)
 
-        let methods = handlers.sorted { $0.key < $1.key }.map { path, handler in
+        let methods = handlers.sorted { $0.key < $1.key }.map { path, entry in
             guard let handle = grpc_server_register_method(server, path, nil, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0)
             else { fatalError("grpc_server_register_method refused \(path)") }
-            return RegisteredMethod(path: path, handler: handler, handle: handle)
+            return RegisteredMethod(path: path, handler: entry.0, lane: entry.1, handle: handle)
         }
 
         let credentials = grpc_insecure_server_credentials_create()
@@ -269,7 +281,7 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
         let serverCall = ServerCall(call: call, batches: 2, activity: activity)
         serverCall.watchForClose()
         let payload = UncheckedByteBuffer(payload)
-        pool.submit {
+        let work: @Sendable () -> Void = {
             let request = payload.pointer.map(consumeByteBuffer)
             let context = RPCCallContext(
                 method: method.path, deadline: left.map { arrival + $0 }, peer: serverCall.peer(), flags: serverCall.flags)
@@ -291,6 +303,10 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
                 status = RPCStatus(code: .internal, message: "unary call without a request message")
             }
             serverCall.answer(response: response, status: status)
+        }
+        switch method.lane {
+        case .inline: work()
+        case .handlerPool: pool.submit(work)
         }
     }
 

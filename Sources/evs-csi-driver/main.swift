@@ -8,7 +8,7 @@ import ArgumentParser
 import CSIDriver
 import EVSEmulator
 import EVSSnapshotRules
-import Foundation
+import Glibc
 import Logging
 import RPCServer
 
@@ -29,7 +29,7 @@ struct EVSCSIDriver: ParsableCommand {
     var driverName = EverestNames.driverName
 
     @Option(help: "This node's id (required with --mode node or all).")
-    var nodeId = ProcessInfo.processInfo.environment["NODE_ID"] ?? ""
+    var nodeId = processEnvironment()["NODE_ID"] ?? ""
 
     @Option(help: "Services to serve: controller, node or all.")
     var mode: DriverConfiguration.Mode = .all
@@ -55,6 +55,9 @@ struct EVSCSIDriver: ParsableCommand {
     @Option(help: "Kubeconfig to read PVC annotations with (default: the in-cluster service account inside a pod, else none).")
     var kubeconfig: String?
 
+    @Option(help: "Seconds a Kubernetes API call may take when the RPC's deadline allows more (1...10).")
+    var kubeApiTimeout = 10
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -65,6 +68,7 @@ struct EVSCSIDriver: ParsableCommand {
         }
         if maxSnapshotsPerDisk < 1 { throw ValidationError("--max-snapshots-per-disk must be at least 1") }
         if maxVolumesPerNode < 1 { throw ValidationError("--max-volumes-per-node must be at least 1") }
+        if !(1...10).contains(kubeApiTimeout) { throw ValidationError("--kube-api-timeout must be 1...10 seconds") }
     }
 
     func run() throws {
@@ -87,8 +91,9 @@ struct EVSCSIDriver: ParsableCommand {
         var publisher: KubernetesSettingsPublisher?
         if mode.servesController {
             do {
-                let environment = ProcessInfo.processInfo.environment
-                annotations = try KubernetesPVCAnnotations.forDriver(kubeconfig: kubeconfig, environment: environment)
+                let environment = processEnvironment()
+                annotations = try KubernetesPVCAnnotations.forDriver(
+                    kubeconfig: kubeconfig, environment: environment, timeout: .seconds(kubeApiTimeout))
                 if annotations != nil {
                     publisher = try KubernetesSettingsPublisher.forDriver(kubeconfig: kubeconfig, environment: environment)
                 }
@@ -134,7 +139,7 @@ struct EVSCSIDriver: ParsableCommand {
         guard mode.servesController else { return (nil, EmulatorNodeLocator()) }
         let emulator: EVSEmulator
         do {
-            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+            try FileAccess.makeDirectories(stateDir)
             emulator = try EVSEmulator(configuration: EmulatorConfiguration(
                 stateDirectory: stateDir, topologies: configuration.topologies, rules: configuration.rules,
                 maxAttachmentsPerNode: configuration.maxVolumesPerNode))
@@ -147,6 +152,20 @@ struct EVSCSIDriver: ParsableCommand {
         }
         return (emulator, emulator)
     }
+}
+
+/// The process environment (Foundation-free `ProcessInfo.processInfo.environment`).
+func processEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var cursor: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = environ
+    while let entry = cursor.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        cursor += 1
+    }
+    return result
 }
 
 extension DriverConfiguration.Mode: ExpressibleByArgument {}

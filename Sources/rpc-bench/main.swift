@@ -11,6 +11,7 @@ let usage = """
                      [--in-flight 1,16,64] [--duration SECONDS | --calls N] [--warmup N]
                      [--server-pid PID] [--compare-echo] [--client-threads N]
            rpc-bench --serve-echo ENDPOINT [--method PATH] [--cq-threads N] [--handler-threads N]
+           rpc-bench --startup --endpoint unix:///path [--runs N] [--method PATH] -- COMMAND [ARGS...]
 
       --endpoint E        server to load (unix:///path or tcp://host:port)
       --self-echo         load an in-process echo server (the default without --endpoint)
@@ -21,6 +22,9 @@ let usage = """
       --server-pid PID    sample VmRSS and open fds of PID before and after
       --compare-echo      also run the in-process echo baseline and print ratios to it
       --serve-echo E      serve the echo method on E until SIGINT/SIGTERM
+      --startup           start COMMAND N times (default 5); each time, time from exec to the first OK answer
+                          to --method (default /csi.v1.Identity/Probe) on the unix socket of --endpoint, then
+                          SIGTERM it; prints every run and the median
     """
 
 struct Options {
@@ -37,6 +41,9 @@ struct Options {
     var serveEcho: String?
     var cqThreads = 2
     var handlerThreads = 4
+    var startupCommand: [String]?
+    var runs = 5
+    var methodGiven = false
 }
 
 func fail(_ message: String) -> Never {
@@ -62,7 +69,13 @@ func parse(_ arguments: [String]) -> Options {
         switch flag {
         case "--endpoint": options.endpoint = value(flag)
         case "--self-echo": options.endpoint = nil
-        case "--method": options.method = value(flag)
+        case "--method": options.method = value(flag); options.methodGiven = true
+        case "--startup": options.startupCommand = []
+        case "--runs": options.runs = max(1, integer(flag))
+        case "--":
+            options.startupCommand = Array(arguments[(index + 1)...])
+            index = arguments.count
+            continue
         case "--payload-file":
             let path = value(flag)
             guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
@@ -270,6 +283,54 @@ func makeEchoServer(endpoint: String, options: Options) -> RPCServer {
 // MARK: - Main
 
 let options = parse(Array(CommandLine.arguments.dropFirst()))
+
+// MARK: - Start-up time
+
+/// Exec to the first OK answer, in milliseconds: waits for the socket file (0.2 ms polls), then calls until OK
+/// (each attempt on a new channel, so no reconnect back-off is measured).
+func measureStartup(command: [String], endpoint: String, method: String) -> Double {
+    guard endpoint.hasPrefix("unix://") else { fail("--startup needs a unix:// endpoint") }
+    let path = String(endpoint.dropFirst("unix://".count))
+    unlink(path)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    let start = ContinuousClock.now
+    do { try process.run() } catch { fail("cannot start \(command[0]): \(error)") }
+    var served: Duration?
+    while served == nil, ContinuousClock.now - start < .seconds(30) {
+        if access(path, F_OK) != 0 {
+            usleep(200)
+            continue
+        }
+        guard let client = try? RPCClient(endpoint: endpoint) else { fail("bad endpoint \(endpoint)") }
+        let response = client.callBlocking(method, request: [], timeout: .milliseconds(500))
+        client.close()
+        if response.status.code == .ok { served = ContinuousClock.now - start } else { usleep(200) }
+    }
+    process.terminate()
+    process.waitUntilExit()
+    unlink(path)
+    guard let served else { fail("\(command[0]) did not answer \(method) within 30 s") }
+    let (seconds, attoseconds) = served.components
+    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+}
+
+if let command = options.startupCommand {
+    guard !command.isEmpty, let endpoint = options.endpoint else { fail("--startup needs --endpoint and -- COMMAND") }
+    let method = options.methodGiven ? options.method : "/csi.v1.Identity/Probe"
+    var times: [Double] = []
+    for _ in 0..<options.runs {
+        times.append(measureStartup(command: command, endpoint: endpoint, method: method))
+    }
+    let sorted = times.sorted()
+    print("startup \(URL(fileURLWithPath: command[0]).lastPathComponent): exec to a served \(method): median "
+        + String(format: "%.1f", sorted[sorted.count / 2]) + " ms (runs: "
+        + times.map { String(format: "%.1f", $0) }.joined(separator: ", ") + ")")
+    exit(0)
+}
 
 if let endpoint = options.serveEcho {
     TerminationSignals.block()

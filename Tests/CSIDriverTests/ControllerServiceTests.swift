@@ -14,7 +14,9 @@ import Testing
 struct ControllerServiceTests {
     struct PVCs: PVCAnnotationSource {
         let table: [String: [String: String]]
-        func annotations(namespace: String, name: String) throws -> [String: String]? { table["\(namespace)/\(name)"] }
+        func annotations(namespace: String, name: String, deadline: ContinuousClock.Instant?) throws -> [String: String]? {
+            table["\(namespace)/\(name)"]
+        }
     }
 
     static func service(annotations: (any PVCAnnotationSource)? = nil) throws -> (ControllerService, String) {

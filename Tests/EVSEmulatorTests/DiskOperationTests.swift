@@ -1,5 +1,5 @@
 import EVSSnapshotRules
-import GRDB
+import SQLiteDB
 import Testing
 @testable import EVSEmulator
 

@@ -1,6 +1,6 @@
 import EVSSnapshotRules
 import Foundation
-import GRDB
+import SQLiteDB
 import Testing
 @testable import EVSEmulator
 

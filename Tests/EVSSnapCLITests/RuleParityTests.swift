@@ -50,7 +50,7 @@ final class ParityRig: @unchecked Sendable {
             rules: settings))
         // The restore PVC the plugin writes carries the source's type annotation; the driver reads it from the PVC.
         struct RestorePVCAnnotations: PVCAnnotationSource {
-            func annotations(namespace: String, name: String) throws -> [String: String]? { ["everest.io/disk-volume-type": "SAS"] }
+            func annotations(namespace: String, name: String, deadline: ContinuousClock.Instant?) throws -> [String: String]? { ["everest.io/disk-volume-type": "SAS"] }
         }
         controller = ControllerService(backend: emulator, driverName: settings.driverName, annotations: RestorePVCAnnotations(),
                                        logger: Logger(label: "parity"))

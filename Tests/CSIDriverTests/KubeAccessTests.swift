@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTransport
+import Testing
+@testable import CSIDriver
+
+/// The driver's Foundation-free Kubernetes access: the kubeconfig subset, JSON, base64, in-cluster settings.
+@Suite("Kubernetes access: kubeconfig subset, JSON, base64")
+struct KubeAccessTests {
+    static let kubectlStyle = """
+        apiVersion: v1
+        clusters:
+        - cluster:
+            certificate-authority-data: \(Array("CA PEM".utf8).base64)
+            server: https://127.0.0.1:6443/
+          name: tiny
+        - cluster:
+            server: https://other:443
+          name: other
+        contexts:
+        - context:
+            cluster: tiny
+            user: kubernetes-admin
+          name: tiny
+        current-context: tiny   # comment
+        kind: Config
+        preferences: {}
+        users:
+        - name: kubernetes-admin
+          user:
+            client-certificate-data: \(Array("CERT".utf8).base64)
+            client-key-data: \(Array("KEY".utf8).base64)
+        """
+
+    @Test("kubectl's own layout: server (trailing slash dropped), CA data, client certificate data")
+    func kubectlLayout() throws {
+        let access = try KubeAccess.kubeconfig(try KubeYAML.parse(Self.kubectlStyle), directory: "/k", name: "kc")
+        #expect(access.server == "https://127.0.0.1:6443")
+        guard case .caPEM(let ca) = access.tls.trust else { Issue.record("trust \(access.tls.trust)"); return }
+        #expect(ca == Array("CA PEM".utf8))
+        guard case .pem(let cert, let key)? = access.tls.clientIdentity else { Issue.record("no identity"); return }
+        #expect(cert == Array("CERT".utf8) && key == Array("KEY".utf8))
+        #expect(access.authorization == nil)
+    }
+
+    @Test("fake_apiserver's layout: relative file paths resolve against the kubeconfig's folder; token user")
+    func relativeFilesAndToken() throws {
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster:
+                server: https://127.0.0.1:1234
+                certificate-authority: ca.pem
+            contexts:
+            - name: fake
+              context:
+                cluster: fake
+                user: admin
+                namespace: apps
+            - name: fake-token
+              context:
+                cluster: fake
+                user: admin-token
+            current-context: CURRENT
+            users:
+            - name: admin
+              user:
+                client-certificate: client.pem
+                client-key: /abs/client.key
+            - name: admin-token
+              user:
+                token: "tok\\u0065n"
+            """
+        let certs = try KubeAccess.kubeconfig(try KubeYAML.parse(text.replacingOccurrences(of: "CURRENT", with: "fake")),
+                                              directory: "/etc/k", name: "kc")
+        guard case .caFile(let ca) = certs.tls.trust else { Issue.record("trust"); return }
+        #expect(ca == "/etc/k/ca.pem")
+        guard case .files(let cert, let key)? = certs.tls.clientIdentity else { Issue.record("identity"); return }
+        #expect(cert == "/etc/k/client.pem" && key == "/abs/client.key")
+        let token = try KubeAccess.kubeconfig(try KubeYAML.parse(text.replacingOccurrences(of: "CURRENT", with: "fake-token")),
+                                              directory: "/etc/k", name: "kc")
+        guard case .bearer(let value)? = token.authorization else { Issue.record("auth"); return }
+        #expect(value == "token")
+    }
+
+    @Test("what the driver cannot honour is refused by name: exec plugins, missing context, half a client certificate")
+    func refusals() throws {
+        func refusal(_ text: String) -> String? {
+            do {
+                _ = try KubeAccess.kubeconfig(try KubeYAML.parse(text), directory: ".", name: "kc")
+                return nil
+            } catch { return "\(error)" }
+        }
+        let base = """
+            clusters:
+            - name: c
+              cluster:
+                server: https://h
+            contexts:
+            - name: x
+              context:
+                cluster: c
+                user: u
+            current-context: x
+            users:
+            - name: u
+              user:
+            """
+        #expect(refusal(base + "\n    exec:\n      command: aws")?.contains("exec is not supported") == true)
+        #expect(refusal(base + "\n    client-certificate: c.pem")?.contains("needs both") == true)
+        #expect(refusal(base.replacingOccurrences(of: "current-context: x", with: "current-context: y"))?.contains("context y not found") == true)
+        #expect(refusal(base.replacingOccurrences(of: "https://h", with: "ftp://h"))?.contains("no http(s) server") == true)
+        #expect(refusal(base + "\n    token: abc") == nil)
+    }
+
+    @Test("YAML subset: nesting, quoting, comments; unsupported forms fail naming the line")
+    func yamlSubset() throws {
+        let value = try KubeYAML.parse("""
+            # top comment
+            a: 1
+            b: 'it''s'
+            c: "x: y # not a comment"
+            d:
+            - one
+            - k: v
+              l: w
+            -
+              - nested
+            e: ~
+            f: url://h:1/p#frag
+            """)
+        #expect(value["a"] == .string("1"))
+        #expect(value["b"] == .string("it's"))
+        #expect(value["c"] == .string("x: y # not a comment"))
+        #expect(value["d"] == .array([.string("one"), .object(["k": .string("v"), "l": .string("w")]), .array([.string("nested")])]))
+        #expect(value["e"] == .null)
+        #expect(value["f"] == .string("url://h:1/p#frag"))
+        for bad in ["a: &anchor x", "a: |\n  text", "a: [1, 2]", "a: 1\n   b: 2", "a: 1\na: 2", "just text"] {
+            #expect(throws: KubeParseError.self, "\(bad)") { try KubeYAML.parse(bad) }
+        }
+        #expect(try KubeYAML.parse("{\"current-context\": \"j\"}")["current-context"] == .string("j"))
+    }
+
+    @Test("JSON: a PVC's annotations; escapes and surrogate pairs; malformed documents are errors")
+    func json() throws {
+        let pvc = try KubeJSON(parsing: Array(#"{"kind":"PersistentVolumeClaim","metadata":{"name":"d","annotations":{"everest.io/disk-volume-type":"SSD","x":"\u00e9\ud83d\ude00\n"}},"spec":{"n":[1,-2.5e3,true,null]}}"#.utf8))
+        #expect(pvc["metadata"]?["annotations"]?["everest.io/disk-volume-type"] == .string("SSD"))
+        #expect(pvc["metadata"]?["annotations"]?["x"] == .string("é😀\n"))
+        #expect(pvc["spec"]?["n"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .null]))
+        for bad in ["", "{", "{\"a\":}", "[1,]", "\"\\x\"", "{} x", "\"a\u{01}\"", String(repeating: "[", count: 600)] {
+            #expect(throws: KubeParseError.self, "\(bad.prefix(20))") { try KubeJSON(parsing: Array(bad.utf8)) }
+        }
+    }
+
+    @Test("base64 as kubeconfig data fields use it, against Foundation's encoder")
+    func base64() {
+        for length in 0..<40 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            #expect(Base64.decode(Data(bytes).base64EncodedString()) == bytes)
+            #expect(Base64.decode(Data(bytes).base64EncodedString(options: .lineLength64Characters)) == bytes)
+        }
+        #expect(Base64.decode("not base64!") == nil)
+        #expect(Base64.decode("QQ==QQ") == nil)
+    }
+
+    @Test("in-cluster: the service account's token file and CA, the server from the environment (IPv6 bracketed)")
+    func inCluster() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: KubeAccessError.self) {
+            try KubeAccess.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"],
+                                     serviceAccountDirectory: dir)
+        }
+        try "tok".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        try "ca".write(toFile: dir + "/ca.crt", atomically: true, encoding: .utf8)
+        let access = try KubeAccess.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"],
+                                              serviceAccountDirectory: dir)
+        #expect(access.server == "https://[fd00::1]:443")
+        guard case .bearerTokenFile(let token)? = access.authorization, case .caFile(let ca) = access.tls.trust else {
+            Issue.record("auth or trust"); return
+        }
+        #expect(token == dir + "/token" && ca == dir + "/ca.crt")
+        #expect(throws: KubeAccessError.self) { try KubeAccess.inCluster(environment: [:]) }
+    }
+
+    @Test("PVC lookups refuse names that cannot be Kubernetes object names, before any request")
+    func objectNames() throws {
+        let lookup = KubernetesPVCAnnotations(access: KubeAccess(server: "https://127.0.0.1:1", tls: TLSOptions(), authorization: nil))
+        for (namespace, name) in [("default", "../secrets"), ("Default", "x"), ("default", "a/b"), ("", "x"), ("default", "x?y")] {
+            #expect(throws: DriverError.self) { try lookup.annotations(namespace: namespace, name: name, deadline: nil) }
+        }
+        #expect(KubernetesPVCAnnotations.isObjectName("pvc-0.data-1"))
+    }
+}
+
+extension Array where Element == UInt8 {
+    var base64: String { Data(self).base64EncodedString() }
+}
