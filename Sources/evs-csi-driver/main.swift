@@ -5,6 +5,8 @@
 // 64 usage error (bad or conflicting flags).
 import ArgumentParser
 import CSIDriver
+import EVSCloud
+import EVSCloudTransport
 import EVSSnapshotRules
 import Foundation
 import Logging
@@ -31,6 +33,30 @@ struct EVSCSIDriver: ParsableCommand {
 
     @Option(help: "Services to serve: controller, node or all.")
     var mode: DriverConfiguration.Mode = .all
+
+    @Option(help: "Storage backend: emulator (embedded, one node) or evs (Huawei Cloud EVS + ECS through their public API).")
+    var backend: BackendKind = .emulator
+
+    @Option(help: "evs: the EVS endpoint (default https://evs.<region>.myhuaweicloud.com, region from the first --zone).")
+    var evsEndpoint: String?
+
+    @Option(help: "evs: the ECS endpoint (default https://ecs.<region>.myhuaweicloud.com).")
+    var ecsEndpoint: String?
+
+    @Option(help: "evs: the IAM endpoint, used with IAM user credentials (default https://iam.<region>.myhuaweicloud.com).")
+    var iamEndpoint: String?
+
+    @Option(help: "evs: the project id of the region.")
+    var projectId: String?
+
+    @Option(help: "evs: credentials: a mounted Secret directory (access_key + secret_key, or username + password + domain_name) or a key=value file.")
+    var cloudCredentials: String?
+
+    @Option(help: "evs: a PEM CA bundle to trust instead of the system's (tests).")
+    var cloudCaFile: String?
+
+    @Option(help: "evs: milliseconds between polls of an EVS/ECS job.")
+    var cloudPollIntervalMs = 1000
 
     @Option(help: "The emulator's state directory (metadata and disk images).")
     var stateDir = "/var/lib/evssnap"
@@ -63,6 +89,14 @@ struct EVSCSIDriver: ParsableCommand {
         }
         if maxSnapshotsPerDisk < 1 { throw ValidationError("--max-snapshots-per-disk must be at least 1") }
         if maxVolumesPerNode < 1 { throw ValidationError("--max-volumes-per-node must be at least 1") }
+        if backend == .evs {
+            if projectId?.isEmpty ?? true { throw ValidationError("--backend evs needs --project-id") }
+            if cloudCredentials?.isEmpty ?? true { throw ValidationError("--backend evs needs --cloud-credentials") }
+            for (flag, value) in [("--evs-endpoint", evsEndpoint), ("--ecs-endpoint", ecsEndpoint), ("--iam-endpoint", iamEndpoint)] {
+                if let value, ServiceEndpoint(value) == nil { throw ValidationError("\(flag) \(value) is not an https:// URL") }
+            }
+            if cloudPollIntervalMs < 10 { throw ValidationError("--cloud-poll-interval-ms must be at least 10") }
+        }
     }
 
     func run() throws {
@@ -93,9 +127,22 @@ struct EVSCSIDriver: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        var storage: (any BlockStorageBackend)?
+        if backend == .evs {
+            do {
+                storage = try CloudWiring.backend(
+                    topologies: configuration.topologies, rules: rules, maxVolumesPerNode: maxVolumesPerNode,
+                    projectID: projectId ?? "", credentialsPath: cloudCredentials ?? "", evs: evsEndpoint,
+                    ecs: ecsEndpoint, iam: iamEndpoint, caFile: cloudCaFile, pollInterval: .milliseconds(cloudPollIntervalMs))
+            } catch {
+                logger.critical("--backend evs: \(error)")
+                throw ExitCode(1)
+            }
+            logger.info("backend evs", metadata: ["project": "\(projectId ?? "")"])
+        }
         let driver: Driver
         do {
-            driver = try Driver(configuration: configuration, annotations: annotations, logger: logger)
+            driver = try Driver(configuration: configuration, storage: storage, annotations: annotations, logger: logger)
             try driver.start()
         } catch {
             logger.critical("\(error)")
@@ -109,6 +156,11 @@ struct EVSCSIDriver: ParsableCommand {
         logger.info("signal \(signal): shutting down")
         driver.shutdown()
     }
+}
+
+/// `--backend`.
+enum BackendKind: String, ExpressibleByArgument, CaseIterable {
+    case emulator, evs
 }
 
 extension DriverConfiguration.Mode: ExpressibleByArgument {}
