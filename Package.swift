@@ -105,6 +105,8 @@ targets += [
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
+// The services reach storage only through the domain's BlockStorageBackend and NodeDiskLocator; the executable
+// picks the storage (the emulator; a second backend is a new target wired in main.swift).
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
 products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
 dependencies += [
@@ -115,13 +117,14 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps", "KubeClient",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "KubeClient",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
     .executableTarget(
         name: "evs-csi-driver",
-        dependencies: ["CSIDriver", "EVSCloud", "EVSCloudTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]
@@ -175,7 +178,12 @@ targets += [
         ]
     ),
     .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
-    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI", "KubeTestSupport"], exclude: ["Golden"]),
+    // RuleParityTests also run the driver's Controller service over the emulator: one rule engine, both paths.
+    .testTarget(
+        name: "EVSSnapCLITests",
+        dependencies: ["EVSSnapCLI", "KubeTestSupport", "CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules",
+                       "RPCServer", .product(name: "Logging", package: "swift-log")],
+        exclude: ["Golden"]),
 ]
 
 let package = Package(

@@ -22,7 +22,7 @@ public struct CSIEndpoint: Sendable {
     ) {
         let logger = self.logger
         let quiet = Self.quietMethods.contains(method)
-        server.register(method.rawValue) { context, bytes in
+        server.register(method.rawValue) { context, bytes throws(RPCStatus) in
             let start = ContinuousClock.now
             var request: Request?
             do {

@@ -205,7 +205,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
                 try EverestRules.checkDiskDeletable(id, snapshotCount: snapshots.count)  // R13
             }
             if !volume.attachedServers.isEmpty {
-                throw .busy("R13: disk \(id) is attached to node \(volume.attachedServers.joined(separator: ", ")); detach it first")
+                throw .rule(.diskAttached(disk: id, nodes: volume.attachedServers))  // R13
             }
         }
         try deleteVolume(volume, budget: budget)
