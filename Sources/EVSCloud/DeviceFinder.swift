@@ -98,9 +98,10 @@ public struct EVSNodeLocator: NodeDiskLocator {
     }
 
     public func isDevicePath(_ path: String, of id: DiskID) -> Bool {
+        guard let target = DeviceFinder.resolve(path) else { return path.contains(String(id.rawValue.prefix(20))) }
         for mode in [DiskMode.vbd, .scsi] {
             for name in DeviceFinder.linkNames(volumeID: id.rawValue, mode: mode, wwn: nil) {
-                if DeviceFinder.resolve(finder.byIDDirectory + "/" + name) == DeviceFinder.resolve(path) { return true }
+                if DeviceFinder.resolve(finder.byIDDirectory + "/" + name) == target { return true }
             }
         }
         return path.contains(String(id.rawValue.prefix(20)))
