@@ -98,6 +98,9 @@ products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
     .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules"], path: "Sources/EVSCloud"),
     .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules"], path: "Tests/EVSCloudTests"),
+    // The adapter to the driver's HTTPTransport and the `--backend evs` wiring main.swift calls.
+    .target(name: "EVSCloudTransport", dependencies: ["EVSCloud", "EVSSnapshotRules", "HTTPTransport"],
+            path: "Sources/EVSCloudTransport"),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
@@ -120,7 +123,8 @@ targets += [
     ),
     .executableTarget(
         name: "evs-csi-driver",
-        dependencies: ["CSIDriver", "EVSEmulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]

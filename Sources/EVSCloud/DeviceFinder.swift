@@ -70,3 +70,40 @@ public struct DeviceFinder: Sendable {
         return String(cString: real)
     }
 }
+
+/// The EVS node side: the published by-id path (ControllerPublishVolume's `devicePath`) resolved to the device the
+/// disk appeared as on this server, waiting for udev's link within the call's deadline.
+public struct EVSNodeLocator: NodeDiskLocator {
+    /// The finder (its directory is /dev/disk/by-id unless a test says otherwise).
+    public var finder: DeviceFinder
+    /// How long to wait when the call carries no deadline.
+    public var defaultWait: Duration
+
+    /// A locator over `finder`.
+    public init(finder: DeviceFinder = DeviceFinder(), defaultWait: Duration = .seconds(30)) {
+        self.finder = finder; self.defaultWait = defaultWait
+    }
+
+    public func devicePath(of id: DiskID, published: String?) throws(BackendError) -> String? {
+        let deadline = CallDeadline.current ?? .now + defaultWait
+        let link = published ?? (finder.byIDDirectory + "/" + DeviceFinder.linkNames(volumeID: id.rawValue, mode: .vbd, wwn: nil)[0])
+        while true {
+            if let device = DeviceFinder.resolve(link) { return device }
+            let left = deadline - .now
+            if left <= .zero {
+                throw .notFound(kind: "attached disk", id: "\(id) (\(link) did not appear within the call's deadline)")
+            }
+            sleepFor(min(finder.pollInterval, left))
+        }
+    }
+
+    public func isDevicePath(_ path: String, of id: DiskID) -> Bool {
+        guard let target = DeviceFinder.resolve(path) else { return path.contains(String(id.rawValue.prefix(20))) }
+        for mode in [DiskMode.vbd, .scsi] {
+            for name in DeviceFinder.linkNames(volumeID: id.rawValue, mode: mode, wwn: nil) {
+                if DeviceFinder.resolve(finder.byIDDirectory + "/" + name) == target { return true }
+            }
+        }
+        return path.contains(String(id.rawValue.prefix(20)))
+    }
+}

@@ -6,6 +6,8 @@
 // 64 usage error (bad or conflicting flags).
 import ArgumentParser
 import CSIDriver
+import EVSCloud
+import EVSCloudTransport
 import EVSEmulator
 import EVSSnapshotRules
 import Glibc
@@ -33,6 +35,30 @@ struct EVSCSIDriver: ParsableCommand {
 
     @Option(help: "Services to serve: controller, node or all.")
     var mode: DriverConfiguration.Mode = .all
+
+    @Option(help: "Storage backend: emulator (embedded, one node) or evs (Huawei Cloud EVS + ECS through their public API).")
+    var backend: BackendKind = .emulator
+
+    @Option(help: "evs: the EVS endpoint (default https://evs.<region>.myhuaweicloud.com, region from the first --zone).")
+    var evsEndpoint: String?
+
+    @Option(help: "evs: the ECS endpoint (default https://ecs.<region>.myhuaweicloud.com).")
+    var ecsEndpoint: String?
+
+    @Option(help: "evs: the IAM endpoint, used with IAM user credentials (default https://iam.<region>.myhuaweicloud.com).")
+    var iamEndpoint: String?
+
+    @Option(help: "evs: the project id of the region.")
+    var projectId: String?
+
+    @Option(help: "evs: credentials: a mounted Secret directory (access_key + secret_key, or username + password + domain_name) or a key=value file.")
+    var cloudCredentials: String?
+
+    @Option(help: "evs: a PEM CA bundle to trust instead of the system's (tests).")
+    var cloudCaFile: String?
+
+    @Option(help: "evs: milliseconds between polls of an EVS/ECS job.")
+    var cloudPollIntervalMs = 1000
 
     @Option(help: "The emulator's state directory (metadata and disk images).")
     var stateDir = "/var/lib/evssnap"
@@ -69,6 +95,14 @@ struct EVSCSIDriver: ParsableCommand {
         if maxSnapshotsPerDisk < 1 { throw ValidationError("--max-snapshots-per-disk must be at least 1") }
         if maxVolumesPerNode < 1 { throw ValidationError("--max-volumes-per-node must be at least 1") }
         if !(1...10).contains(kubeApiTimeout) { throw ValidationError("--kube-api-timeout must be 1...10 seconds") }
+        if backend == .evs {
+            if projectId?.isEmpty ?? true { throw ValidationError("--backend evs needs --project-id") }
+            if cloudCredentials?.isEmpty ?? true { throw ValidationError("--backend evs needs --cloud-credentials") }
+            for (flag, value) in [("--evs-endpoint", evsEndpoint), ("--ecs-endpoint", ecsEndpoint), ("--iam-endpoint", iamEndpoint)] {
+                if let value, ServiceEndpoint(value) == nil { throw ValidationError("\(flag) \(value) is not an https:// URL") }
+            }
+            if cloudPollIntervalMs < 10 { throw ValidationError("--cloud-poll-interval-ms must be at least 10") }
+        }
     }
 
     func run() throws {
@@ -136,6 +170,22 @@ struct EVSCSIDriver: ParsableCommand {
     /// takes image paths from the publish context alone. A second backend is wired here.
     func openStorage(_ configuration: DriverConfiguration, logger: Logger) throws
         -> (backend: (any BlockStorageBackend)?, locator: (any NodeDiskLocator)?) {
+        if self.backend == .evs {
+            let locator = EVSNodeLocator()
+            guard mode.servesController else { return (nil, locator) }
+            do {
+                let storage = try CloudWiring.backend(
+                    topologies: configuration.topologies, rules: configuration.rules,
+                    maxVolumesPerNode: configuration.maxVolumesPerNode, projectID: projectId ?? "",
+                    credentialsPath: cloudCredentials ?? "", evs: evsEndpoint, ecs: ecsEndpoint, iam: iamEndpoint,
+                    caFile: cloudCaFile, pollInterval: .milliseconds(cloudPollIntervalMs))
+                logger.info("backend evs", metadata: ["project": "\(projectId ?? "")"])
+                return (storage, locator)
+            } catch {
+                logger.critical("--backend evs: \(error)")
+                throw ExitCode(1)
+            }
+        }
         guard mode.servesController else { return (nil, EmulatorNodeLocator()) }
         let emulator: EVSEmulator
         do {
@@ -166,6 +216,11 @@ func processEnvironment() -> [String: String] {
         cursor += 1
     }
     return result
+}
+
+/// `--backend`.
+enum BackendKind: String, ExpressibleByArgument, CaseIterable {
+    case emulator, evs
 }
 
 extension DriverConfiguration.Mode: ExpressibleByArgument {}

@@ -92,7 +92,8 @@ struct BackendTests {
             Issue.record("expected a failure")
         } catch {
             guard case .deadlineExceeded(let text) = error else { Issue.record("\(error)"); return }
-            #expect(text.contains("EVS.2002"))
+            // The last attempt either got the 500 or was cut short by the deadline itself.
+            #expect(text.contains("EVS.2002") || text.contains("curl exit 28"), "\(text)")
         }
         #expect(ContinuousClock.now - start < .seconds(3))
     }
