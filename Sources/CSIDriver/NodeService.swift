@@ -6,26 +6,31 @@ import NodeOps
 
 /// The CSI Node service: a disk image attached to a loop device, a file system made only when the disk is
 /// blank, mounted at the staging path and bind-mounted into pods (NodeOps does the work and undoes it on
-/// failure). The disk image comes from the publish context ControllerPublishVolume returned, or, when the
-/// controller runs in this process, from the emulator.
+/// failure). Trust boundary: the disk image comes only from the validated volume id and the driver's own
+/// state directory (`<state>/disks/<id>.img`, the emulator's layout); the publish context may only confirm
+/// it. Staging and target paths must be absolute and normalized.
 public struct NodeService: Sendable {
     let nodeID: String
     let zone: String
     let maxVolumesPerNode: Int
     let backend: EVSEmulator?
+    let stateDirectory: String
     let operations: NodeOperations
     let inFlight: InFlight
 
-    /// `backend` is nil when this process serves only the Node service.
-    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, backend: EVSEmulator?,
+    /// `backend` is nil when this process serves only the Node service; `stateDirectory` (default: the
+    /// backend's) is where the disk images are.
+    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, backend: EVSEmulator?, stateDirectory: String? = nil,
                 operations: NodeOperations = NodeOperations(), inFlight: InFlight = InFlight()) {
         self.nodeID = nodeID; self.zone = zone; self.maxVolumesPerNode = maxVolumesPerNode
         self.backend = backend; self.operations = operations; self.inFlight = inFlight
+        self.stateDirectory = stateDirectory ?? backend?.configuration.stateDirectory ?? ""
     }
 
     static func register(on endpoint: CSIEndpoint, configuration: DriverConfiguration, backend: EVSEmulator?, logger: Logger) {
         let node = NodeService(nodeID: configuration.nodeID, zone: configuration.topologies[0].zone,
-                               maxVolumesPerNode: configuration.maxVolumesPerNode, backend: backend)
+                               maxVolumesPerNode: configuration.maxVolumesPerNode, backend: backend,
+                               stateDirectory: configuration.stateDirectory)
         endpoint.route(.nodeGetInfo) { (r: CSI.NodeGetInfoRequest, _) in node.getInfo(r) }
         endpoint.route(.nodeGetCapabilities) { (r: CSI.NodeGetCapabilitiesRequest, _) in node.getCapabilities(r) }
         endpoint.route(.nodeStageVolume) { (r: CSI.NodeStageVolumeRequest, _) in try node.stage(r) }
@@ -53,15 +58,15 @@ public struct NodeService: Sendable {
 
     /// NodeStageVolume: loop device, file system only on a blank disk, mount at the staging path.
     public func stage(_ request: CSI.NodeStageVolumeRequest) throws -> CSI.NodeStageVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodeStageVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodeStageVolumeRequest.staging_target_path")
+        let id = try RequestValidation.diskID(request.volumeId, "NodeStageVolumeRequest.volume_id")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeStageVolumeRequest.staging_target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodeStageVolumeRequest.volume_capability")
         }
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
-        let image = try imagePath(request.volumeId, publishContext: request.publishContext)
+        let image = try imagePath(id, publishContext: request.publishContext)
         _ = try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.stage(image: image, stagingPath: request.stagingTargetPath, access: access,
+            try operations.stage(image: image, stagingPath: stagingPath, access: access,
                                  readOnly: request.publishContext[PublishContextKey.readOnly] == "true")
         }
         return CSI.NodeStageVolumeResponse()
@@ -70,9 +75,9 @@ public struct NodeService: Sendable {
     /// NodeUnstageVolume: unmount and detach; idempotent.
     public func unstage(_ request: CSI.NodeUnstageVolumeRequest) throws -> CSI.NodeUnstageVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeUnstageVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodeUnstageVolumeRequest.staging_target_path")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeUnstageVolumeRequest.staging_target_path")
         try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.unstage(stagingPath: request.stagingTargetPath)
+            try operations.unstage(stagingPath: stagingPath)
         }
         return CSI.NodeUnstageVolumeResponse()
     }
@@ -80,21 +85,21 @@ public struct NodeService: Sendable {
     /// NodePublishVolume: bind mount from staging to the target (read-only when asked); block: the device node
     /// bound onto a target file.
     public func publish(_ request: CSI.NodePublishVolumeRequest) throws -> CSI.NodePublishVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodePublishVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodePublishVolumeRequest.staging_target_path")
-        try RequestValidation.require(request.targetPath, "NodePublishVolumeRequest.target_path")
+        let id = try RequestValidation.diskID(request.volumeId, "NodePublishVolumeRequest.volume_id")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodePublishVolumeRequest.staging_target_path")
+        let targetPath = try RequestValidation.nodePath(request.targetPath, "NodePublishVolumeRequest.target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodePublishVolumeRequest.volume_capability")
         }
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
-        let image = try imagePath(request.volumeId, publishContext: request.publishContext)
-        try inFlight.run(["volume:\(request.volumeId)", "target:\(request.targetPath)"]) {
+        let image = try imagePath(id, publishContext: request.publishContext)
+        try inFlight.run(["volume:\(request.volumeId)", "target:\(targetPath)"]) {
             // The staging path must hold this volume, or the pod would get another volume's data under this name.
-            if case .image(let staged) = try StagedImage.at(request.stagingTargetPath), staged != StagedImage.canonical(image) {
+            if case .image(let staged) = try StagedImage.at(stagingPath), staged != StagedImage.canonical(image) {
                 throw DriverError.conflict(
-                    "staging path \(request.stagingTargetPath) holds \(staged), not volume \(request.volumeId) (\(image))")
+                    "staging path \(stagingPath) holds \(staged), not volume \(request.volumeId) (\(image))")
             }
-            try operations.publish(stagingPath: request.stagingTargetPath, targetPath: request.targetPath,
+            try operations.publish(stagingPath: stagingPath, targetPath: targetPath,
                                    readOnly: request.readonly, access: access)
         }
         return CSI.NodePublishVolumeResponse()
@@ -103,19 +108,20 @@ public struct NodeService: Sendable {
     /// NodeUnpublishVolume: unmount and remove the target; idempotent.
     public func unpublish(_ request: CSI.NodeUnpublishVolumeRequest) throws -> CSI.NodeUnpublishVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeUnpublishVolumeRequest.volume_id")
-        try RequestValidation.require(request.targetPath, "NodeUnpublishVolumeRequest.target_path")
-        try inFlight.run(["target:\(request.targetPath)"]) {
-            try operations.unpublish(targetPath: request.targetPath)
+        let targetPath = try RequestValidation.nodePath(request.targetPath, "NodeUnpublishVolumeRequest.target_path")
+        try inFlight.run(["target:\(targetPath)"]) {
+            try operations.unpublish(targetPath: targetPath)
         }
         return CSI.NodeUnpublishVolumeResponse()
     }
 
     /// NodeGetVolumeStats: bytes and inodes of a mounted volume (size of a block one) and its condition.
     public func volumeStats(_ request: CSI.NodeGetVolumeStatsRequest) throws -> CSI.NodeGetVolumeStatsResponse {
-        try RequestValidation.require(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
-        try RequestValidation.require(request.volumePath, "NodeGetVolumeStatsRequest.volume_path")
-        try requireKnownVolume(request.volumeId)
-        let stats = try operations.volumeStats(path: request.volumePath)
+        let id = try RequestValidation.diskID(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
+        let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeGetVolumeStatsRequest.volume_path",
+                                                          volume: request.volumeId)
+        let image = try imagePath(id, publishContext: [:], requireImage: false)
+        let stats = try operations.volumeStats(path: volumePath)
         let usage: [CSI.VolumeUsage]
         switch stats.usage {
         case .fileSystem(let fs):
@@ -126,62 +132,72 @@ public struct NodeService: Sendable {
         case .block(let size):
             usage = [CSI.VolumeUsage(total: size, unit: .bytes)]
         }
+        // VOLUME_CONDITION: what the mount shows, and whether the volume's image is still there and readable.
+        var problems = stats.condition.abnormal ? [stats.condition.message] : []
+        if let problem = StateLayout.imageProblem(path: image) { problems.append("\(problem) (volume \(id))") }
         return CSI.NodeGetVolumeStatsResponse(
             usage: usage,
-            volumeCondition: CSI.VolumeCondition(abnormal: stats.condition.abnormal, message: stats.condition.message))
+            volumeCondition: CSI.VolumeCondition(abnormal: !problems.isEmpty,
+                                                 message: problems.isEmpty ? stats.condition.message : problems.joined(separator: "; ")))
     }
 
     /// NodeExpandVolume: refresh the loop device's size, then grow the file system.
     public func expand(_ request: CSI.NodeExpandVolumeRequest) throws -> CSI.NodeExpandVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodeExpandVolumeRequest.volume_id")
-        try RequestValidation.require(request.volumePath, "NodeExpandVolumeRequest.volume_path")
-        // NodeExpandVolume carries no publish context: a node-only process finds the image staged at the path.
-        let image = backend == nil ? try stagedImage(request) : try imagePath(request.volumeId, publishContext: [:])
+        let id = try RequestValidation.diskID(request.volumeId, "NodeExpandVolumeRequest.volume_id")
+        let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeExpandVolumeRequest.volume_path",
+                                                          volume: request.volumeId)
+        if !request.stagingTargetPath.isEmpty {
+            _ = try RequestValidation.lookupPath(request.stagingTargetPath, "NodeExpandVolumeRequest.staging_target_path",
+                                                 volume: request.volumeId)
+        }
+        // The capacity range is not used (the image already has the controller's size), but it is still checked:
+        // a negative or inverted range is INVALID_ARGUMENT, never arithmetic on it.
+        if let range = request.capacityRange {
+            if range.requiredBytes < 0 || range.limitBytes < 0 || (range.limitBytes > 0 && range.requiredBytes > range.limitBytes) {
+                throw DriverError.invalidField(
+                    field: "NodeExpandVolumeRequest.capacity_range",
+                    reason: "required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes): bytes must not be negative and the limit not below the requirement")
+            }
+        }
+        let image = try imagePath(id, publishContext: [:])
+        // The path must show this volume's image (NodeOperations.expand checks the loop device behind it).
+        if case .image(let staged) = try StagedImage.at(volumePath), staged != StagedImage.canonical(image) {
+            throw DriverError.conflict("\(volumePath) holds \(staged), not volume \(id) (\(image))")
+        }
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.expand(image: image, stagingOrTargetPath: request.volumePath)
+            try operations.expand(image: image, stagingOrTargetPath: volumePath)
         }
         return CSI.NodeExpandVolumeResponse(capacityBytes: bytes)
     }
 
     // MARK: Helpers
 
-    /// The disk image of `volumeID`: the publish context's path, else the emulator's; NOT_FOUND when the
-    /// volume is unknown.
-    func imagePath(_ volumeID: String, publishContext: [String: String]) throws -> String {
+    /// The disk image of volume `id`, from the driver's own state: the emulator's path when it runs in this
+    /// process (NOT_FOUND for an unknown disk), else `<state>/disks/<id>.img` (NOT_FOUND when the file is
+    /// absent and `requireImage`). A publish context may only confirm it: another device path is
+    /// INVALID_ARGUMENT, and is never attached, formatted or mounted.
+    func imagePath(_ id: DiskID, publishContext: [String: String], requireImage: Bool = true) throws -> String {
+        let image: String
         if let backend {
-            guard try backend.getDisk(DiskID(volumeID)) != nil else { throw DriverError.notFound(kind: "volume", id: volumeID) }
-            return publishContext[PublishContextKey.devicePath] ?? backend.diskImagePath(DiskID(volumeID))
-        }
-        guard let path = publishContext[PublishContextKey.devicePath] else {
-            throw DriverError.invalidField(
-                field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
-        }
-        return path
-    }
-
-    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); it must be this
-    /// volume's (the emulator names images `<volume id>.img`). NOT_FOUND when nothing is staged there.
-    func stagedImage(_ request: CSI.NodeExpandVolumeRequest) throws -> String {
-        for path in [request.volumePath, request.stagingTargetPath] where !path.isEmpty {
-            switch try StagedImage.at(path) {
-            case .image(let image):
-                guard image.hasSuffix("/\(request.volumeId).img") else {
-                    throw DriverError.conflict("\(path) holds \(image), not volume \(request.volumeId)")
-                }
-                return image
-            case .other(let what):
-                throw DriverError.conflict("\(path) holds \(what), not a staged disk of volume \(request.volumeId)")
-            case .nothing:
-                continue
+            guard try backend.getDisk(id) != nil else { throw DriverError.notFound(kind: "volume", id: id.rawValue) }
+            image = backend.diskImagePath(id)
+        } else {
+            guard !stateDirectory.isEmpty, let path = StateLayout.diskImagePath(stateDirectory: stateDirectory, id: id) else {
+                throw DriverError.notFound(kind: "volume", id: id.rawValue)
             }
+            if requireImage && !StagedImage.exists(path) {
+                throw DriverError.notFound(kind: "volume", id: "\(id.rawValue) (no image \(path))")
+            }
+            image = path
         }
-        throw DriverError.notFound(kind: "staged volume", id: "\(request.volumeId) at \(request.volumePath)")
-    }
-
-    func requireKnownVolume(_ volumeID: String) throws {
-        if let backend, try backend.getDisk(DiskID(volumeID)) == nil {
-            throw DriverError.notFound(kind: "volume", id: volumeID)
+        if let claimed = publishContext[PublishContextKey.devicePath],
+           claimed != image, StagedImage.canonical(claimed) != StagedImage.canonical(image) {
+            throw DriverError.invalidField(
+                field: "publish_context[\(PublishContextKey.devicePath)]",
+                reason: "\(EVSIdentifier.quoted(claimed)) is not the image of volume \(id) (\(image)); "
+                    + "the node takes a volume's image from its id and its own state, never from a request")
         }
+        return image
     }
 
     /// The NodeOps access for a capability: mount with the capability's fs type (else the volume context's, else

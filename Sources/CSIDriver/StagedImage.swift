@@ -36,6 +36,12 @@ enum StagedImage {
         return .nothing
     }
 
+    /// Whether something exists at `path` (lstat: a dangling symbolic link counts).
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
     /// The canonical form of an image path (the form a loop device reports), or the path as given.
     static func canonical(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
