@@ -56,9 +56,8 @@ public struct ControllerService: Sendable {
         case .snapshot(let source):
             snapshotSource = try RequestValidation.snapshotID(
                 source.snapshotId, "CreateVolumeRequest.volume_content_source.snapshot.snapshot_id")
-        case .volume:
-            throw DriverError.unsupported(
-                "R7: cloning a volume is not an Everest feature; create a snapshot and restore it instead")
+        case .volume(let source):
+            try EverestRules.checkNotClone(sourceVolume: source.volumeId)
         }
 
         // Everest: PVC annotations override StorageClass parameters (EVEREST.md "Where a disk's attributes come from").
@@ -127,10 +126,10 @@ public struct ControllerService: Sendable {
     /// ControllerUnpublishVolume: detaches the disk (from every node when node_id is empty). Idempotent.
     public func unpublishVolume(_ request: CSI.ControllerUnpublishVolumeRequest) throws -> CSI.ControllerUnpublishVolumeResponse {
         try RequestValidation.require(request.volumeId, "ControllerUnpublishVolumeRequest.volume_id")
-        // A malformed id names no disk, and a volume already gone is already detached.
-        guard let id = DiskID(validating: request.volumeId) else { return CSI.ControllerUnpublishVolumeResponse() }
         try inFlight.run(["volume:\(request.volumeId)"]) {
-            guard try backend.getDisk(id) != nil else { return }
+            // A volume already gone is already detached.
+            // A malformed id names no disk, and a volume already gone is already detached.
+            guard let id = DiskID(validating: request.volumeId), try backend.getDisk(id) != nil else { return }
             try backend.detach(disk: id, node: request.nodeId.isEmpty ? nil : request.nodeId)
         }
         return CSI.ControllerUnpublishVolumeResponse()
@@ -159,8 +158,7 @@ public struct ControllerService: Sendable {
     /// ListVolumes: pages of disks with the nodes they are attached to; a foreign token is ABORTED.
     public func listVolumes(_ request: CSI.ListVolumesRequest) throws -> CSI.ListVolumesResponse {
         if request.maxEntries < 0 {
-            throw DriverError.invalidField(field: "ListVolumesRequest.max_entries",
-                                           reason: "must not be negative (got \(request.maxEntries))")
+            throw DriverError.invalidField(field: "ListVolumesRequest.max_entries", reason: "must not be negative (got \(request.maxEntries))")
         }
         let page = try backend.listDisks(maxEntries: Int(request.maxEntries),
                                          startingToken: request.startingToken.isEmpty ? nil : request.startingToken)
@@ -239,8 +237,7 @@ public struct ControllerService: Sendable {
     /// ListSnapshots: every snapshot matching the filters, in pages; a foreign token is ABORTED.
     public func listSnapshots(_ request: CSI.ListSnapshotsRequest) throws -> CSI.ListSnapshotsResponse {
         if request.maxEntries < 0 {
-            throw DriverError.invalidField(field: "ListSnapshotsRequest.max_entries",
-                                           reason: "must not be negative (got \(request.maxEntries))")
+            throw DriverError.invalidField(field: "ListSnapshotsRequest.max_entries", reason: "must not be negative (got \(request.maxEntries))")
         }
         // A malformed filter id matches nothing (CSI: an unknown id lists no entries).
         let snapshotFilter = request.snapshotId.isEmpty ? nil : SnapshotID(validating: request.snapshotId)

@@ -1,36 +1,30 @@
 import CSIMessages
-import EVSEmulator
 import EVSSnapshotRules
 import Logging
 import NodeOps
 
 /// The CSI Node service: a disk image attached to a loop device, a file system made only when the disk is
 /// blank, mounted at the staging path and bind-mounted into pods (NodeOps does the work and undoes it on
-/// failure). Trust boundary: the disk image comes only from the validated volume id and the driver's own
-/// state directory (`<state>/disks/<id>.img`, the emulator's layout); the publish context may only confirm
-/// it. Staging and target paths must be absolute and normalized.
+/// failure). Where a disk's data is on this node (an image file, a block device) comes from the storage's
+/// `NodeDiskLocator`, which may take it from the publish context ControllerPublishVolume returned.
 public struct NodeService: Sendable {
     let nodeID: String
     let zone: String
     let maxVolumesPerNode: Int
-    let backend: EVSEmulator?
-    let stateDirectory: String
+    let locator: any NodeDiskLocator
     let operations: NodeOperations
     let inFlight: InFlight
 
-    /// `backend` is nil when this process serves only the Node service; `stateDirectory` (default: the
-    /// backend's) is where the disk images are.
-    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, backend: EVSEmulator?, stateDirectory: String? = nil,
+    /// `locator` tells where a disk's data is on this node.
+    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, locator: any NodeDiskLocator,
                 operations: NodeOperations = NodeOperations(), inFlight: InFlight = InFlight()) {
         self.nodeID = nodeID; self.zone = zone; self.maxVolumesPerNode = maxVolumesPerNode
-        self.backend = backend; self.operations = operations; self.inFlight = inFlight
-        self.stateDirectory = stateDirectory ?? backend?.configuration.stateDirectory ?? ""
+        self.locator = locator; self.operations = operations; self.inFlight = inFlight
     }
 
-    static func register(on endpoint: CSIEndpoint, configuration: DriverConfiguration, backend: EVSEmulator?, logger: Logger) {
+    static func register(on endpoint: CSIEndpoint, configuration: DriverConfiguration, locator: any NodeDiskLocator) {
         let node = NodeService(nodeID: configuration.nodeID, zone: configuration.topologies[0].zone,
-                               maxVolumesPerNode: configuration.maxVolumesPerNode, backend: backend,
-                               stateDirectory: configuration.stateDirectory)
+                               maxVolumesPerNode: configuration.maxVolumesPerNode, locator: locator)
         endpoint.route(.nodeGetInfo) { (r: CSI.NodeGetInfoRequest, _) in node.getInfo(r) }
         endpoint.route(.nodeGetCapabilities) { (r: CSI.NodeGetCapabilitiesRequest, _) in node.getCapabilities(r) }
         endpoint.route(.nodeStageVolume) { (r: CSI.NodeStageVolumeRequest, _) in try node.stage(r) }
@@ -120,7 +114,7 @@ public struct NodeService: Sendable {
         let id = try RequestValidation.diskID(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
         let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeGetVolumeStatsRequest.volume_path",
                                                           volume: request.volumeId)
-        let image = try imagePath(id, publishContext: [:], requireImage: false)
+        let image = try locator.devicePath(of: id, published: nil)  // NOT_FOUND for a volume known not to exist
         let stats = try operations.volumeStats(path: volumePath)
         let usage: [CSI.VolumeUsage]
         switch stats.usage {
@@ -134,7 +128,7 @@ public struct NodeService: Sendable {
         }
         // VOLUME_CONDITION: what the mount shows, and whether the volume's image is still there and readable.
         var problems = stats.condition.abnormal ? [stats.condition.message] : []
-        if let problem = StateLayout.imageProblem(path: image) { problems.append("\(problem) (volume \(id))") }
+        if let image, let problem = StagedImage.dataProblem(image) { problems.append("\(problem) (volume \(id))") }
         return CSI.NodeGetVolumeStatsResponse(
             usage: usage,
             volumeCondition: CSI.VolumeCondition(abnormal: !problems.isEmpty,
@@ -152,18 +146,15 @@ public struct NodeService: Sendable {
         }
         // The capacity range is not used (the image already has the controller's size), but it is still checked:
         // a negative or inverted range is INVALID_ARGUMENT, never arithmetic on it.
-        if let range = request.capacityRange {
-            if range.requiredBytes < 0 || range.limitBytes < 0 || (range.limitBytes > 0 && range.requiredBytes > range.limitBytes) {
-                throw DriverError.invalidField(
-                    field: "NodeExpandVolumeRequest.capacity_range",
-                    reason: "required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes): bytes must not be negative and the limit not below the requirement")
-            }
+        if let range = request.capacityRange,
+           range.requiredBytes < 0 || range.limitBytes < 0 || (range.limitBytes > 0 && range.requiredBytes > range.limitBytes) {
+            throw DriverError.invalidField(
+                field: "NodeExpandVolumeRequest.capacity_range",
+                reason: "required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes): bytes must not be negative and the limit not below the requirement")
         }
-        let image = try imagePath(id, publishContext: [:])
-        // The path must show this volume's image (NodeOperations.expand checks the loop device behind it).
-        if case .image(let staged) = try StagedImage.at(volumePath), staged != StagedImage.canonical(image) {
-            throw DriverError.conflict("\(volumePath) holds \(staged), not volume \(id) (\(image))")
-        }
+        // NodeExpandVolume carries no publish context: when the locator cannot tell the path without one, the
+        // image staged at the volume path is used, if it is this volume's.
+        let image = try locator.devicePath(of: id, published: nil) ?? stagedImage(request)
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
             try operations.expand(image: image, stagingOrTargetPath: volumePath)
         }
@@ -172,32 +163,50 @@ public struct NodeService: Sendable {
 
     // MARK: Helpers
 
-    /// The disk image of volume `id`, from the driver's own state: the emulator's path when it runs in this
-    /// process (NOT_FOUND for an unknown disk), else `<state>/disks/<id>.img` (NOT_FOUND when the file is
-    /// absent and `requireImage`). A publish context may only confirm it: another device path is
-    /// INVALID_ARGUMENT, and is never attached, formatted or mounted.
-    func imagePath(_ id: DiskID, publishContext: [String: String], requireImage: Bool = true) throws -> String {
-        let image: String
-        if let backend {
-            guard try backend.getDisk(id) != nil else { throw DriverError.notFound(kind: "volume", id: id.rawValue) }
-            image = backend.diskImagePath(id)
-        } else {
-            guard !stateDirectory.isEmpty, let path = StateLayout.diskImagePath(stateDirectory: stateDirectory, id: id) else {
-                throw DriverError.notFound(kind: "volume", id: id.rawValue)
+    /// Where volume `id`'s data is on this node. Trust boundary (issue 9): the locator's own answer, from the
+    /// validated id and the driver's state, wins; a publish context may only confirm it (another device path
+    /// is INVALID_ARGUMENT and is never attached, formatted or mounted). Only a locator that cannot tell the
+    /// path itself falls back to the published one. NOT_FOUND when the volume is unknown.
+    func imagePath(_ id: DiskID, publishContext: [String: String]) throws -> String {
+        let published = publishContext[PublishContextKey.devicePath]
+        guard let own = try locator.devicePath(of: id, published: nil) else {
+            guard let published else {
+                throw DriverError.invalidField(
+                    field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
             }
-            if requireImage && !StagedImage.exists(path) {
-                throw DriverError.notFound(kind: "volume", id: "\(id.rawValue) (no image \(path))")
-            }
-            image = path
+            return published
         }
-        if let claimed = publishContext[PublishContextKey.devicePath],
-           claimed != image, StagedImage.canonical(claimed) != StagedImage.canonical(image) {
+        if let published, published != own, StagedImage.canonical(published) != StagedImage.canonical(own) {
             throw DriverError.invalidField(
                 field: "publish_context[\(PublishContextKey.devicePath)]",
-                reason: "\(EVSIdentifier.quoted(claimed)) is not the image of volume \(id) (\(image)); "
-                    + "the node takes a volume's image from its id and its own state, never from a request")
+                reason: "\(EVSIdentifier.quoted(published)) is not the data of volume \(id) (\(own)); "
+                    + "the node takes a volume's data from its id and its own state, never from a request")
         }
-        return image
+        return own
+    }
+
+    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); the locator must
+    /// recognise it as this volume's. NOT_FOUND when nothing is staged there.
+    func stagedImage(_ request: CSI.NodeExpandVolumeRequest) throws -> String {
+        for path in [request.volumePath, request.stagingTargetPath] where !path.isEmpty {
+            switch try StagedImage.at(path) {
+            case .image(let image):
+                guard locator.isDevicePath(image, of: DiskID(request.volumeId)) else {
+                    throw DriverError.conflict("\(path) holds \(image), not volume \(request.volumeId)")
+                }
+                return image
+            case .other(let what):
+                throw DriverError.conflict("\(path) holds \(what), not a staged disk of volume \(request.volumeId)")
+            case .nothing:
+                continue
+            }
+        }
+        throw DriverError.notFound(kind: "staged volume", id: "\(request.volumeId) at \(request.volumePath)")
+    }
+
+    /// NOT_FOUND when the locator knows the volume does not exist.
+    func requireKnownVolume(_ volumeID: String) throws {
+        _ = try locator.devicePath(of: DiskID(volumeID), published: nil)
     }
 
     /// The NodeOps access for a capability: mount with the capability's fs type (else the volume context's, else

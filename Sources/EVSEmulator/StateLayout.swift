@@ -14,6 +14,12 @@ public enum StateLayout {
         return stateDirectory + "/disks/" + id.rawValue + ".img"
     }
 
+    /// Whether something exists at `path` (lstat: a dangling symbolic link counts).
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
     /// Why the image file at `path` cannot serve a disk of `capacityBytes` (nil: unknown, not checked), or nil
     /// when it can: missing, not a regular file, unreadable, or shorter than the capacity.
     public static func imageProblem(path: String, capacityBytes: Int64? = nil) -> String? {

@@ -68,7 +68,7 @@ struct TrustBoundaryTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let configuration = DriverConfiguration(endpoint: "tcp://0.0.0.0:0", nodeID: "n", stateDirectory: dir)
         do {
-            _ = try Driver(configuration: configuration, logger: Logger(label: "test"))
+            _ = try Driver(configuration: configuration, backend: nil, locator: EmulatorNodeLocator(), logger: Logger(label: "test"))
             Issue.record("a driver on 0.0.0.0 was created")
         } catch let error as Driver.StartError {
             guard case .configuration(let text) = error else { Issue.record("\(error)"); return }
@@ -93,8 +93,8 @@ struct TrustBoundaryTests {
             .init(name: "pvc-1", capacityRange: .init(requiredBytes: 1 << 30), volumeCapabilities: [Self.mount])).volume)
         let id = try #require(DiskID(validating: volume.volumeId))
         #expect(StateLayout.diskImagePath(stateDirectory: dir, id: id) == backend.diskImagePath(id))
-        for node in [NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 1, backend: backend),
-                     NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 1, backend: nil, stateDirectory: dir)] {
+        for node in [NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 1, locator: backend),
+                     NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 1, locator: EmulatorNodeLocator(stateDirectory: dir))] {
             #expect(try node.imagePath(id, publishContext: [:]) == backend.diskImagePath(id))
             #expect(try node.imagePath(id, publishContext: [PublishContextKey.devicePath: backend.diskImagePath(id)])
                     == backend.diskImagePath(id))
@@ -105,7 +105,7 @@ struct TrustBoundaryTests {
                 }
                 #expect(error.map { StatusMapping.status(for: $0).code } == .invalidArgument, "\(forged)")
             }
-            let unknown = #expect(throws: DriverError.self) {
+            let unknown = #expect(throws: (any Error).self) {
                 _ = try node.imagePath(DiskID("0b9d2f4e-3c1a-4e5f-8a7b-6c5d4e3f2a1b"), publishContext: [:])
             }
             #expect(unknown.map { StatusMapping.status(for: $0).code } == .notFound)

@@ -172,7 +172,7 @@ struct WireIntegerPropertyTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let controller = ControllerService(backend: backend, driverName: EverestNames.driverName, annotations: nil,
                                            logger: Logger(label: "test"))
-        let node = NodeService(nodeID: "node-1", zone: "cn-north-4a", maxVolumesPerNode: 59, backend: backend)
+        let node = NodeService(nodeID: "node-1", zone: "cn-north-4a", maxVolumesPerNode: 59, locator: backend)
         let volume = try #require(try controller.createVolume(
             .init(name: "pvc-grow", capacityRange: .init(requiredBytes: 1 << 30), volumeCapabilities: [Self.mount])).volume)
         var current = 1
