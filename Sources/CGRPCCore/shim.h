@@ -62,6 +62,19 @@ static inline grpc_slice cgrpc_byte_buffer_read_all(grpc_byte_buffer *buffer) {
     return all;
 }
 
+/// Reads a received byte buffer into `*out` (owned by the caller: grpc_slice_unref). Returns 0, with an empty
+/// slice, when the buffer cannot be read: a compressed message that does not decompress.
+static inline int cgrpc_byte_buffer_read_all_checked(grpc_byte_buffer *buffer, grpc_slice *out) {
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, buffer)) {
+        *out = grpc_empty_slice();
+        return 0;
+    }
+    *out = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    return 1;
+}
+
 /// Makes a raw byte buffer holding a copy of `length` bytes (owned by the caller:
 /// grpc_byte_buffer_destroy once the batch that sends it has completed).
 static inline grpc_byte_buffer *cgrpc_byte_buffer_copy(const void *bytes, size_t length) {

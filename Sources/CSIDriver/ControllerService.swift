@@ -54,8 +54,8 @@ public struct ControllerService: Sendable {
         switch request.volumeContentSource?.type {
         case .none: break
         case .snapshot(let source):
-            try RequestValidation.require(source.snapshotId, "CreateVolumeRequest.volume_content_source.snapshot.snapshot_id")
-            snapshotSource = SnapshotID(source.snapshotId)
+            snapshotSource = try RequestValidation.snapshotID(
+                source.snapshotId, "CreateVolumeRequest.volume_content_source.snapshot.snapshot_id")
         case .volume(let source):
             try EverestRules.checkNotClone(sourceVolume: source.volumeId)
         }
@@ -96,21 +96,23 @@ public struct ControllerService: Sendable {
     /// DeleteVolume: idempotent; refused while the disk has snapshots or is attached (R13).
     public func deleteVolume(_ request: CSI.DeleteVolumeRequest) throws -> CSI.DeleteVolumeResponse {
         try RequestValidation.require(request.volumeId, "DeleteVolumeRequest.volume_id")
+        // A malformed id names no disk: already deleted (CSI: DeleteVolume is idempotent).
+        guard let id = DiskID(validating: request.volumeId) else { return CSI.DeleteVolumeResponse() }
         try inFlight.run(["volume:\(request.volumeId)"]) {
-            try backend.deleteDisk(DiskID(request.volumeId))
+            try backend.deleteDisk(id)
         }
         return CSI.DeleteVolumeResponse()
     }
 
     /// ControllerPublishVolume: attaches the disk to the node (available → in-use).
     public func publishVolume(_ request: CSI.ControllerPublishVolumeRequest) throws -> CSI.ControllerPublishVolumeResponse {
-        try RequestValidation.require(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
+        let id = try RequestValidation.diskID(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
         try RequestValidation.require(request.nodeId, "ControllerPublishVolumeRequest.node_id")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("ControllerPublishVolumeRequest.volume_capability")
         }
         return try inFlight.run(["volume:\(request.volumeId)"]) {
-            let disk = try existingDisk(request.volumeId)
+            let disk = try existingDisk(id)
             if let problem = RequestValidation.capabilityProblem(capability, field: "volume_capability", sharing: disk.sharing) {
                 throw DriverError.unsupportedCapability(problem)
             }
@@ -126,8 +128,9 @@ public struct ControllerService: Sendable {
         try RequestValidation.require(request.volumeId, "ControllerUnpublishVolumeRequest.volume_id")
         try inFlight.run(["volume:\(request.volumeId)"]) {
             // A volume already gone is already detached.
-            guard try backend.getDisk(DiskID(request.volumeId)) != nil else { return }
-            try backend.detach(disk: DiskID(request.volumeId), node: request.nodeId.isEmpty ? nil : request.nodeId)
+            // A malformed id names no disk, and a volume already gone is already detached.
+            guard let id = DiskID(validating: request.volumeId), try backend.getDisk(id) != nil else { return }
+            try backend.detach(disk: id, node: request.nodeId.isEmpty ? nil : request.nodeId)
         }
         return CSI.ControllerUnpublishVolumeResponse()
     }
@@ -136,11 +139,11 @@ public struct ControllerService: Sendable {
     public func validateVolumeCapabilities(
         _ request: CSI.ValidateVolumeCapabilitiesRequest
     ) throws -> CSI.ValidateVolumeCapabilitiesResponse {
-        try RequestValidation.require(request.volumeId, "ValidateVolumeCapabilitiesRequest.volume_id")
+        let id = try RequestValidation.diskID(request.volumeId, "ValidateVolumeCapabilitiesRequest.volume_id")
         if request.volumeCapabilities.isEmpty {
             throw DriverError.missingField("ValidateVolumeCapabilitiesRequest.volume_capabilities")
         }
-        let disk = try existingDisk(request.volumeId)
+        let disk = try existingDisk(id)
         for (index, capability) in request.volumeCapabilities.enumerated() {
             if let problem = RequestValidation.capabilityProblem(
                 capability, field: "volume_capabilities[\(index)]", sharing: disk.sharing) {
@@ -155,7 +158,7 @@ public struct ControllerService: Sendable {
     /// ListVolumes: pages of disks with the nodes they are attached to; a foreign token is ABORTED.
     public func listVolumes(_ request: CSI.ListVolumesRequest) throws -> CSI.ListVolumesResponse {
         if request.maxEntries < 0 {
-            throw DriverError.invalidField(field: "ListVolumesRequest.max_entries", reason: "must not be negative")
+            throw DriverError.invalidField(field: "ListVolumesRequest.max_entries", reason: "must not be negative (got \(request.maxEntries))")
         }
         let page = try backend.listDisks(maxEntries: Int(request.maxEntries),
                                          startingToken: request.startingToken.isEmpty ? nil : request.startingToken)
@@ -170,8 +173,8 @@ public struct ControllerService: Sendable {
 
     /// ControllerGetVolume: one disk with its attachments and condition.
     public func getVolume(_ request: CSI.ControllerGetVolumeRequest) throws -> CSI.ControllerGetVolumeResponse {
-        try RequestValidation.require(request.volumeId, "ControllerGetVolumeRequest.volume_id")
-        let disk = try existingDisk(request.volumeId)
+        let id = try RequestValidation.diskID(request.volumeId, "ControllerGetVolumeRequest.volume_id")
+        let disk = try existingDisk(id)
         return CSI.ControllerGetVolumeResponse(
             volume: volume(disk, source: nil),
             status: .init(publishedNodeIds: try backend.attachments(of: disk.id).map(\.nodeID),
@@ -194,10 +197,10 @@ public struct ControllerService: Sendable {
 
     /// ControllerExpandVolume: grows the disk to whole GiB (never shrinks); the node then grows the file system.
     public func expandVolume(_ request: CSI.ControllerExpandVolumeRequest) throws -> CSI.ControllerExpandVolumeResponse {
-        try RequestValidation.require(request.volumeId, "ControllerExpandVolumeRequest.volume_id")
+        let id = try RequestValidation.diskID(request.volumeId, "ControllerExpandVolumeRequest.volume_id")
         guard request.capacityRange != nil else { throw DriverError.missingField("ControllerExpandVolumeRequest.capacity_range") }
         return try inFlight.run(["volume:\(request.volumeId)"]) {
-            let disk = try existingDisk(request.volumeId)
+            let disk = try existingDisk(id)
             let gib = try RequestValidation.capacityGiB(request.capacityRange, defaultGiB: disk.capacityGiB)
             let grown = try backend.expand(disk: disk.id, newCapacityGiB: gib)
             var isBlock = false
@@ -212,9 +215,9 @@ public struct ControllerService: Sendable {
     /// CreateSnapshot: idempotent by name (another source is ALREADY_EXISTS); R4, R5, R6, R14 in the backend.
     public func createSnapshot(_ request: CSI.CreateSnapshotRequest) throws -> CSI.CreateSnapshotResponse {
         try RequestValidation.require(request.name, "CreateSnapshotRequest.name")
-        try RequestValidation.require(request.sourceVolumeId, "CreateSnapshotRequest.source_volume_id")
+        let source = try RequestValidation.diskID(request.sourceVolumeId, "CreateSnapshotRequest.source_volume_id")
         return try inFlight.run(["snapshot-name:\(request.name)"]) {
-            let snapshot = try backend.createSnapshot(name: request.name, sourceDisk: DiskID(request.sourceVolumeId))
+            let snapshot = try backend.createSnapshot(name: request.name, sourceDisk: source)
             return CSI.CreateSnapshotResponse(snapshot: csiSnapshot(snapshot))
         }
     }
@@ -223,8 +226,10 @@ public struct ControllerService: Sendable {
     /// cannot delete (R13).
     public func deleteSnapshot(_ request: CSI.DeleteSnapshotRequest) throws -> CSI.DeleteSnapshotResponse {
         try RequestValidation.require(request.snapshotId, "DeleteSnapshotRequest.snapshot_id")
+        // A malformed id names no snapshot: already deleted (CSI: DeleteSnapshot is idempotent).
+        guard let id = SnapshotID(validating: request.snapshotId) else { return CSI.DeleteSnapshotResponse() }
         try inFlight.run(["snapshot:\(request.snapshotId)"]) {
-            try backend.deleteSnapshot(SnapshotID(request.snapshotId))
+            try backend.deleteSnapshot(id)
         }
         return CSI.DeleteSnapshotResponse()
     }
@@ -232,11 +237,17 @@ public struct ControllerService: Sendable {
     /// ListSnapshots: every snapshot matching the filters, in pages; a foreign token is ABORTED.
     public func listSnapshots(_ request: CSI.ListSnapshotsRequest) throws -> CSI.ListSnapshotsResponse {
         if request.maxEntries < 0 {
-            throw DriverError.invalidField(field: "ListSnapshotsRequest.max_entries", reason: "must not be negative")
+            throw DriverError.invalidField(field: "ListSnapshotsRequest.max_entries", reason: "must not be negative (got \(request.maxEntries))")
+        }
+        // A malformed filter id matches nothing (CSI: an unknown id lists no entries).
+        let snapshotFilter = request.snapshotId.isEmpty ? nil : SnapshotID(validating: request.snapshotId)
+        let sourceFilter = request.sourceVolumeId.isEmpty ? nil : DiskID(validating: request.sourceVolumeId)
+        if (!request.snapshotId.isEmpty && snapshotFilter == nil) || (!request.sourceVolumeId.isEmpty && sourceFilter == nil) {
+            return CSI.ListSnapshotsResponse(entries: [], nextToken: "")
         }
         let page = try backend.listSnapshots(
-            snapshotID: request.snapshotId.isEmpty ? nil : SnapshotID(request.snapshotId),
-            sourceDiskID: request.sourceVolumeId.isEmpty ? nil : DiskID(request.sourceVolumeId),
+            snapshotID: snapshotFilter,
+            sourceDiskID: sourceFilter,
             maxEntries: Int(request.maxEntries),
             startingToken: request.startingToken.isEmpty ? nil : request.startingToken)
         return CSI.ListSnapshotsResponse(
@@ -246,8 +257,8 @@ public struct ControllerService: Sendable {
 
     /// GetSnapshot: one snapshot, NOT_FOUND when unknown.
     public func getSnapshot(_ request: CSI.GetSnapshotRequest) throws -> CSI.GetSnapshotResponse {
-        try RequestValidation.require(request.snapshotId, "GetSnapshotRequest.snapshot_id")
-        guard let snapshot = try backend.getSnapshot(SnapshotID(request.snapshotId)) else {
+        let id = try RequestValidation.snapshotID(request.snapshotId, "GetSnapshotRequest.snapshot_id")
+        guard let snapshot = try backend.getSnapshot(id) else {
             throw DriverError.notFound(kind: "snapshot", id: request.snapshotId)
         }
         return CSI.GetSnapshotResponse(snapshot: csiSnapshot(snapshot))
@@ -255,8 +266,8 @@ public struct ControllerService: Sendable {
 
     // MARK: Helpers
 
-    private func existingDisk(_ id: String) throws -> Disk {
-        guard let disk = try backend.getDisk(DiskID(id)) else { throw DriverError.notFound(kind: "volume", id: id) }
+    private func existingDisk(_ id: DiskID) throws -> Disk {
+        guard let disk = try backend.getDisk(id) else { throw DriverError.notFound(kind: "volume", id: id.rawValue) }
         return disk
     }
 
@@ -291,10 +302,10 @@ public struct ControllerService: Sendable {
             accessibleTopology: [CSI.Topology(segments: [DriverConfiguration.zoneTopologyKey: disk.topology.zone])])
     }
 
+    /// VOLUME_CONDITION: the backend's view of the disk (its status, and for the emulator its image file).
     func condition(_ disk: Disk) -> CSI.VolumeCondition {
-        disk.status == .error
-            ? CSI.VolumeCondition(abnormal: true, message: "disk \(disk.id.rawValue) is in error")
-            : CSI.VolumeCondition(abnormal: false, message: "disk \(disk.id.rawValue) is \(disk.status.rawValue)")
+        let health = backend.diskHealth(disk)
+        return CSI.VolumeCondition(abnormal: !health.isHealthy, message: health.detail)
     }
 
     func csiSnapshot(_ snapshot: Snapshot) -> CSI.Snapshot {

@@ -45,6 +45,12 @@ public final class Driver: Sendable {
             throw .configuration("--node-id is required when the Node service is served (--mode node or all)")
         }
         if configuration.topologies.isEmpty { throw .configuration("at least one --zone is required") }
+        // The CSI socket has no authentication: whoever reaches it can create, attach and mount disks. A unix
+        // socket is guarded by its file mode; TCP is only allowed on loopback (docs/driver.md "Trust boundaries").
+        if let endpoint = try? RPCEndpoint(parsing: configuration.endpoint), !endpoint.isLoopback {
+            throw .configuration("--endpoint \(configuration.endpoint) is not a loopback address: the CSI endpoint has "
+                + "no authentication, so TCP is served only on localhost, 127.0.0.0/8 or ::1 (use a unix socket otherwise)")
+        }
         if configuration.mode.servesController && backend == nil {
             throw .configuration("the Controller service needs a storage backend")
         }

@@ -52,15 +52,15 @@ public struct NodeService: Sendable {
 
     /// NodeStageVolume: loop device, file system only on a blank disk, mount at the staging path.
     public func stage(_ request: CSI.NodeStageVolumeRequest) throws -> CSI.NodeStageVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodeStageVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodeStageVolumeRequest.staging_target_path")
+        let id = try RequestValidation.diskID(request.volumeId, "NodeStageVolumeRequest.volume_id")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeStageVolumeRequest.staging_target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodeStageVolumeRequest.volume_capability")
         }
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
-        let image = try imagePath(request.volumeId, publishContext: request.publishContext)
+        let image = try imagePath(id, publishContext: request.publishContext)
         _ = try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.stage(image: image, stagingPath: request.stagingTargetPath, access: access,
+            try operations.stage(image: image, stagingPath: stagingPath, access: access,
                                  readOnly: request.publishContext[PublishContextKey.readOnly] == "true")
         }
         return CSI.NodeStageVolumeResponse()
@@ -69,9 +69,9 @@ public struct NodeService: Sendable {
     /// NodeUnstageVolume: unmount and detach; idempotent.
     public func unstage(_ request: CSI.NodeUnstageVolumeRequest) throws -> CSI.NodeUnstageVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeUnstageVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodeUnstageVolumeRequest.staging_target_path")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeUnstageVolumeRequest.staging_target_path")
         try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.unstage(stagingPath: request.stagingTargetPath)
+            try operations.unstage(stagingPath: stagingPath)
         }
         return CSI.NodeUnstageVolumeResponse()
     }
@@ -79,21 +79,21 @@ public struct NodeService: Sendable {
     /// NodePublishVolume: bind mount from staging to the target (read-only when asked); block: the device node
     /// bound onto a target file.
     public func publish(_ request: CSI.NodePublishVolumeRequest) throws -> CSI.NodePublishVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodePublishVolumeRequest.volume_id")
-        try RequestValidation.require(request.stagingTargetPath, "NodePublishVolumeRequest.staging_target_path")
-        try RequestValidation.require(request.targetPath, "NodePublishVolumeRequest.target_path")
+        let id = try RequestValidation.diskID(request.volumeId, "NodePublishVolumeRequest.volume_id")
+        let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodePublishVolumeRequest.staging_target_path")
+        let targetPath = try RequestValidation.nodePath(request.targetPath, "NodePublishVolumeRequest.target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodePublishVolumeRequest.volume_capability")
         }
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
-        let image = try imagePath(request.volumeId, publishContext: request.publishContext)
-        try inFlight.run(["volume:\(request.volumeId)", "target:\(request.targetPath)"]) {
+        let image = try imagePath(id, publishContext: request.publishContext)
+        try inFlight.run(["volume:\(request.volumeId)", "target:\(targetPath)"]) {
             // The staging path must hold this volume, or the pod would get another volume's data under this name.
-            if case .image(let staged) = try StagedImage.at(request.stagingTargetPath), staged != StagedImage.canonical(image) {
+            if case .image(let staged) = try StagedImage.at(stagingPath), staged != StagedImage.canonical(image) {
                 throw DriverError.conflict(
-                    "staging path \(request.stagingTargetPath) holds \(staged), not volume \(request.volumeId) (\(image))")
+                    "staging path \(stagingPath) holds \(staged), not volume \(request.volumeId) (\(image))")
             }
-            try operations.publish(stagingPath: request.stagingTargetPath, targetPath: request.targetPath,
+            try operations.publish(stagingPath: stagingPath, targetPath: targetPath,
                                    readOnly: request.readonly, access: access)
         }
         return CSI.NodePublishVolumeResponse()
@@ -102,19 +102,20 @@ public struct NodeService: Sendable {
     /// NodeUnpublishVolume: unmount and remove the target; idempotent.
     public func unpublish(_ request: CSI.NodeUnpublishVolumeRequest) throws -> CSI.NodeUnpublishVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeUnpublishVolumeRequest.volume_id")
-        try RequestValidation.require(request.targetPath, "NodeUnpublishVolumeRequest.target_path")
-        try inFlight.run(["target:\(request.targetPath)"]) {
-            try operations.unpublish(targetPath: request.targetPath)
+        let targetPath = try RequestValidation.nodePath(request.targetPath, "NodeUnpublishVolumeRequest.target_path")
+        try inFlight.run(["target:\(targetPath)"]) {
+            try operations.unpublish(targetPath: targetPath)
         }
         return CSI.NodeUnpublishVolumeResponse()
     }
 
     /// NodeGetVolumeStats: bytes and inodes of a mounted volume (size of a block one) and its condition.
     public func volumeStats(_ request: CSI.NodeGetVolumeStatsRequest) throws -> CSI.NodeGetVolumeStatsResponse {
-        try RequestValidation.require(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
-        try RequestValidation.require(request.volumePath, "NodeGetVolumeStatsRequest.volume_path")
-        try requireKnownVolume(request.volumeId)
-        let stats = try operations.volumeStats(path: request.volumePath)
+        let id = try RequestValidation.diskID(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
+        let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeGetVolumeStatsRequest.volume_path",
+                                                          volume: request.volumeId)
+        let image = try locator.devicePath(of: id, published: nil)  // NOT_FOUND for a volume known not to exist
+        let stats = try operations.volumeStats(path: volumePath)
         let usage: [CSI.VolumeUsage]
         switch stats.usage {
         case .fileSystem(let fs):
@@ -125,34 +126,63 @@ public struct NodeService: Sendable {
         case .block(let size):
             usage = [CSI.VolumeUsage(total: size, unit: .bytes)]
         }
+        // VOLUME_CONDITION: what the mount shows, and whether the volume's image is still there and readable.
+        var problems = stats.condition.abnormal ? [stats.condition.message] : []
+        if let image, let problem = StagedImage.dataProblem(image) { problems.append("\(problem) (volume \(id))") }
         return CSI.NodeGetVolumeStatsResponse(
             usage: usage,
-            volumeCondition: CSI.VolumeCondition(abnormal: stats.condition.abnormal, message: stats.condition.message))
+            volumeCondition: CSI.VolumeCondition(abnormal: !problems.isEmpty,
+                                                 message: problems.isEmpty ? stats.condition.message : problems.joined(separator: "; ")))
     }
 
     /// NodeExpandVolume: refresh the loop device's size, then grow the file system.
     public func expand(_ request: CSI.NodeExpandVolumeRequest) throws -> CSI.NodeExpandVolumeResponse {
-        try RequestValidation.require(request.volumeId, "NodeExpandVolumeRequest.volume_id")
-        try RequestValidation.require(request.volumePath, "NodeExpandVolumeRequest.volume_path")
+        let id = try RequestValidation.diskID(request.volumeId, "NodeExpandVolumeRequest.volume_id")
+        let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeExpandVolumeRequest.volume_path",
+                                                          volume: request.volumeId)
+        if !request.stagingTargetPath.isEmpty {
+            _ = try RequestValidation.lookupPath(request.stagingTargetPath, "NodeExpandVolumeRequest.staging_target_path",
+                                                 volume: request.volumeId)
+        }
+        // The capacity range is not used (the image already has the controller's size), but it is still checked:
+        // a negative or inverted range is INVALID_ARGUMENT, never arithmetic on it.
+        if let range = request.capacityRange,
+           range.requiredBytes < 0 || range.limitBytes < 0 || (range.limitBytes > 0 && range.requiredBytes > range.limitBytes) {
+            throw DriverError.invalidField(
+                field: "NodeExpandVolumeRequest.capacity_range",
+                reason: "required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes): bytes must not be negative and the limit not below the requirement")
+        }
         // NodeExpandVolume carries no publish context: when the locator cannot tell the path without one, the
         // image staged at the volume path is used, if it is this volume's.
-        let image = try locator.devicePath(of: DiskID(request.volumeId), published: nil) ?? stagedImage(request)
+        let image = try locator.devicePath(of: id, published: nil) ?? stagedImage(request)
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.expand(image: image, stagingOrTargetPath: request.volumePath)
+            try operations.expand(image: image, stagingOrTargetPath: volumePath)
         }
         return CSI.NodeExpandVolumeResponse(capacityBytes: bytes)
     }
 
     // MARK: Helpers
 
-    /// Where `volumeID`'s data is on this node, as the locator says (from the publish context or itself);
-    /// NOT_FOUND when the volume is unknown.
-    func imagePath(_ volumeID: String, publishContext: [String: String]) throws -> String {
-        guard let path = try locator.devicePath(of: DiskID(volumeID), published: publishContext[PublishContextKey.devicePath]) else {
-            throw DriverError.invalidField(
-                field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
+    /// Where volume `id`'s data is on this node. Trust boundary (issue 9): the locator's own answer, from the
+    /// validated id and the driver's state, wins; a publish context may only confirm it (another device path
+    /// is INVALID_ARGUMENT and is never attached, formatted or mounted). Only a locator that cannot tell the
+    /// path itself falls back to the published one. NOT_FOUND when the volume is unknown.
+    func imagePath(_ id: DiskID, publishContext: [String: String]) throws -> String {
+        let published = publishContext[PublishContextKey.devicePath]
+        guard let own = try locator.devicePath(of: id, published: nil) else {
+            guard let published else {
+                throw DriverError.invalidField(
+                    field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
+            }
+            return published
         }
-        return path
+        if let published, published != own, StagedImage.canonical(published) != StagedImage.canonical(own) {
+            throw DriverError.invalidField(
+                field: "publish_context[\(PublishContextKey.devicePath)]",
+                reason: "\(EVSIdentifier.quoted(published)) is not the data of volume \(id) (\(own)); "
+                    + "the node takes a volume's data from its id and its own state, never from a request")
+        }
+        return own
     }
 
     /// The image staged at a NodeExpandVolume request's volume path (else its staging path); the locator must

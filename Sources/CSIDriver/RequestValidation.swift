@@ -55,12 +55,68 @@ enum RequestValidation {
             .filter { seen.insert($0).inserted }
     }
 
+    /// A request's disk id: required, and in EVS's format. A malformed id names no disk: NOT_FOUND (csi-sanity
+    /// sends ids like `fake-vol-id` and expects NOT_FOUND), and it never reaches the backend or a path.
+    static func diskID(_ text: String, _ field: String) throws(DriverError) -> DiskID {
+        try require(text, field)
+        guard let id = DiskID(validating: text) else {
+            throw .notFound(kind: "volume", id: EVSIdentifier.problem(text, kind: "disk"))
+        }
+        return id
+    }
+
+    /// A request's snapshot id: required, and in EVS's format; a malformed one is NOT_FOUND (see `diskID`).
+    static func snapshotID(_ text: String, _ field: String) throws(DriverError) -> SnapshotID {
+        try require(text, field)
+        guard let id = SnapshotID(validating: text) else {
+            throw .notFound(kind: "snapshot", id: EVSIdentifier.problem(text, kind: "snapshot"))
+        }
+        return id
+    }
+
+    /// A node path (staging or target): required, absolute and normalized: no empty, `.` or `..` component,
+    /// no trailing `/`, no NUL, not `/` itself, at most PATH_MAX bytes. INVALID_ARGUMENT otherwise, so the
+    /// node never mounts on or removes something a request named indirectly.
+    static func nodePath(_ text: String, _ field: String) throws(DriverError) -> String {
+        try require(text, field)
+        if let problem = pathProblem(text) {
+            throw .invalidField(field: field, reason: "\(EVSIdentifier.quoted(text)) \(problem)")
+        }
+        return text
+    }
+
+    /// A path a read-only or find call looks a volume up at (NodeGetVolumeStats, NodeExpandVolume): required
+    /// (INVALID_ARGUMENT), and a malformed one shows no volume: NOT_FOUND (csi-sanity asks for `some/path`).
+    static func lookupPath(_ text: String, _ field: String, volume: String) throws(DriverError) -> String {
+        try require(text, field)
+        if let problem = pathProblem(text) {
+            throw .notFound(kind: "volume", id: "\(EVSIdentifier.quoted(volume)) at \(field) \(EVSIdentifier.quoted(text)): it \(problem)")
+        }
+        return text
+    }
+
+    /// Why `text` is not an absolute, normalized path, or nil.
+    static func pathProblem(_ text: String) -> String? {
+        if text.utf8.count > 4096 { return "is longer than PATH_MAX (4096 bytes)" }
+        if text.utf8.contains(0) { return "contains a NUL byte" }
+        guard text.hasPrefix("/") else { return "is not an absolute path" }
+        if text == "/" { return "is the root directory" }
+        for component in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            if component.isEmpty { return "is not normalized (empty component or trailing /)" }
+            if component == "." || component == ".." { return "is not normalized (has a '\(component)' component)" }
+        }
+        return nil
+    }
+
     /// R12: the capacity range in whole GiB (`defaultGiB` when no bound is set); a negative bound, or a
     /// limit below the required bytes, is INVALID_ARGUMENT; a range no whole GiB fits is OUT_OF_RANGE.
+    /// Every int64 is answered without arithmetic overflow; messages carry the request's values.
     static func capacityGiB(_ range: CSI.CapacityRange?, defaultGiB: Int) throws -> Int {
         guard let range else { return defaultGiB }
         if range.requiredBytes < 0 || range.limitBytes < 0 {
-            throw DriverError.invalidField(field: "capacity_range", reason: "bytes must not be negative")
+            throw DriverError.invalidField(
+                field: "capacity_range",
+                reason: "bytes must not be negative (required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes))")
         }
         if range.limitBytes > 0 && range.requiredBytes > range.limitBytes {
             throw DriverError.invalidField(
@@ -69,11 +125,16 @@ enum RequestValidation {
         }
         // Only a limit: the default size when it fits under the limit. For a restore the default is the
         // snapshot's size, the only one R8 accepts; taking the limit instead made a limit-only restore fail R8.
-        if range.requiredBytes == 0, range.limitBytes > 0, Int64(defaultGiB) * gib <= range.limitBytes {
+        if range.requiredBytes == 0, range.limitBytes > 0, defaultGiB > 0, Int64(defaultGiB) <= range.limitBytes / gib {
             return defaultGiB
         }
-        return try EverestRules.capacityGiB(requiredBytes: range.requiredBytes, limitBytes: range.limitBytes,
-                                            defaultGiB: defaultGiB)
+        do {
+            return try EverestRules.capacityGiB(requiredBytes: range.requiredBytes, limitBytes: range.limitBytes,
+                                                defaultGiB: defaultGiB)
+        } catch {  // the rules throw only EverestRuleViolation (typed throws)
+            throw DriverError.capacityOutOfRange(
+                "\(error.message) (capacity_range required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes))")
+        }
     }
 
     /// The sidecars' metadata keys; all other `csi.storage.k8s.io/` keys are passed to the rules as is.

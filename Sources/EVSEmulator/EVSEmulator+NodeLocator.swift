@@ -2,10 +2,11 @@
 import EVSSnapshotRules
 
 extension EVSEmulator: NodeDiskLocator {
-    /// The path ControllerPublishVolume published, else the disk's image file; `notFound` for an unknown disk.
+    /// The disk's image file (its own record; a published path is only compared with it by the Node service);
+    /// `notFound` for an unknown disk.
     public func devicePath(of id: DiskID, published: String?) throws(BackendError) -> String? {
         guard try getDisk(id) != nil else { throw .notFound(kind: "volume", id: id.rawValue) }
-        return published ?? diskImagePath(id)
+        return diskImagePath(id)
     }
 
     /// Whether `path` is the disk's image file.
@@ -14,15 +15,24 @@ extension EVSEmulator: NodeDiskLocator {
     }
 }
 
-/// The emulator's node side in a process that does not own the state directory (`--mode node`): the image
-/// path comes from the publish context, and a staged image is recognised by the emulator's file name
-/// `<volume id>.img`.
+/// The emulator's node side in a process that does not own the state directory (`--mode node`): the image is
+/// `<state>/disks/<volume id>.img` under the same state directory (deploy/ mounts one hostPath in both), read
+/// but never opened as a database; a staged image is recognised by the emulator's file name `<volume id>.img`.
 public struct EmulatorNodeLocator: NodeDiskLocator {
-    /// Creates the locator.
-    public init() {}
+    /// The shared state directory; nil: unknown, the published path is used (issue 9: avoid).
+    let stateDirectory: String?
 
-    /// The published path, or nil (without a publish context this process cannot tell).
-    public func devicePath(of id: DiskID, published: String?) -> String? { published }
+    /// Creates the locator.
+    public init(stateDirectory: String? = nil) { self.stateDirectory = stateDirectory }
+
+    /// `<state>/disks/<id>.img` (`notFound` when no such file), or the published path without a state directory.
+    public func devicePath(of id: DiskID, published: String?) throws(BackendError) -> String? {
+        guard let stateDirectory else { return published }
+        guard let path = StateLayout.diskImagePath(stateDirectory: stateDirectory, id: id), StateLayout.exists(path) else {
+            throw .notFound(kind: "volume", id: id.rawValue)
+        }
+        return path
+    }
 
     /// Whether `path` is an emulator image file named after the disk.
     public func isDevicePath(_ path: String, of id: DiskID) -> Bool {

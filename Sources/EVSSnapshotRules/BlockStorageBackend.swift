@@ -239,4 +239,17 @@ public protocol BlockStorageBackend: Sendable {
 
     /// Whether metadata and data storage answer.
     func health() -> BackendHealth
+
+    /// Whether one disk can serve its data (CSI VOLUME_CONDITION): unhealthy when its status is `error`
+    /// or its data is gone or unreadable; the detail says which.
+    func diskHealth(_ disk: Disk) -> BackendHealth
+}
+
+extension BlockStorageBackend {
+    /// A backend that cannot look at a disk's data judges by the disk's status alone.
+    public func diskHealth(_ disk: Disk) -> BackendHealth {
+        disk.status == .error
+            ? BackendHealth(isHealthy: false, detail: "disk \(disk.id) is in error")
+            : BackendHealth(isHealthy: true, detail: "disk \(disk.id) is \(disk.status)")
+    }
 }

@@ -237,7 +237,9 @@ public enum EverestRules {
         } else {
             gib = defaultGiB
         }
-        if limitBytes > 0 && Int64(gib) * gibBytes > limitBytes {
+        // `gib * gibBytes > limitBytes` without the product, which overflows Int64 near Int64.max: for
+        // positive numbers, gib·G > L exactly when gib > ⌊L / G⌋.
+        if limitBytes > 0 && Int64(gib) > limitBytes / gibBytes {
             throw .capacityOutOfRange(requestedGiB: gib, min: EverestNames.minCapacityGiB,
                                       max: Int(min(Int64(EverestNames.maxCapacityGiB), limitBytes / gibBytes)))
         }

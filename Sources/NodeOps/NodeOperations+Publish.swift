@@ -91,24 +91,29 @@ extension NodeOperations {
 
     /// Unmounts everything mounted at `targetPath` and removes it (an empty directory, or the block target file).
     /// Idempotent: a missing target is success. A directory that still holds files after unmounting is refused
-    /// (ENOTEMPTY), so data written to an unmounted directory is never deleted. The read-only loop device of a
-    /// read-only block publish is detached once nothing mounts it.
+    /// (ENOTEMPTY), so data written to an unmounted directory is never deleted. A file is removed only when it was
+    /// the block target this call unmounted, or an empty one NodeOps created (mode 0640) left by an interrupted
+    /// unpublish; any other file is left alone. A symbolic link is refused (`symbolicLink`). The read-only loop
+    /// device of a read-only block publish is detached once nothing mounts it.
     public func unpublish(targetPath: String) throws {
+        try refuseSymbolicLink(targetPath)
         guard let target = try canonicalPath(targetPath) else { return }
         var table = try MountTable.current()
         var readOnlyLoops: [LoopDevice] = []
+        var unmounted = false
         for _ in 0..<16 where table.isMountPoint(target) {
             if let st = try statOrNil(target), isBlockDevice(st), deviceMajor(st.st_rdev) == LoopDevice.major,
                let device = LoopDevices.device(number: Int(deviceMinor(st.st_rdev))), device.readOnly {
                 readOnlyLoops.append(device)
             }
             try sysUnmount(target)
+            unmounted = true
             table = try MountTable.current()
         }
-        if let st = try statOrNil(target) {
+        if let st = try lstatOrNil(target) {
             if isDirectory(st) {
                 try sys("rmdir", target) { rmdir(target) }
-            } else {
+            } else if isRegularFile(st), unmounted || isLeftOverCreatedFile(st) {
                 try sys("unlink", target) { unlink(target) }
             }
         }

@@ -118,20 +118,26 @@ extension NodeOperations {
 
     /// Unmounts whatever is staged at `stagingPath` (the file system, or the block device file, which is then removed)
     /// and detaches the loop devices it used once nothing else mounts them. Idempotent: a missing or empty staging path
-    /// is success. The staging directory itself is left for the caller (kubelet owns it).
+    /// is success. The staging directory itself is left for the caller (kubelet owns it). Removes only what NodeOps
+    /// made: the `block` file when it was a mount point, or an empty one left by an interrupted unstage; a symbolic
+    /// link at the staging path is refused (`symbolicLink`).
     public func unstage(stagingPath: String) throws {
+        try refuseSymbolicLink(stagingPath)
         guard let staging = try canonicalPath(stagingPath) else { return }
         var loops: Set<Int> = []
         let file = staging + "/" + NodeOperations.blockDeviceFileName
+        try refuseSymbolicLink(file)
         var table = try MountTable.current()
+        var unmountedFile = false
         for _ in 0..<16 where table.isMountPoint(file) {
             if let st = try statOrNil(file), isBlockDevice(st), deviceMajor(st.st_rdev) == LoopDevice.major {
                 loops.insert(Int(deviceMinor(st.st_rdev)))
             }
             try sysUnmount(file)
+            unmountedFile = true
             table = try MountTable.current()
         }
-        if let st = try statOrNil(file), isRegularFile(st) {
+        if let st = try lstatOrNil(file), isRegularFile(st), unmountedFile || isLeftOverCreatedFile(st) {
             try sys("unlink", file) { unlink(file) }
         }
         for _ in 0..<16 {

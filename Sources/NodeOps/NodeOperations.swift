@@ -93,7 +93,8 @@ public struct NodeOperations: Sendable {
             }
             return false
         }
-        let fd = try sys("open", path) { open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640) }
+        let fd = try sys("open", path) { open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, createdFileMode) }
+        fchmod(fd, createdFileMode)  // exactly 0640 whatever the umask: how unpublish and unstage recognise it
         close(fd)
         return true
     }

@@ -28,6 +28,9 @@ public enum NodeOpsError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedFileSystem(String)
     /// A blank device was staged read-only: it cannot be formatted, so it cannot be mounted.
     case blankReadOnly(device: String)
+    /// The path names a symbolic link: unstage and unpublish never follow one (it could lead to another
+    /// volume's mount or a host file).
+    case symbolicLink(path: String)
 
     public var description: String {
         switch self {
@@ -52,6 +55,8 @@ public enum NodeOpsError: Error, Equatable, Sendable, CustomStringConvertible {
             return "file system type \(type) is not supported (ext4, xfs)"
         case .blankReadOnly(let device):
             return "\(device) holds no file system and cannot be formatted read-only"
+        case .symbolicLink(let path):
+            return "\(path) is a symbolic link; the driver never creates one there and does not follow it"
         }
     }
 

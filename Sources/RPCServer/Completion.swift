@@ -129,13 +129,15 @@ func string(of slice: UnsafePointer<grpc_slice>) -> String {
     String(decoding: bytes(of: slice), as: UTF8.self)
 }
 
-/// Reads a received byte buffer into an array and destroys the buffer.
-func consumeByteBuffer(_ buffer: UnsafeMutablePointer<grpc_byte_buffer>) -> [UInt8] {
-    var all = cgrpc_byte_buffer_read_all(buffer)
+/// Reads a received byte buffer into an array and destroys the buffer; nil when it cannot be read (a compressed
+/// message that does not decompress: an error for the call, never an empty message).
+func consumeByteBuffer(_ buffer: UnsafeMutablePointer<grpc_byte_buffer>) -> [UInt8]? {
+    var all = grpc_slice()
+    let readable = cgrpc_byte_buffer_read_all_checked(buffer, &all) != 0
     grpc_byte_buffer_destroy(buffer)
     let result = bytes(of: &all)
     grpc_slice_unref(all)
-    return result
+    return readable ? result : nil
 }
 
 /// The time left until a core deadline, or nil for "no deadline" (infinite future or absurdly far).

@@ -292,7 +292,10 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
             } else if context.isCancelled {
                 // Cancelled while queued (client gone, server shutting down): nobody would see the answer.
                 status = RPCStatus(code: .cancelled, message: "call cancelled before the handler started")
-            } else if let request {
+            } else if case .some(.none) = request {
+                // gRPC's compression spec: a message that cannot be decompressed fails the call with INTERNAL.
+                status = RPCStatus(code: .internal, message: "the request message could not be decompressed")
+            } else if let request = request ?? nil {
                 do throws(RPCStatus) {
                     response = try method.handler(context, request)
                     status = .ok

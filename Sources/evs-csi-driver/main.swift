@@ -186,7 +186,7 @@ struct EVSCSIDriver: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        guard mode.servesController else { return (nil, EmulatorNodeLocator()) }
+        guard mode.servesController else { return (nil, EmulatorNodeLocator(stateDirectory: stateDir)) }
         let emulator: EVSEmulator
         do {
             try FileAccess.makeDirectories(stateDir)

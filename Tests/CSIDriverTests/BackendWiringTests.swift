@@ -38,8 +38,8 @@ struct BackendWiringTests {
         let emulator = try EVSEmulator(configuration: EmulatorConfiguration(stateDirectory: dir))
         let disk = try emulator.createDisk(name: "d", spec: DiskSpec(capacityGiB: 1), source: nil)
         let node = NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 59, locator: emulator)
-        #expect(try node.imagePath(disk.id.rawValue, publishContext: [:]) == emulator.diskImagePath(disk.id))
-        let error = #expect(throws: BackendError.self) { _ = try node.imagePath("nope", publishContext: [:]) }
+        #expect(try node.imagePath(disk.id, publishContext: [:]) == emulator.diskImagePath(disk.id))
+        let error = #expect(throws: BackendError.self) { _ = try node.imagePath(DiskID("nope"), publishContext: [:]) }
         #expect(error.map { StatusMapping.status(for: $0).code } == .notFound)
         #expect(emulator.isDevicePath(emulator.diskImagePath(disk.id), of: disk.id))
     }
@@ -47,8 +47,8 @@ struct BackendWiringTests {
     @Test("a node-only process takes the path from the publish context and knows the emulator's image names")
     func nodeOnlyLocator() throws {
         let node = NodeService(nodeID: "n", zone: "z", maxVolumesPerNode: 59, locator: EmulatorNodeLocator())
-        #expect(try node.imagePath("v-1", publishContext: [PublishContextKey.devicePath: "/state/disks/v-1.img"]) == "/state/disks/v-1.img")
-        #expect(throws: DriverError.self) { _ = try node.imagePath("v-1", publishContext: [:]) }
+        #expect(try node.imagePath(DiskID("v-1"), publishContext: [PublishContextKey.devicePath: "/state/disks/v-1.img"]) == "/state/disks/v-1.img")
+        #expect(throws: DriverError.self) { _ = try node.imagePath(DiskID("v-1"), publishContext: [:]) }
         #expect(EmulatorNodeLocator().isDevicePath("/state/disks/v-1.img", of: "v-1"))
         #expect(!EmulatorNodeLocator().isDevicePath("/state/disks/v-10.img", of: "v-1"))
     }

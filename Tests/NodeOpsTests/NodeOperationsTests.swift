@@ -263,6 +263,40 @@ struct NodeOperationsTests {
         }
     }
 
+    @Test("unpublish and unstage remove only what NodeOps made; a symbolic link is refused, never followed (issue 9)")
+    func removesOnlyItsOwn() throws {
+        try withWorkspace { ws in
+            // A host file at the target path: not a mount point, not an empty 0640 file NodeOps made. It stays.
+            let victim = ws.path("victim.conf")
+            try ws.write("keep me", to: victim)
+            try ws.ops.unpublish(targetPath: victim)
+            #expect(try ws.read(victim) == "keep me")
+            #expect(chmod(victim, 0o640) == 0)
+            try ws.ops.unpublish(targetPath: victim)
+            #expect(try ws.read(victim) == "keep me", "a non-empty 0640 file is not one NodeOps made either")
+            // An empty 0640 file: what an interrupted block unpublish leaves; it goes.
+            let leftOver = ws.path("left-over")
+            #expect(creat(leftOver, 0o600) >= 0 && chmod(leftOver, 0o640) == 0)
+            try ws.ops.unpublish(targetPath: leftOver)
+            #expect(openErrno(leftOver, O_RDONLY) == ENOENT)
+            // A symbolic link: refused, and neither it nor what it points at is touched.
+            let link = ws.path("link")
+            #expect(symlink(victim, link) == 0)
+            #expect(throws: NodeOpsError.symbolicLink(path: link)) { try ws.ops.unpublish(targetPath: link) }
+            #expect(throws: NodeOpsError.symbolicLink(path: link)) { try ws.ops.unstage(stagingPath: link) }
+            #expect(try ws.read(victim) == "keep me")
+            // A staging directory with a `block` file NodeOps did not make: it stays.
+            let staging = ws.path("staging")
+            #expect(mkdir(staging, 0o755) == 0)
+            try ws.write("data", to: staging + "/block")
+            try ws.ops.unstage(stagingPath: staging)
+            #expect(try ws.read(staging + "/block") == "data")
+            #expect(symlink(victim, staging + "/other") == 0 && rename(staging + "/other", staging + "/block") == 0)
+            #expect(throws: NodeOpsError.symbolicLink(path: staging + "/block")) { try ws.ops.unstage(stagingPath: staging) }
+            #expect(try ws.read(victim) == "keep me")
+        }
+    }
+
     // MARK: conflicts
 
     @Test("another image, the other access type, another source: alreadyInUseElsewhere; publish before stage: notMounted")

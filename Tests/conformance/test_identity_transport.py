@@ -229,7 +229,11 @@ def test_sigterm_with_calls_in_flight_finishes_them_and_exits_0(evssnap_bin, csi
                 f.write(chunk)
         futures = [d.controller.CreateSnapshot.future(pb.CreateSnapshotRequest(
             name=f"busy-snap-{i}", source_volume_id=vol.volume.volume_id), timeout=60) for i in range(3)]
-        time.sleep(0.05)
+        # Wait until the driver has accepted all three (each inserts its snapshot row before copying), not a guess.
+        deadline = time.monotonic() + 20
+        while len(d.controller.ListSnapshots(pb.ListSnapshotsRequest(), timeout=10).entries) < 3:
+            assert time.monotonic() < deadline and not any(f.done() and f.exception() for f in futures), d.log()
+            time.sleep(0.001)
         d.proc.send_signal(signal.SIGTERM)
         outcomes = []
         for fut in futures:

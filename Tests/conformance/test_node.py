@@ -481,10 +481,11 @@ def test_publish_with_another_volumes_staging_path_is_refused(driver, csi):
 
 @needs_loop
 def test_split_controller_and_node_processes(start_driver, csi, pb):
-    """The real deployment: a controller process (--mode controller) and a node plugin (--mode node) that
-    only has the publish context. Stage/publish/stats/expand/unpublish/unstage through the node process."""
+    """The real deployment: a controller process (--mode controller) and a node plugin (--mode node) on the same
+    state directory (deploy/: one hostPath), which the node reads images from but never opens as a database.
+    Stage/publish/stats/expand/unpublish/unstage through the node process."""
     ctl = start_driver(mode="controller", node_id=None)
-    node = start_driver(mode="node", node_id="worker-1")
+    node = start_driver(mode="node", node_id="worker-1", state_dir=ctl.state_dir)
     cap = csi.cap()
     volume = csi.create(ctl.controller, "split", 1, caps=[cap])
     context = dict(ctl.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
@@ -499,10 +500,11 @@ def test_split_controller_and_node_processes(start_driver, csi, pb):
     pathlib.Path(target, "f").write_text("split")
     stats = node.node.NodeGetVolumeStats(pb.NodeGetVolumeStatsRequest(volume_id=volume.volume_id, volume_path=target))
     assert not stats.volume_condition.abnormal
-    # stage without the publish context cannot find the disk on a node-only process
-    expect_error((C.INVALID_ARGUMENT, C.FAILED_PRECONDITION, C.NOT_FOUND), node.node.NodeStageVolume,
+    # a publish context naming another file is refused (the node takes the image from the id and its state)
+    expect_error(C.INVALID_ARGUMENT, node.node.NodeStageVolume,
                  pb.NodeStageVolumeRequest(volume_id=volume.volume_id, staging_target_path=node.path("x"),
-                                           volume_capability=cap))
+                                           volume_capability=cap,
+                                           publish_context={"evssnap.io/device-path": str(node.tmp / "other.img")}))
     try:
         ctl.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
             volume_id=volume.volume_id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB), volume_capability=cap))
