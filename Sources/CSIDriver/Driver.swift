@@ -60,6 +60,15 @@ public final class Driver: Sendable {
         } else {
             backend = nil
         }
+        // The emulator attaches disks only to nodes that exist: a node plugin registers its node id in the
+        // state directory it shares with the controller, and so does a controller given --node-id.
+        if !configuration.nodeID.isEmpty {
+            do {
+                try NodeRegistry(stateDirectory: configuration.stateDirectory).register(configuration.nodeID)
+            } catch {
+                throw .backend("cannot register node \(configuration.nodeID) in \(configuration.stateDirectory): \(error)")
+            }
+        }
         do {
             server = try RPCServer(configuration: .init(
                 endpoint: configuration.endpoint, maxReceiveMessageSize: configuration.maxReceiveMessageSize,

@@ -34,9 +34,9 @@ public enum CSIStatusCode: Int, Sendable, Hashable, Codable, CaseIterable, Custo
     case alreadyExists = 6
     /// PERMISSION_DENIED (7).
     case permissionDenied = 7
-    /// RESOURCE_EXHAUSTED (8): R5 quota; R9 zone not allowed.
+    /// RESOURCE_EXHAUSTED (8): R9 zone not allowed.
     case resourceExhausted = 8
-    /// FAILED_PRECONDITION (9): R4, R11, R13 and other state conditions.
+    /// FAILED_PRECONDITION (9): R4, R5 quota, R11, R13 and other state conditions.
     case failedPrecondition = 9
     /// ABORTED (10): an operation on the same object is in flight.
     case aborted = 10
@@ -216,7 +216,9 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         case .flexVolumePVC, .notCSIVolume, .otherDriver: .invalidArgument
         case .diskNotSnapshottable: .failedPrecondition
         case .diskNotFound, .snapshotNotFound: .notFound
-        case .snapshotQuotaReached: .resourceExhausted
+        // Not RESOURCE_EXHAUSTED: csi-snapshotter retries that code as "may still be in progress", so a refused
+        // VolumeSnapshot would hang in deletion and come to life when a slot frees (EVEREST.md "Error mapping").
+        case .snapshotQuotaReached: .failedPrecondition
         case .encryptionNotInherited: .invalidArgument
         case .restoreTargetExists: .alreadyExists
         case .rollbackNotSupported: .invalidArgument

@@ -30,7 +30,7 @@ struct StatusMappingTests {
         Row(error: BackendError.rule(.snapshotNotReady(snapshot: snap, status: .creating)), code: .failedPrecondition,
             messageContains: "R11"),
         Row(error: BackendError.rule(.diskHasSnapshots(disk: disk, count: 2)), code: .failedPrecondition, messageContains: "R13"),
-        Row(error: BackendError.rule(.snapshotQuotaReached(disk: disk, count: 7, limit: 7)), code: .resourceExhausted,
+        Row(error: BackendError.rule(.snapshotQuotaReached(disk: disk, count: 7, limit: 7)), code: .failedPrecondition,
             messageContains: "R5"),
         Row(error: BackendError.rule(.capacityDiffers(requestedGiB: 20, sourceGiB: 10, match: .equal, disk: disk)),
             code: .outOfRange, messageContains: "R8"),

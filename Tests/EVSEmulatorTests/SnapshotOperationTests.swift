@@ -88,7 +88,7 @@ struct SnapshotOperationTests {
                 for index in 0..<limit { _ = try emulator.createSnapshot(name: "s\(index)", sourceDisk: disk.id) }
                 let error = backendError { _ = try emulator.createSnapshot(name: "one-more", sourceDisk: disk.id) }
                 #expect(error == .rule(.snapshotQuotaReached(disk: disk.id, count: limit, limit: limit)))
-                #expect(error?.rule == .r5 && error?.statusCode == .resourceExhausted)
+                #expect(error?.rule == .r5 && error?.statusCode == .failedPrecondition)
                 // Retrying an existing name is still idempotent at the limit.
                 #expect(try emulator.createSnapshot(name: "s0", sourceDisk: disk.id).name == "s0")
             }

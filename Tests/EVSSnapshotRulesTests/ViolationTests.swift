@@ -20,7 +20,7 @@ struct ViolationTests {
         (.diskNotSnapshottable(disk: "d-1a2b", status: .creating), .r4, .failedPrecondition),
         (.pvcNotBound(pvc: "p", phase: "Pending"), .r4, .failedPrecondition),
         (.diskNotFound(disk: "d-1a2b"), .r4, .notFound),
-        (.snapshotQuotaReached(disk: "d-1a2b", count: 7, limit: 7), .r5, .resourceExhausted),
+        (.snapshotQuotaReached(disk: "d-1a2b", count: 7, limit: 7), .r5, .failedPrecondition),
         (.encryptionNotInherited(snapshot: "s", expected: .plain, found: .kms(keyID: "k")), .r6, .invalidArgument),
         (.restoreTargetExists(name: "pvc"), .r7, .alreadyExists),
         (.rollbackNotSupported(snapshot: "s", disk: "d"), .r7, .invalidArgument),
