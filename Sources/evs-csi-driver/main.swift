@@ -186,6 +186,17 @@ struct EVSCSIDriver: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        // The emulator attaches disks only to nodes that exist, as EVS attaches only to servers that exist: a
+        // node plugin registers its node id in the state directory it shares with the controller, and so does a
+        // controller given --node-id (docs/emulator.md "Nodes").
+        if !configuration.nodeID.isEmpty {
+            do {
+                try NodeRegistry(stateDirectory: stateDir).register(configuration.nodeID)
+            } catch {
+                logger.critical("cannot register node \(configuration.nodeID) in the state directory \(stateDir): \(error)")
+                throw ExitCode(1)
+            }
+        }
         guard mode.servesController else { return (nil, EmulatorNodeLocator(stateDirectory: stateDir)) }
         let emulator: EVSEmulator
         do {

@@ -174,7 +174,7 @@ struct BackendTests {
         rules.maxSnapshotsPerDisk = 2
         let backend = fake.backend(rules: rules)
         let disk = try withDeadline(10) { try backend.createDisk(name: "pvc-snap", spec: DiskSpec(capacityGiB: 10), source: nil) }
-        _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0]) }
+        _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0], readOnly: false) }
         #expect(try withDeadline(10) { try backend.getDisk(disk.id) }?.status == .inUse)
         let s1 = try withDeadline(10) { try backend.createSnapshot(name: "snap-1", sourceDisk: disk.id) }
         #expect(s1.status == .creating)  // ready_to_use=false
@@ -254,11 +254,11 @@ struct BackendTests {
     func attachDetach() throws {
         let backend = fake.backend()
         let disk = try withDeadline(10) { try backend.createDisk(name: "pvc-att", spec: DiskSpec(capacityGiB: 10), source: nil) }
-        let a = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0]) }
+        let a = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0], readOnly: false) }
         #expect(a.devicePath == "/dev/disk/by-id/virtio-" + String(disk.id.rawValue.prefix(20)))
-        #expect(try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0]) } == a)
+        #expect(try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[0], readOnly: false) } == a)
         do {
-            _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[1]) }
+            _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: fake.servers[1], readOnly: false) }
             Issue.record("expected busy")
         } catch {
             #expect({ if case .busy = error { true } else { false } }(), "\(error)")

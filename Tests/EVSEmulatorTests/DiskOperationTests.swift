@@ -131,7 +131,8 @@ struct DiskOperationTests {
     func deleteAttached() throws {
         try withEmulator { (emulator, _) throws in
             let disk = try emulator.createDisk(name: "pvc-1", spec: DiskSpec(capacityGiB: 1), source: nil)
-            _ = try emulator.attach(disk: disk.id, node: "node-1")
+            try emulator.nodes.register("node-1")
+            _ = try emulator.attach(disk: disk.id, node: "node-1", readOnly: false)
             let error = backendError { try emulator.deleteDisk(disk.id) }
             #expect(error == .rule(.diskAttached(disk: disk.id, nodes: ["node-1"])))
             #expect(error?.description == "R13: disk is attached to node node-1; detach it first (disk \(disk.id))")
@@ -145,30 +146,32 @@ struct DiskOperationTests {
         try withEmulator { (emulator, _) throws in
             let disk = try emulator.createDisk(name: "pvc-1", spec: DiskSpec(capacityGiB: 1), source: nil)
             try emulator.forceStatus(.creating, disk: disk.id)
+            try emulator.nodes.register("n")
             #expect(backendError { _ = try emulator.createDisk(name: "pvc-1", spec: DiskSpec(capacityGiB: 1), source: nil) }
                     == .rule(.operationInFlight(key: "pvc-1")))
             #expect(backendError { try emulator.deleteDisk(disk.id) } == .rule(.operationInFlight(key: disk.id.rawValue)))
-            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "n") } == .rule(.operationInFlight(key: disk.id.rawValue)))
+            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "n", readOnly: false) } == .rule(.operationInFlight(key: disk.id.rawValue)))
         }
     }
 
     @Test("attach: in-use, idempotent, exclusive unless shared, limited per node; detach returns to available")
     func attachDetach() throws {
         try withEmulator(maxAttachments: 2) { (emulator, _) throws in
+            for node in ["node-1", "node-2", "n"] { try emulator.nodes.register(node) }
             let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 1), source: nil)
-            let attachment = try emulator.attach(disk: disk.id, node: "node-1")
+            let attachment = try emulator.attach(disk: disk.id, node: "node-1", readOnly: false)
             #expect(attachment == DiskAttachment(diskID: disk.id, nodeID: "node-1", devicePath: emulator.diskImagePath(disk.id)))
-            #expect(try emulator.attach(disk: disk.id, node: "node-1") == attachment)
+            #expect(try emulator.attach(disk: disk.id, node: "node-1", readOnly: false) == attachment)
             #expect(try emulator.getDisk(disk.id)?.status == .inUse)
-            guard case .busy = backendError({ _ = try emulator.attach(disk: disk.id, node: "node-2") }) else {
+            guard case .busy = backendError({ _ = try emulator.attach(disk: disk.id, node: "node-2", readOnly: false) }) else {
                 Issue.record("non-shared disk attached to a second node"); return
             }
             let shared = try emulator.createDisk(name: "d2", spec: DiskSpec(capacityGiB: 1, sharing: .shared), source: nil)
-            _ = try emulator.attach(disk: shared.id, node: "node-1")
-            _ = try emulator.attach(disk: shared.id, node: "node-2")
+            _ = try emulator.attach(disk: shared.id, node: "node-1", readOnly: false)
+            _ = try emulator.attach(disk: shared.id, node: "node-2", readOnly: false)
             #expect(try emulator.attachments(of: shared.id).map(\.nodeID) == ["node-1", "node-2"])
             let third = try emulator.createDisk(name: "d3", spec: DiskSpec(capacityGiB: 1), source: nil)
-            guard case .limitExceeded = backendError({ _ = try emulator.attach(disk: third.id, node: "node-1") }) else {
+            guard case .limitExceeded = backendError({ _ = try emulator.attach(disk: third.id, node: "node-1", readOnly: false) }) else {
                 Issue.record("node limit not enforced"); return
             }
             try emulator.detach(disk: disk.id, node: "node-1")
@@ -177,8 +180,50 @@ struct DiskOperationTests {
             try emulator.detach(disk: shared.id, node: nil)
             #expect(try emulator.attachments(of: shared.id).isEmpty)
             #expect(try emulator.getDisk(shared.id)?.status == .available)
-            #expect(backendError { _ = try emulator.attach(disk: DiskID("nope"), node: "n") } == .notFound(kind: "disk", id: "nope"))
+            #expect(backendError { _ = try emulator.attach(disk: DiskID("nope"), node: "n", readOnly: false) } == .notFound(kind: "disk", id: "nope"))
             #expect(backendError { try emulator.detach(disk: DiskID("nope"), node: "n") } == .notFound(kind: "disk", id: "nope"))
+        }
+    }
+
+    @Test("attach: only to a registered node (NOT_FOUND otherwise); the same node in the other mode is ALREADY_EXISTS")
+    func attachNodeAndMode() throws {
+        try withEmulator { (emulator, _) throws in
+            let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 1), source: nil)
+            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "ghost", readOnly: false) }
+                    == .notFound(kind: "node", id: "ghost"))
+            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "", readOnly: false) } == .notFound(kind: "node", id: ""))
+            #expect(try emulator.getDisk(disk.id)?.status == .available)
+            try emulator.nodes.register("node-1")
+            let attachment = try emulator.attach(disk: disk.id, node: "node-1", readOnly: false)
+            #expect(try emulator.attach(disk: disk.id, node: "node-1", readOnly: false) == attachment)
+            let error = backendError { _ = try emulator.attach(disk: disk.id, node: "node-1", readOnly: true) }
+            guard case .alreadyExists(_, let detail) = error else { Issue.record("expected alreadyExists, got \(String(describing: error))"); return }
+            #expect(detail.contains("read-write") && detail.contains("read-only"))
+            // Detached, it can be attached read-only, and then read-write is the incompatible one.
+            try emulator.detach(disk: disk.id, node: "node-1")
+            _ = try emulator.attach(disk: disk.id, node: "node-1", readOnly: true)
+            guard case .alreadyExists = backendError({ _ = try emulator.attach(disk: disk.id, node: "node-1", readOnly: false) }) else {
+                Issue.record("read-write attach over a read-only one accepted"); return
+            }
+        }
+    }
+
+    @Test("node registry: ids of any bytes round-trip, long ids are hashed, registration is idempotent and outlives the emulator")
+    func nodeRegistry() throws {
+        try withTemporaryDirectory { (dir) throws in
+            let state = dir + "/state"
+            let registry = NodeRegistry(stateDirectory: state)
+            #expect(!registry.contains("n1") && registry.all().isEmpty)
+            let ids = ["n1", "worker-1.example.com", ".hidden", "a/b c%d", String(repeating: "x", count: 256), "ünïcode"]
+            for id in ids { try registry.register(id); try registry.register(id) }
+            #expect(registry.all() == ids.sorted())
+            for id in ids { #expect(registry.contains(id)) }
+            #expect(!registry.contains("n2") && !registry.contains("") && !registry.contains(String(repeating: "x", count: 255)))
+            #expect(NodeRegistry.fileName(for: "a/b c%d") == "a%2Fb%20c%25d")
+            #expect(NodeRegistry.fileName(for: ".hidden") == "%2Ehidden")
+            #expect(NodeRegistry.fileName(for: String(repeating: "x", count: 256)).hasPrefix("~"))
+            let emulator = try EVSEmulator(configuration: testConfiguration(state))
+            #expect(emulator.nodes.contains("worker-1.example.com"))
         }
     }
 
@@ -186,7 +231,8 @@ struct DiskOperationTests {
     func expand() throws {
         try withEmulator { (emulator, _) throws in
             let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 2), source: nil)
-            _ = try emulator.attach(disk: disk.id, node: "n1")
+            try emulator.nodes.register("n1")
+            _ = try emulator.attach(disk: disk.id, node: "n1", readOnly: false)
             let grown = try emulator.expand(disk: disk.id, newCapacityGiB: 5)
             #expect(grown.capacityGiB == 5 && grown.status == .inUse)
             #expect(sizeAndBlocks(emulator.diskImagePath(disk.id)).size == 5 << 30)

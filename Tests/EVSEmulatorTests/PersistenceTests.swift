@@ -18,7 +18,8 @@ struct PersistenceTests {
                 sum = try checksum(path: emulator.diskImagePath(d1.id))
                 let s1 = try emulator.createSnapshot(name: "s1", sourceDisk: d1.id)
                 let r1 = try emulator.createDisk(name: "r1", spec: DiskSpec(capacityGiB: 2), source: s1.id)
-                _ = try emulator.attach(disk: r1.id, node: "node-a")
+                try emulator.nodes.register("node-a")
+                _ = try emulator.attach(disk: r1.id, node: "node-a", readOnly: true)
                 disks = try emulator.listDisks(maxEntries: 0, startingToken: nil).items
                 snapshots = try emulator.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 0, startingToken: nil).items
             }
@@ -28,6 +29,11 @@ struct PersistenceTests {
             #expect(try reopened.listSnapshots(snapshotID: nil, sourceDiskID: nil, maxEntries: 0, startingToken: nil).items == snapshots)
             #expect(disks.map(\.status) == [.available, .inUse])
             #expect(try reopened.attachments(of: disks[1].id).map(\.nodeID) == ["node-a"])
+            // The node and the attachment's mode survive the restart.
+            #expect(reopened.nodes.contains("node-a"))
+            guard case .alreadyExists = backendError({ _ = try reopened.attach(disk: disks[1].id, node: "node-a", readOnly: false) }) else {
+                Issue.record("the read-only mode was lost across the restart"); return
+            }
             #expect(try checksum(path: reopened.snapshotImagePath(snapshots[0].id)) == sum)
             #expect(try checksum(path: reopened.diskImagePath(disks[1].id)) == sum)
             // Idempotency holds across the restart.
@@ -58,7 +64,7 @@ struct PersistenceTests {
                 try MetadataStore.insert(halfSnapshot, in: db)
                 try MetadataStore.insert(madeSnapshot, in: db)
                 try MetadataStore.setStatus(.deleting, disk: doomed.id, in: db)   // crashed inside deleteDisk
-                try MetadataStore.insertAttachment(disk: DiskID("gone"), node: "n", in: db)
+                try MetadataStore.insertAttachment(disk: DiskID("gone"), node: "n", readOnly: false, in: db)
             }
             try queue.close()
             try DataFiles.createSparse(at: dir + "/disks/\(madeDisk.id).img", bytes: 1 << 30, durable: false)

@@ -114,6 +114,20 @@ class DriverProcess:
             assert rc == 0, f"driver exited with {rc} on SIGTERM:\n{self.log()}"
         return self.start(timeout)
 
+    def register_node(self, node_id):
+        """Makes `node_id` a node the emulator knows, the way a node plugin does: a `--mode node` process on this
+        state dir registers it on start (the registration outlives the process). ControllerPublishVolume to a
+        node nobody registered is NOT_FOUND."""
+        node = DriverProcess(self.binary, (self.pb, self.pb_grpc), node_id=node_id, mode="node",
+                             state_dir=self.state_dir, zones=self.zones)
+        try:
+            node.start()
+            rc = node.stop()
+            assert rc == 0, f"node plugin {node_id} exited with {rc}:\n{node.log()}"
+        finally:
+            node.cleanup()
+        assert node_id in registered_nodes(self.state_dir)
+
     def log(self):
         try:
             return self.log_path.read_text(errors="replace")[-8000:]
@@ -140,6 +154,14 @@ class DriverProcess:
     def path(self, name):
         """A fresh path under mnt/ (not created)."""
         return str(self.mnt / name)
+
+
+def registered_nodes(state_dir):
+    """The node ids registered in a state dir (`nodes/`, one file per node holding its id)."""
+    nodes = pathlib.Path(state_dir) / "nodes"
+    if not nodes.is_dir():
+        return []
+    return sorted(f.read_text() for f in nodes.iterdir() if f.is_file() and ".tmp." not in f.name)
 
 
 # ---- leak checks

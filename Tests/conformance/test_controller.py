@@ -422,8 +422,8 @@ def test_create_snapshot_unknown_source_is_not_found(driver, pb):
 
 
 def test_create_snapshot_r5_seventh_ok_eighth_failed_precondition(driver, csi, pb):
-    # FAILED_PRECONDITION, not RESOURCE_EXHAUSTED: csi-snapshotter retries that as "may still be in progress"
-    # (EVEREST.md error mapping).
+    """R5 is FAILED_PRECONDITION, a final code: csi-snapshotter retries RESOURCE_EXHAUSTED as "may still be in
+    progress", which would keep a refused VolumeSnapshot from being deleted (EVEREST.md "Error mapping")."""
     volume = csi.create(driver.controller, "pvc-r5")
     snaps = [csi.snapshot(driver.controller, f"snap-{i}", volume.volume_id) for i in range(7)]
     expect_error(C.FAILED_PRECONDITION, driver.controller.CreateSnapshot,
@@ -651,7 +651,7 @@ def test_list_snapshots_paging_during_concurrent_creates_and_deletes(driver, csi
                 else:
                     stop.wait(0.01)
             except grpc.RpcError as error:
-                if error.code() != C.RESOURCE_EXHAUSTED:
+                if not (error.code() == C.FAILED_PRECONDITION and error.details().startswith("R5")):
                     errors.append((error.code(), error.details()))
                 # quota: delete everything this churner made
                 for e in driver.controller.ListSnapshots(pb.ListSnapshotsRequest(source_volume_id=disk.volume_id)).entries:
@@ -675,6 +675,7 @@ def test_list_snapshots_paging_during_concurrent_creates_and_deletes(driver, csi
 
 def test_list_volumes_pagination_and_published_nodes(driver, csi, pb):
     volumes = [csi.create(driver.controller, f"pvc-lv{i}") for i in range(5)]
+    driver.register_node("node-7")
     driver.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
         volume_id=volumes[1].volume_id, node_id="node-7", volume_capability=csi.cap()))
     expected = sorted(v.volume_id for v in volumes)
@@ -786,6 +787,7 @@ def test_controller_get_volume(driver, csi, pb):
     assert got.volume.volume_id == volume.volume_id and got.volume.capacity_bytes == 2 * GIB
     assert got.volume.volume_context[TYPE_KEY] == "ESSD"
     assert not got.status.published_node_ids and not got.status.volume_condition.abnormal
+    driver.register_node("node-2")
     driver.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
         volume_id=volume.volume_id, node_id="node-2", volume_capability=csi.cap()))
     got = driver.controller.ControllerGetVolume(pb.ControllerGetVolumeRequest(volume_id=volume.volume_id))
@@ -804,6 +806,7 @@ def publish(driver, pb, csi, volume_id, node, mode="SINGLE_NODE_WRITER", readonl
 
 def test_controller_publish_and_unpublish(driver, csi, pb):
     volume = csi.create(driver.controller, "pvc-pub")
+    driver.register_node("node-2")
     first = publish(driver, pb, csi, volume.volume_id, "node-1")
     assert first.publish_context  # the node needs the device
     assert publish(driver, pb, csi, volume.volume_id, "node-1").publish_context == first.publish_context
@@ -843,9 +846,44 @@ def test_controller_publish_errors(driver, csi, pb):
                                                    volume_capability=csi.cap("MULTI_NODE_MULTI_WRITER")))
 
 
+def test_controller_publish_to_a_node_that_does_not_exist_is_not_found(driver, csi, pb):
+    """EVS attaches only to servers that exist: the emulator knows the nodes whose plugins registered (and the
+    driver's own --node-id). Nothing is attached by the refusal; once the node's plugin has started, it works."""
+    volume = csi.create(driver.controller, "pvc-ghost")
+    details = expect_error(C.NOT_FOUND, driver.controller.ControllerPublishVolume, pb.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="ghost-node", volume_capability=csi.cap()))
+    assert "node ghost-node" in details
+    got = driver.controller.ControllerGetVolume(pb.ControllerGetVolumeRequest(volume_id=volume.volume_id))
+    assert not got.status.published_node_ids
+    driver.register_node("ghost-node")
+    publish(driver, pb, csi, volume.volume_id, "ghost-node")
+    driver.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="ghost-node"))
+
+
+def test_controller_publish_again_with_the_other_readonly_is_already_exists(driver, csi, pb):
+    """CSI: a volume published to a node, published again to it with an incompatible readonly flag, is
+    ALREADY_EXISTS (the attachment keeps its mode, as Cinder's attach mode); the same flag is idempotent."""
+    volume = csi.create(driver.controller, "pvc-ro")
+    first = publish(driver, pb, csi, volume.volume_id, "node-1")
+    assert publish(driver, pb, csi, volume.volume_id, "node-1").publish_context == first.publish_context
+    details = expect_error(C.ALREADY_EXISTS, driver.controller.ControllerPublishVolume, pb.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="node-1", volume_capability=csi.cap(), readonly=True))
+    assert "read-write" in details and "read-only" in details
+    driver.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="node-1"))
+    ro = publish(driver, pb, csi, volume.volume_id, "node-1", readonly=True)
+    assert ro.publish_context["evssnap.io/read-only"] == "true"
+    expect_error(C.ALREADY_EXISTS, driver.controller.ControllerPublishVolume, pb.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="node-1", volume_capability=csi.cap(), readonly=False))
+    driver.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
+        volume_id=volume.volume_id, node_id="node-1"))
+
+
 def test_controller_publish_shared_disk_on_two_nodes(driver, csi, pb):
     volume = csi.create(driver.controller, "pvc-sh", params={"everest.io/disk-shared": "true"},
                         caps=[csi.cap("MULTI_NODE_MULTI_WRITER", block=True)])
+    driver.register_node("node-2")
     publish(driver, pb, csi, volume.volume_id, "node-1", "MULTI_NODE_MULTI_WRITER")
     publish(driver, pb, csi, volume.volume_id, "node-2", "MULTI_NODE_MULTI_WRITER")
     got = driver.controller.ControllerGetVolume(pb.ControllerGetVolumeRequest(volume_id=volume.volume_id))
@@ -861,6 +899,7 @@ def test_controller_publish_attach_limit(start_driver, csi, pb):
         volume_id=volumes[2].volume_id, node_id="node-1", volume_capability=csi.cap()))
     # idempotent re-publish of an attached one still works at the limit; another node has its own limit
     publish(d, pb, csi, volumes[1].volume_id, "node-1")
+    d.register_node("node-2")
     publish(d, pb, csi, volumes[2].volume_id, "node-2")
     info = d.node.NodeGetInfo(pb.NodeGetInfoRequest())
     assert info.max_volumes_per_node == 2

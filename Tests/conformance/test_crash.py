@@ -248,7 +248,8 @@ def retry_uncertain(d, csi, model, volumes, snapshots, round_):
         try:
             snap = csi.snapshot(d.controller, name, source)
         except grpc.RpcError as error:
-            assert source not in volumes and error.code() == C.NOT_FOUND or error.code() == C.RESOURCE_EXHAUSTED, \
+            assert (source not in volumes and error.code() == C.NOT_FOUND
+                    or error.code() == C.FAILED_PRECONDITION and error.details().startswith("R5")), \
                 f"round {round_}: retry of snapshot {name}: {error.code()} {error.details()}"
             with model.lock:
                 model.uncertain_snapshots.discard(name)

@@ -190,6 +190,8 @@ def test_node_mode_serves_no_controller_rpcs(start_driver, csi_pb):
     assert "CONTROLLER_SERVICE" not in services
     # a node-only process does not create the controller's state
     assert not (d.state_dir / "evs.sqlite").exists()
+    # but it registers its node id, so that the controller can attach disks to it
+    assert driverproc.registered_nodes(d.state_dir) == ["worker-3"]
 
 
 def test_sigterm_lets_a_call_in_flight_finish(start_driver, csi_pb):

@@ -230,6 +230,32 @@ def test_read_only_publish(driver, csi):
 
 
 @needs_loop
+@pytest.mark.parametrize("block", [False, True], ids=["mount", "block"])
+def test_single_node_single_writer_refuses_a_second_target(driver, csi, block):
+    """CSI: a SINGLE_NODE_SINGLE_WRITER volume already published at one target path is FAILED_PRECONDITION at
+    another, and no second mount is made; the same target stays idempotent; once unpublished, another target
+    works. SINGLE_NODE_MULTI_WRITER allows several targets on the node."""
+    v = Vol(driver, csi, "snsw" + ("b" if block else "m"), block=block, mode="SINGLE_NODE_SINGLE_WRITER")
+    v.stage()
+    v.publish()
+    v.publish()
+    second = v.target + "-2"
+    before = driverproc.mounts_under(driver.tmp)
+    details = expect_error(C.FAILED_PRECONDITION, driver.node.NodePublishVolume, v.publish_request(target=second))
+    assert "SINGLE_NODE_SINGLE_WRITER" in details and v.target in details
+    assert driverproc.mounts_under(driver.tmp) == before and not os.path.exists(second)
+    # the read-only publish of a block volume uses another loop device of the same image: refused all the same
+    expect_error(C.FAILED_PRECONDITION, driver.node.NodePublishVolume, v.publish_request(readonly=True, target=second))
+    v.unpublish()
+    v.publish(target=second)
+    v.unpublish(target=second)
+    multi = csi.cap("SINGLE_NODE_MULTI_WRITER", block=block)
+    v.publish(volume_capability=multi)
+    v.publish(target=second, volume_capability=multi)
+    v.teardown(targets=[second])
+
+
+@needs_loop
 def test_read_only_attach_of_a_blank_disk_cannot_be_formatted(driver, csi):
     v = Vol(driver, csi, "roblank", readonly_attach=True)
     expect_error(C.FAILED_PRECONDITION, driver.node.NodeStageVolume, v.stage_request())
@@ -485,7 +511,9 @@ def test_split_controller_and_node_processes(start_driver, csi, pb):
     state directory (deploy/: one hostPath), which the node reads images from but never opens as a database.
     Stage/publish/stats/expand/unpublish/unstage through the node process."""
     ctl = start_driver(mode="controller", node_id=None)
+    # the node plugin shares the controller's state dir (deploy/ mounts one hostPath in both) and registers there
     node = start_driver(mode="node", node_id="worker-1", state_dir=ctl.state_dir)
+    assert driverproc.registered_nodes(ctl.state_dir) == ["worker-1"]
     cap = csi.cap()
     volume = csi.create(ctl.controller, "split", 1, caps=[cap])
     context = dict(ctl.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(

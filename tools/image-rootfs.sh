@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Stage the root file system of the driver's image (deploy/Containerfile builds it FROM scratch):
+#   tools/image-rootfs.sh DRIVER_BINARY DEST
+# DEST gets the driver (stripped) at /usr/local/bin/evs-csi-driver, the node tools NodeOps runs, and exactly the
+# shared libraries these need: the ldd closure of every executable, each at the path the loader looks for it
+# (plus the loader itself). Nothing else from the host: no shell, no package manager. Prints DEST's size.
+set -euo pipefail
+driver=${1:?usage: image-rootfs.sh DRIVER_BINARY DEST}
+dest=${2:?usage: image-rootfs.sh DRIVER_BINARY DEST}
+
+# What NodeOps runs (Sources/NodeOps: FileSystemProbe, NodeOperations, OfflineResize); mount, umount and loop
+# devices are system calls, not tools.
+tools="blkid mkfs.ext4 mkfs.xfs resize2fs e2fsck xfs_growfs"
+
+rm -rf "$dest"
+mkdir -p "$dest/usr/local/bin" "$dest/usr/sbin" "$dest/tmp" "$dest/var/lib/evssnap" "$dest/csi" "$dest/etc" \
+         "$dest/proc" "$dest/sys" "$dest/dev"
+chmod 1777 "$dest/tmp"
+
+install -m 0755 "$driver" "$dest/usr/local/bin/evs-csi-driver"
+strip --strip-unneeded "$dest/usr/local/bin/evs-csi-driver"
+executables=("$driver")
+for tool in $tools; do
+  path=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$tool") || { echo "image-rootfs: $tool is not installed (make deps)" >&2; exit 1; }
+  real=$(readlink -f "$path")
+  # Keep the tool's name (mkfs.ext4 is a link to mke2fs, which picks its defaults from the name it is called by).
+  install -m 0755 "$real" "$dest/usr/sbin/$tool"
+  executables+=("$real")
+done
+# mke2fs's defaults (block size, features per file-system type); without it mkfs.ext4 uses built-in ones.
+[ -f /etc/mke2fs.conf ] && install -m 0644 /etc/mke2fs.conf "$dest/etc/mke2fs.conf"
+
+# The ldd closure: ldd already lists the transitive dependencies, with their resolved paths.
+libs=$(for exe in "${executables[@]}"; do ldd "$exe"; done |
+       awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u)
+for lib in $libs; do
+  mkdir -p "$dest$(dirname "$lib")"
+  cp -L "$lib" "$dest$lib"
+  case "$lib" in *ld-linux*) ;; *) strip --strip-unneeded "$dest$lib" 2>/dev/null || true ;; esac
+done
+# The loader is looked for at the path in each executable's PT_INTERP (/lib64/ld-linux-x86-64.so.2 on amd64).
+interp=$(readelf -l "$driver" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+if [ -n "$interp" ] && [ ! -e "$dest$interp" ]; then
+  mkdir -p "$dest$(dirname "$interp")"
+  cp -L "$interp" "$dest$interp"
+fi
+du -sb "$dest" | cut -f1
