@@ -13,12 +13,12 @@ public struct NodeService: Sendable {
     let zone: String
     let maxVolumesPerNode: Int
     let backend: EVSEmulator?
-    let operations: NodeOperations
+    let operations: any NodeHost
     let inFlight: InFlight
 
     /// `backend` is nil when this process serves only the Node service.
     public init(nodeID: String, zone: String, maxVolumesPerNode: Int, backend: EVSEmulator?,
-                operations: NodeOperations = NodeOperations(), inFlight: InFlight = InFlight()) {
+                operations: any NodeHost = NodeOperations(), inFlight: InFlight = InFlight()) {
         self.nodeID = nodeID; self.zone = zone; self.maxVolumesPerNode = maxVolumesPerNode
         self.backend = backend; self.operations = operations; self.inFlight = inFlight
     }

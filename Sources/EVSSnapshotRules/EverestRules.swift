@@ -238,7 +238,9 @@ public enum EverestRules {
         } else {
             gib = defaultGiB
         }
-        if limitBytes > 0 && Int64(gib) * gibBytes > limitBytes {
+        // Checked: a required_bytes near Int64.max rounds up to a GiB count whose bytes overflow (found by fuzz-services).
+        let (bytes, overflow) = Int64(gib).multipliedReportingOverflow(by: gibBytes)
+        if limitBytes > 0 && (overflow || bytes > limitBytes) {
             throw .capacityOutOfRange(requestedGiB: gib, min: EverestNames.minCapacityGiB,
                                       max: Int(min(Int64(EverestNames.maxCapacityGiB), limitBytes / gibBytes)))
         }
