@@ -131,7 +131,7 @@ extension EVSEmulator {
             try EverestRules.checkDiskDeletable(id, snapshotCount: try MetadataStore.snapshotCount(of: id, in: db)) // R13
             let nodes = try MetadataStore.attachedNodes(of: id, in: db)
             if !nodes.isEmpty {
-                throw BackendError.busy("R13: disk \(id) is attached to node \(nodes.joined(separator: ", ")); detach it first")
+                throw EverestRuleViolation.diskAttached(disk: id, nodes: nodes)  // R13
             }
             try MetadataStore.setStatus(.deleting, disk: id, in: db)
             return true

@@ -88,28 +88,32 @@ enum Rules {
     /// R4 in Kubernetes terms: the PVC is Bound.
     static func pvcBound(_ qualified: String, _ pvc: PVC) -> RuleOutcome {
         outcome(.r4, pass: "PVC \(qualified) is Bound") { () throws(EverestRuleViolation) in
-            try EverestRules.checkPVCBound(pvcFacts(qualified, pvc, nil))
+            try EverestRules.run(.pvcBound, CreateSnapshotFacts(pvc: pvcFacts(qualified, pvc, nil)), settings: settings)
         }
     }
 
     /// R3: the PV is a volume of the Everest CSI driver (the PV's spec.csi.driver decides, not the class).
     static func everestVolume(_ qualified: String, _ pvc: PVC, _ pv: PV) -> RuleOutcome {
         outcome(.r3, pass: "PVC \(qualified) is bound to PV \(pv.name) of CSI driver \(pv.csiDriver ?? "?")") { () throws(EverestRuleViolation) in
-            try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, pv), settings: settings)
+            try EverestRules.run(.evsVolume, CreateSnapshotFacts(pvc: pvcFacts(qualified, pvc, pv)), settings: settings)
         }
     }
 
-    /// R4: the disk's state, from what Kubernetes shows of it.
+    /// R3 (storage format) and R4: the disk's state, from what Kubernetes shows of it.
     static func diskState(_ disk: Disk) -> RuleOutcome {
-        outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshottable(disk)
+        let format = outcome(.r3, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.storageFormat, CreateSnapshotFacts(disk: disk), settings: settings)
+        }
+        if !format.passed { return format }
+        return outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.diskState, CreateSnapshotFacts(disk: disk), settings: settings)
         }
     }
 
     /// R5: one more snapshot fits the disk's quota.
     static func quota(disk: String, count: Int) -> RuleOutcome {
         outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots") { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)
+            try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)  // R5, `.quota`
         }
     }
 
@@ -118,14 +122,19 @@ enum Rules {
     /// R14: the snapshot name.
     static func snapshotName(_ name: String) -> RuleOutcome {
         outcome(.r14, pass: "snapshot name \(name)") { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshotName(name)
+            try EverestRules.run(.name, CreateSnapshotFacts(name: name), settings: settings)
         }
     }
 
-    /// R7: the restore target PVC does not exist.
+    /// R14 and R7 (the first two of the restore's checks): the new PVC's name, which must not exist yet.
     static func restoreTargetFree(_ qualified: String, exists: Bool) -> RuleOutcome {
-        outcome(.r7, pass: "PVC \(qualified) does not exist yet") { () throws(EverestRuleViolation) in
-            try EverestRules.checkRestoreTargetIsNew(name: qualified, existingNames: exists ? [qualified] : [])
+        let name = String(qualified.split(separator: "/").last ?? Substring(qualified))
+        let r14 = outcome(.r14, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.name, RestoreFacts(name: name), settings: settings)
+        }
+        if !r14.passed { return r14 }
+        return outcome(.r7, pass: "PVC \(qualified) does not exist yet") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.targetIsNew, RestoreFacts(name: qualified, targetExists: exists), settings: settings)
         }
     }
 
@@ -140,7 +149,7 @@ enum Rules {
     /// R11: the snapshot is ready to restore from.
     static func readyToRestore(_ s: VolumeSnapshot, snapshot: Snapshot) -> RuleOutcome {
         outcome(.r11, pass: "snapshot \(s.namespace ?? "")/\(s.name) is ready to use") { () throws(EverestRuleViolation) in
-            try EverestRules.checkReadyToRestore(snapshot)
+            try EverestRules.run(.ready, RestoreFacts(snapshot: snapshot), settings: settings)
         }
     }
 
@@ -182,8 +191,12 @@ extension Rules {
     /// Whether a StorageClass provisions through the Everest driver: its provisioner is the driver, or CCE's
     /// `everest-csi-provisioner` with the `csi.storage.k8s.io/csi-driver-name` parameter naming the driver.
     static func isDriverStorageClass(_ sc: StorageClass) -> Bool {
-        sc.provisioner == settings.driverName
-            || (sc.provisioner == EverestNames.cceProvisioner && sc.parameters[EverestNames.csiDriverNameParameter] == settings.driverName)
+        EverestRules.isDriverStorageClass(facts(sc), settings: settings)
+    }
+
+    /// The R10 facts of a StorageClass.
+    static func facts(_ sc: StorageClass) -> StorageClassFacts {
+        StorageClassFacts(name: sc.name, provisioner: sc.provisioner, parameters: sc.parameters)
     }
 
     /// Zones a StorageClass's `allowedTopologies` permit (empty = no requirement), for R9.
@@ -197,31 +210,23 @@ extension Rules {
         return zones
     }
 
-    /// The restore PVC of R10 for `snapshot`, after R10 (class), R8, R9 and R12 checks; throws the first refusal.
+    /// The restore PVC of R10 for `snapshot`, after the restore's checks in the domain's one order (R14, R7, R11,
+    /// R10, R12, R8, R9; the driver runs the same list); throws the first refusal.
     static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
                             storageClassName: String, storageClass: StorageClass?) throws -> JSONValue {
-        guard let sc = storageClass else {
-            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                           found: "\(storageClassName) (not found)"))
-        }
-        guard isDriverStorageClass(sc) else {
-            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                           found: "\(storageClassName) (provisioner \(sc.provisioner))"))
-        }
         let shape = EverestRules.restorePVC(name: name, namespace: namespace, volumeSnapshotName: volumeSnapshot,
                                             snapshot: snapshot, storageClassName: storageClassName, settings: settings)
-        if let v = EverestRules.restorePVCMismatches(shape, snapshot: snapshot, volumeSnapshotName: volumeSnapshot,
-                                                     driverStorageClasses: [storageClassName], settings: settings).first {
-            throw refusal(v)
-        }
-        let gib = try capacityGiB(shape.storage)
-        let zones = allowedZones(sc)
+        var facts = RestoreFacts(name: name, targetExists: false, snapshot: snapshot, pvc: shape,
+                                 volumeSnapshotName: volumeSnapshot, storageClass: storageClass.map(facts))
         do {
-            // What the class and the shape's annotations state for the new disk; the rest is inherited.
-            let request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
-                                                            name: name, capacityGiB: gib, allowedZones: zones)
-            // R14, R11, R12, R8, R9 in the order the driver applies them.
-            _ = try EverestRules.checkRestore(request, snapshot: snapshot, settings: settings)
+            // What the class and the shape's annotations state for the new disk; the rest is inherited. A class that
+            // does not exist or is not the driver's is refused by R10 before anything is read from it.
+            if let sc = storageClass, isDriverStorageClass(sc) {
+                let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage)
+                facts.request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
+                                                                  name: name, capacityGiB: gib, allowedZones: allowedZones(sc))
+            }
+            try EverestRules.checkRestore(facts, settings: settings)
         } catch { throw refusal(error) }
         return pvcObject(shape)
     }

@@ -59,10 +59,6 @@ func waitFor(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) async -
     return condition()
 }
 
-struct PlainError: Error, CustomStringConvertible {
-    var description: String { "disk image /var/lib/evs/d-1 is unreadable" }
-}
-
 /// This process's resident set size in bytes (/proc/self/statm).
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return -1 }

@@ -83,7 +83,7 @@ final class Harness: @unchecked Sendable {  // libFuzzer calls the entry point f
         let host = RecordingHost(disksDirectory: directory + "/disks")
         let controller = ControllerService(backend: emulator, driverName: EverestNames.driverName, annotations: nil, logger: logger)
         let node = NodeService(nodeID: Self.nodeID, zone: EmulatorConfiguration.defaultTopology.zone, maxVolumesPerNode: 8,
-                               backend: emulator, operations: host)
+                               locator: emulator, operations: host)
         let identity = IdentityService(driverName: EverestNames.driverName, servesController: true,
                                        health: { emulator.health() })
         state = State(directory: directory, emulator: emulator, identity: identity, controller: controller, node: node,
