@@ -80,7 +80,7 @@ class Soak:
         try:
             while not self.done.is_set():
                 # Mostly mid-traffic; sometimes right after a start (during reconcile or the first calls).
-                time.sleep(rng.uniform(0.0, 0.08) if rng.random() < 0.15 else rng.uniform(0.1, 0.7))
+                time.sleep(rng.uniform(0.0, 0.03) if rng.random() < 0.15 else rng.uniform(0.05, 0.25))
                 if self.done.is_set():
                     break
                 self.driver.kill()
