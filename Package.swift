@@ -186,6 +186,34 @@ targets += [
         exclude: ["Golden"]),
 ]
 
+// MARK: - Fuzzing: libFuzzer targets (Tests/fuzz, docs/fuzzing.md)
+// `make fuzz` builds them in .build-fuzz with -DFUZZING and -sanitize=fuzzer,address: each is a libFuzzer target
+// (`LLVMFuzzerTestOneInput`). In an ordinary build each is a replay tool that runs the same entry point over the
+// files it is given: `make test-fuzz-corpus` replays Tests/fuzz/corpus/<target>/ with it.
+// One decoder target per CSI request type (protobuf-c unpack + the Swift conversion), and fuzz-services, which
+// feeds decoded requests of every method to the real services over an emulator in a temporary directory.
+let fuzzedRequests = [
+    "GetPluginInfoRequest", "GetPluginCapabilitiesRequest", "ProbeRequest",
+    "CreateVolumeRequest", "DeleteVolumeRequest", "ControllerPublishVolumeRequest", "ControllerUnpublishVolumeRequest",
+    "ValidateVolumeCapabilitiesRequest", "ListVolumesRequest", "GetCapacityRequest", "ControllerGetCapabilitiesRequest",
+    "CreateSnapshotRequest", "DeleteSnapshotRequest", "ListSnapshotsRequest", "GetSnapshotRequest",
+    "ControllerExpandVolumeRequest", "ControllerGetVolumeRequest", "ControllerModifyVolumeRequest",
+    "NodeStageVolumeRequest", "NodeUnstageVolumeRequest", "NodePublishVolumeRequest", "NodeUnpublishVolumeRequest",
+    "NodeGetVolumeStatsRequest", "NodeExpandVolumeRequest", "NodeGetCapabilitiesRequest", "NodeGetInfoRequest",
+]
+targets += [.target(name: "FuzzSupport", dependencies: ["CSIMessages"], path: "Tests/fuzz/Support")]
+targets += fuzzedRequests.map { request in
+    .executableTarget(name: "fuzz-decode-\(request)", dependencies: ["CSIMessages", "FuzzSupport"],
+                      path: "Tests/fuzz/decode", sources: ["\(request).swift"])
+}
+targets += [
+    .executableTarget(
+        name: "fuzz-services",
+        dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", "FuzzSupport",
+                       .product(name: "Logging", package: "swift-log")],
+        path: "Tests/fuzz/services"),
+]
+
 let package = Package(
     name: "evssnap",
     platforms: [.macOS(.v15)],

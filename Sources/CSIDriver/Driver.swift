@@ -62,7 +62,7 @@ public final class Driver: Sendable {
         do {
             server = try RPCServer(configuration: .init(
                 endpoint: configuration.endpoint, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
-                handlerThreads: configuration.handlerThreads))
+                handlerThreads: configuration.handlerThreads, maxQueuedCalls: configuration.maxQueuedCalls))
         } catch {
             throw .endpoint("invalid --endpoint \(configuration.endpoint): \(error)")
         }

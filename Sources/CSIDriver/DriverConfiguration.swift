@@ -43,6 +43,8 @@ public struct DriverConfiguration: Sendable {
     public var socketMode: UInt32
     /// Threads running handlers.
     public var handlerThreads: Int
+    /// Calls that may wait for a busy handler thread; more are answered RESOURCE_EXHAUSTED at once.
+    public var maxQueuedCalls: Int
     /// How long calls in flight may run after SIGTERM before they are cancelled.
     public var shutdownGrace: Duration
     /// Largest request accepted.
@@ -53,12 +55,12 @@ public struct DriverConfiguration: Sendable {
         endpoint: String, driverName: String = EverestNames.driverName, nodeID: String = "", mode: Mode = .all,
         stateDirectory: String, topologies: [Topology] = [Topology(region: "cn-north-4", zone: "cn-north-4a")],
         rules: RuleSettings = .default, maxVolumesPerNode: Int = 59, socketMode: UInt32 = 0o660,
-        handlerThreads: Int = 8, shutdownGrace: Duration = .seconds(10), maxReceiveMessageSize: Int = 4 << 20
+        handlerThreads: Int = 8, maxQueuedCalls: Int = 256, shutdownGrace: Duration = .seconds(10), maxReceiveMessageSize: Int = 4 << 20
     ) {
         self.endpoint = endpoint; self.driverName = driverName; self.nodeID = nodeID; self.mode = mode
         self.stateDirectory = stateDirectory; self.topologies = topologies; self.rules = rules
         self.maxVolumesPerNode = maxVolumesPerNode; self.socketMode = socketMode
-        self.handlerThreads = handlerThreads; self.shutdownGrace = shutdownGrace
+        self.handlerThreads = handlerThreads; self.maxQueuedCalls = maxQueuedCalls; self.shutdownGrace = shutdownGrace
         self.maxReceiveMessageSize = maxReceiveMessageSize
     }
 }

@@ -12,12 +12,12 @@ public struct NodeService: Sendable {
     let zone: String
     let maxVolumesPerNode: Int
     let locator: any NodeDiskLocator
-    let operations: NodeOperations
+    let operations: any NodeHost
     let inFlight: InFlight
 
     /// `locator` tells where a disk's data is on this node.
     public init(nodeID: String, zone: String, maxVolumesPerNode: Int, locator: any NodeDiskLocator,
-                operations: NodeOperations = NodeOperations(), inFlight: InFlight = InFlight()) {
+                operations: any NodeHost = NodeOperations(), inFlight: InFlight = InFlight()) {
         self.nodeID = nodeID; self.zone = zone; self.maxVolumesPerNode = maxVolumesPerNode
         self.locator = locator; self.operations = operations; self.inFlight = inFlight
     }

@@ -37,6 +37,11 @@ public struct StagedVolume: Sendable, Equatable {
     public var formatted: Bool
     /// True when this call found the volume already staged and changed nothing.
     public var alreadyStaged: Bool
+
+    public init(device: LoopDevice, stagingPath: String, blockDeviceFile: String?, formatted: Bool, alreadyStaged: Bool) {
+        self.device = device; self.stagingPath = stagingPath; self.blockDeviceFile = blockDeviceFile
+        self.formatted = formatted; self.alreadyStaged = alreadyStaged
+    }
 }
 
 /// Usage numbers of a volume.
@@ -61,6 +66,12 @@ public struct FileSystemUsage: Sendable, Equatable {
     public var usedInodes: Int64
     /// `f_favail`.
     public var freeInodes: Int64
+
+    public init(totalBytes: Int64, usedBytes: Int64, availableBytes: Int64, totalInodes: Int64, usedInodes: Int64,
+                freeInodes: Int64) {
+        self.totalBytes = totalBytes; self.usedBytes = usedBytes; self.availableBytes = availableBytes
+        self.totalInodes = totalInodes; self.usedInodes = usedInodes; self.freeInodes = freeInodes
+    }
 }
 
 /// CSI `VolumeCondition`: abnormal when the path is not a mount point, the loop device is gone, or its image is missing.
@@ -69,6 +80,10 @@ public struct VolumeCondition: Sendable, Equatable {
     public var abnormal: Bool
     /// What is wrong, or "volume is healthy".
     public var message: String
+
+    public init(abnormal: Bool, message: String) {
+        self.abnormal = abnormal; self.message = message
+    }
 }
 
 /// The answer of `volumeStats`.
@@ -77,4 +92,8 @@ public struct VolumeStats: Sendable, Equatable {
     public var usage: VolumeUsage
     /// Health of the volume path.
     public var condition: VolumeCondition
+
+    public init(usage: VolumeUsage, condition: VolumeCondition) {
+        self.usage = usage; self.condition = condition
+    }
 }

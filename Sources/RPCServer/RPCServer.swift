@@ -11,8 +11,12 @@ import Synchronization
 /// Lifecycle: `init` → `register` each method → `start` → … → `shutdown(grace:)`. Dropping the
 /// last reference to a running server shuts it down with no grace period.
 ///
-/// Known limits: unary calls only; request and response metadata are neither read nor sent; the
-/// handler queue is unbounded (calls wait for a free handler thread, or for their deadline).
+/// Overload: a call that finds every handler thread busy waits in a queue of at most `maxQueuedCalls`
+/// (for a free thread, or for its deadline); a call that finds the queue full is answered
+/// RESOURCE_EXHAUSTED at once, on the queue thread, and its request freed: memory stays flat however
+/// many calls a client sends.
+///
+/// Known limits: unary calls only; request and response metadata are neither read nor sent.
 public final class RPCServer: Sendable {
     /// Server settings.
     public struct Configuration: Sendable {
@@ -27,17 +31,25 @@ public final class RPCServer: Sendable {
         public var handlerThreads: Int
         /// Calls requested from the core ahead of time, per registered method.
         public var pendingRequestsPerMethod: Int
+        /// Calls that may wait for a busy handler thread; one more is answered RESOURCE_EXHAUSTED at once.
+        public var maxQueuedCalls: Int
+
+        /// The default `maxQueuedCalls`: room for a CO's worker pool (external-provisioner runs 100 workers) on
+        /// top of the handler threads, far below what would hold memory.
+        public static let defaultMaxQueuedCalls = 256
 
         /// Creates a configuration; only the endpoint is required.
         public init(
             endpoint: String, completionQueueThreads: Int = 2, maxReceiveMessageSize: Int = 4 * 1024 * 1024,
-            handlerThreads: Int = 4, pendingRequestsPerMethod: Int = 8
+            handlerThreads: Int = 4, pendingRequestsPerMethod: Int = 8,
+            maxQueuedCalls: Int = Configuration.defaultMaxQueuedCalls
         ) {
             self.endpoint = endpoint
             self.completionQueueThreads = completionQueueThreads
             self.maxReceiveMessageSize = maxReceiveMessageSize
             self.handlerThreads = handlerThreads
             self.pendingRequestsPerMethod = pendingRequestsPerMethod
+            self.maxQueuedCalls = maxQueuedCalls
         }
     }
 
@@ -75,6 +87,7 @@ public final class RPCServer: Sendable {
         precondition(configuration.completionQueueThreads > 0, "completionQueueThreads must be > 0")
         precondition(configuration.handlerThreads > 0, "handlerThreads must be > 0")
         precondition(configuration.pendingRequestsPerMethod > 0, "pendingRequestsPerMethod must be > 0")
+        precondition(configuration.maxQueuedCalls >= 0, "maxQueuedCalls must be >= 0")
         self.configuration = configuration
         self.endpoint = try RPCEndpoint(parsing: configuration.endpoint)
     }
@@ -216,7 +229,7 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
 
         let core = ServerCore(
             server: server, queue: queue,
-            pool: HandlerPool(threads: configuration.handlerThreads, name: "rpc-handler"),
+            pool: HandlerPool(threads: configuration.handlerThreads, maxQueued: configuration.maxQueuedCalls, name: "rpc-handler"),
             methods: methods, pendingRequestsPerMethod: configuration.pendingRequestsPerMethod,
             boundPort: Int(port))
         queue.startThreads(count: configuration.completionQueueThreads, name: "rpc-cq")
@@ -309,7 +322,14 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
         }
         switch method.lane {
         case .inline: work()
-        case .handlerPool: pool.submit(work)
+        case .handlerPool:
+            if !pool.submit(work) {
+                // Overloaded: refuse now, on this queue thread, instead of holding the call and its request.
+                payload.pointer.map(grpc_byte_buffer_destroy)
+                serverCall.answer(response: nil, status: RPCStatus(
+                    code: .resourceExhausted,
+                    message: "server busy: \(pool.maxQueued) calls already wait for the \(pool.threadCount) handler threads; retry later"))
+            }
         }
     }
 

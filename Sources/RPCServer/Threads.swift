@@ -85,8 +85,13 @@ func spawnThread(name: String, detached: Bool = false, _ body: @escaping @Sendab
     return thread
 }
 
-/// A fixed number of threads running submitted jobs in FIFO order. The queue is unbounded.
+/// A fixed number of threads running submitted jobs in FIFO order. At most `maxQueued` jobs wait for a thread;
+/// `submit` refuses more, so a flood of calls costs a refusal each instead of memory.
 final class HandlerPool: @unchecked Sendable {  // Sendable: `jobs`, `head`, `stopping` guarded by `lock`.
+    /// Jobs that may wait for a free thread (running jobs not counted).
+    let maxQueued: Int
+    /// The number of threads.
+    let threadCount: Int
     private let lock = ConditionLock()
     /// Guarded by `lock`. Jobs before `head` have been taken.
     private var jobs: [() -> Void] = []
@@ -96,22 +101,34 @@ final class HandlerPool: @unchecked Sendable {  // Sendable: `jobs`, `head`, `st
     /// Written by `init` only, read by `stop`.
     private var threads: [pthread_t] = []
 
-    init(threads count: Int, name: String) {
+    init(threads count: Int, maxQueued: Int = .max, name: String) {
         precondition(count > 0, "handler pool needs at least one thread")
+        precondition(maxQueued >= 0, "maxQueued must be >= 0")
+        self.maxQueued = maxQueued
+        threadCount = count
         threads = (0..<count).map { index in
             spawnThread(name: "\(name)\(index)") { [self] in self.work() }
         }
     }
 
-    /// Queues a job; one idle thread wakes up for it.
-    func submit(_ job: @escaping () -> Void) {
+    /// Queues a job and wakes one idle thread for it; false (the job dropped, never run) when `maxQueued` jobs
+    /// are already waiting.
+    func submit(_ job: @escaping () -> Void) -> Bool {
         lock.lock()
         precondition(!stopping, "job submitted to a stopped handler pool")
+        if jobs.count - head >= maxQueued {
+            lock.unlock()
+            return false
+        }
         jobs.append(job)
         let wake = idle > 0
         lock.unlock()
         if wake { lock.signal() }
+        return true
     }
+
+    /// Jobs waiting for a thread now.
+    var queued: Int { lock.withLock { jobs.count - head } }
 
     /// Runs the queued jobs to the end, then joins every thread. Safe to call twice.
     func stop() {

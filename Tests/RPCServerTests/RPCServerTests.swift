@@ -174,6 +174,55 @@ struct RPCServerTests {
         }
     }
 
+    /// Issue 9, bounded queue: 4 handler threads held busy, a queue of 16, and 10,000 calls sent at once with the
+    /// C core's client, twice. Each time the 20 that fit run and every other call is answered RESOURCE_EXHAUSTED
+    /// while the 20 are still held (at once, not after a handler frees up), and the refused requests are freed.
+    /// RSS is printed, not asserted: client and server share this process, and 10,000 plain echo calls started at
+    /// once grow it too (36-106 MiB per burst, measured), so an in-process bound would not isolate the queue.
+    @Test("10,000 calls in flight against busy handlers, twice: 20 run, the rest RESOURCE_EXHAUSTED at once")
+    func boundedQueue() async throws {
+        let threads = 4, queue = 16, calls = 10_000
+        let release = Box(false)
+        let running = Box(0)
+        let harness = try Harness(handlerThreads: threads, maxQueuedCalls: queue) { server in
+            server.register("/test.Slow/Hold") { _, request in
+                running.update { $0 += 1 }
+                while !release.get { usleep(1_000) }
+                running.update { $0 -= 1 }
+                return request
+            }
+        }
+        defer { harness.stop() }
+        #expect(await harness.client.call("/test.Echo/Echo", request: [1], timeout: .seconds(10)).status == .ok)
+        let payload = [UInt8](repeating: 0x5A, count: 1024)
+        let refused = calls - threads - queue
+        var rss = [residentBytes()]
+        for burst in 1...2 {
+            release.set(false)
+            let codes = Box([RPCStatusCode: Int]())
+            let rejectedWhileHeld = Box(0)
+            let start = ContinuousClock.now
+            for _ in 0..<calls {
+                harness.client.start("/test.Slow/Hold", request: payload, timeout: .seconds(120)) { response in
+                    if response.status.code == .resourceExhausted, !release.get { rejectedWhileHeld.update { $0 += 1 } }
+                    codes.update { $0[response.status.code, default: 0] += 1 }
+                }
+            }
+            #expect(await waitFor(.seconds(120)) { codes.get[.resourceExhausted, default: 0] >= refused })
+            let rejectTime = ContinuousClock.now - start
+            let held = residentBytes()
+            #expect(running.get == threads, "burst \(burst): handlers running while held")
+            release.set(true)
+            #expect(await waitFor(.seconds(60)) { codes.get.values.reduce(0, +) == calls })
+            rss.append(max(held, residentBytes()))
+            #expect(codes.get == [.ok: threads + queue, .resourceExhausted: refused], "burst \(burst): codes \(codes.get)")
+            #expect(rejectedWhileHeld.get == refused, "burst \(burst): every refusal came while the handlers were busy")
+            print("bounded queue, burst \(burst): \(calls) calls, \(codes.get[.ok] ?? 0) OK, "
+                  + "\(codes.get[.resourceExhausted] ?? 0) RESOURCE_EXHAUSTED, all refused within \(rejectTime); "
+                  + "RSS before \(rss[burst - 1] >> 20) MiB, peak \(rss[burst] >> 20) MiB")
+        }
+    }
+
     @Test("shutdown lets a call in flight finish within the grace period")
     func shutdownWithinGrace() async throws {
         let started = Box(false)

@@ -15,11 +15,13 @@ struct Harness {
 
     init(
         maxReceive: Int = 4 * 1024 * 1024, handlerThreads: Int = 4,
+        maxQueuedCalls: Int = RPCServer.Configuration.defaultMaxQueuedCalls,
         register: (RPCServer) -> Void = { _ in }
     ) throws {
         endpoint = "unix://" + temporarySocketPath()
-        server = try RPCServer(
-            configuration: .init(endpoint: endpoint, maxReceiveMessageSize: maxReceive, handlerThreads: handlerThreads))
+        server = try RPCServer(configuration: .init(
+            endpoint: endpoint, maxReceiveMessageSize: maxReceive, handlerThreads: handlerThreads,
+            maxQueuedCalls: maxQueuedCalls))
         server.register("/test.Echo/Echo") { _, request in request }
         register(server)
         try server.start()
@@ -55,4 +57,12 @@ func waitFor(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) async -
         try? await Task.sleep(for: .milliseconds(1))
     }
     return condition()
+}
+
+/// This process's resident set size in bytes (/proc/self/statm).
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return -1 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return -1 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

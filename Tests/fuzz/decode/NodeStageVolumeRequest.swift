@@ -1,0 +1,13 @@
+// Fuzz target fuzz-decode-NodeStageVolumeRequest: protobuf-c unpack + Swift conversion of CSI.NodeStageVolumeRequest (see FuzzDecode).
+// Built with -DFUZZING -sanitize=fuzzer,address (make fuzz) it is a libFuzzer target; otherwise it replays files.
+import CSIMessages
+import FuzzSupport
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzDecode.run(CSI.NodeStageVolumeRequest.self, data, size)
+}
+
+#if !FUZZING
+@main enum Replay { static func main() { FuzzReplay.main(fuzzOneInput) } }
+#endif

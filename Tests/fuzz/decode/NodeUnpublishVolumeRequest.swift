@@ -1,0 +1,13 @@
+// Fuzz target fuzz-decode-NodeUnpublishVolumeRequest: protobuf-c unpack + Swift conversion of CSI.NodeUnpublishVolumeRequest (see FuzzDecode).
+// Built with -DFUZZING -sanitize=fuzzer,address (make fuzz) it is a libFuzzer target; otherwise it replays files.
+import CSIMessages
+import FuzzSupport
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzDecode.run(CSI.NodeUnpublishVolumeRequest.self, data, size)
+}
+
+#if !FUZZING
+@main enum Replay { static func main() { FuzzReplay.main(fuzzOneInput) } }
+#endif
