@@ -1,12 +1,31 @@
 import EVSSnapshotRules
 import Foundation
+import Synchronization
 
 /// The plugin's adapter to the shared domain module `EVSSnapshotRules`: it turns Kubernetes objects into the
 /// domain's plain values, calls `EverestRules`, and turns each verdict into a `RuleOutcome`. No rule is
 /// decided here; only the pass messages (what was checked) are the plugin's own words.
 enum Rules {
-    /// The rule settings (EVEREST.md defaults: 7 snapshots per disk, equal capacity, v1.15, disk.csi.everest.io).
-    static let settings = RuleSettings.default
+    /// The rule settings in effect: what the driver published on the cluster (`Session.loadDriverSettings`), else
+    /// EVEREST.md's defaults (7 snapshots per disk, equal capacity, v1.15, disk.csi.everest.io).
+    static var settings: RuleSettings { current.settings }
+
+    /// The settings of the command running in this task (each command gets its own box).
+    @TaskLocal static var current = SettingsBox()
+
+    /// Holds one command's rule settings; set once the driver's published settings are read.
+    final class SettingsBox: Sendable {
+        private let value = Mutex(RuleSettings.default)
+        /// Whether the driver's published settings were read (false: the defaults are in effect).
+        private let published = Mutex<String?>(nil)
+        var settings: RuleSettings { value.withLock { $0 } }
+        func set(_ s: RuleSettings, from source: String) {
+            value.withLock { $0 = s }
+            published.withLock { $0 = source }
+        }
+        /// Where the settings came from, nil for the defaults.
+        var source: String? { published.withLock { $0 } }
+    }
 
     /// Maps a domain verdict to an outcome.
     static func outcome(_ rule: RuleID, pass: String, _ check: () throws(EverestRuleViolation) -> Void) -> RuleOutcome {
@@ -80,9 +99,9 @@ enum Rules {
 
     // MARK: R3, R4, R5
 
-    static func pvcFacts(_ qualified: String, _ pvc: PVC, _ pv: PV?) -> PVCFacts {
+    static func pvcFacts(_ qualified: String, _ pvc: PVC, _ pv: PV?, csiDriver: String?? = .none) -> PVCFacts {
         PVCFacts(name: qualified, phase: pvc.phase, storageClassName: pvc.storageClassName, volumeName: pvc.volumeName,
-                 csiDriver: pv?.csiDriver, flexVolumeDriver: pv?.flexDriver)
+                 csiDriver: csiDriver ?? pv?.csiDriver, flexVolumeDriver: pv?.flexDriver)
     }
 
     /// R4 in Kubernetes terms: the PVC is Bound.
@@ -99,6 +118,27 @@ enum Rules {
         }
     }
 
+    /// R3 when the PV may not be read: the provisioner the PVC's annotations name
+    /// (`volume.kubernetes.io/storage-provisioner`, its beta form, or `pv.kubernetes.io/provisioned-by`) stands
+    /// for the PV's driver; FlexVolume classes are refused by name. Without either, R3 is unverified.
+    static func everestVolume(_ qualified: String, _ pvc: PVC, refusedPV reason: String) -> RuleOutcome {
+        let driver = settings.driverName
+        if let p = pvc.provisionerAnnotation, p.value != EverestNames.cceProvisioner {
+            return outcome(.r3, pass: "PVC \(qualified) was provisioned by \(p.value) (its annotation \(p.key); \(reason))") { () throws(EverestRuleViolation) in
+                try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, nil, csiDriver: p.value), settings: settings)
+            }
+        }
+        // FlexVolume classes (ssd, sas, sata) are refused by their name alone.
+        let byName = outcome(.r3, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, nil, csiDriver: nil), settings: settings)
+        }
+        if byName.failed, let sc = pvc.storageClassName, EverestNames.flexVolumeClasses.contains(sc) { return byName }
+        if pvc.provisionerAnnotation != nil {
+            return .unverified("R3", "PVC \(qualified) was provisioned by \(EverestNames.cceProvisioner), which serves several drivers; \(reason)")
+        }
+        return .unverified("R3", "\(reason) (PVC \(qualified) names no provisioner; the PV's CSI driver decides, expected \(driver))")
+    }
+
     /// R4: the disk's state, from what Kubernetes shows of it.
     static func diskState(_ disk: Disk) -> RuleOutcome {
         outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
@@ -107,8 +147,9 @@ enum Rules {
     }
 
     /// R5: one more snapshot fits the disk's quota.
-    static func quota(disk: String, count: Int) -> RuleOutcome {
-        outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots") { () throws(EverestRuleViolation) in
+    /// `counted` says how, when not from the disk's VolumeSnapshotContents.
+    static func quota(disk: String, count: Int, counted: String? = nil) -> RuleOutcome {
+        outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots" + (counted.map { ", \($0)" } ?? "")) { () throws(EverestRuleViolation) in
             try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)
         }
     }
@@ -172,7 +213,12 @@ enum Rules {
     }
 
     static func refusal(_ v: EverestRuleViolation) -> CLIError {
-        .refused(rule: v.rule.rawValue, message: v.message + (hint(for: v).map { ": \($0)" } ?? ""))
+        .refused(rule: v.rule.rawValue, message: refusalText(v))
+    }
+
+    /// The violation's message and what to do about it.
+    static func refusalText(_ v: EverestRuleViolation) -> String {
+        v.message + (hint(for: v).map { ": \($0)" } ?? "")
     }
 }
 
@@ -197,33 +243,107 @@ extension Rules {
         return zones
     }
 
-    /// The restore PVC of R10 for `snapshot`, after R10 (class), R8, R9 and R12 checks; throws the first refusal.
+    /// The restore PVC of R10 for `snapshot`, with the outcomes of R10 (class), R12, R8 and R9.
     static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
-                            storageClassName: String, storageClass: StorageClass?) throws -> JSONValue {
-        guard let sc = storageClass else {
-            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                           found: "\(storageClassName) (not found)"))
-        }
-        guard isDriverStorageClass(sc) else {
-            throw refusal(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                           found: "\(storageClassName) (provisioner \(sc.provisioner))"))
-        }
+                            storageClassName: String, storageClass: ClusterRead<StorageClass?>,
+                            sourceUnknown: [String] = []) -> (pvc: JSONValue, outcomes: [RuleOutcome]) {
         let shape = EverestRules.restorePVC(name: name, namespace: namespace, volumeSnapshotName: volumeSnapshot,
                                             snapshot: snapshot, storageClassName: storageClassName, settings: settings)
-        if let v = EverestRules.restorePVCMismatches(shape, snapshot: snapshot, volumeSnapshotName: volumeSnapshot,
-                                                     driverStorageClasses: [storageClassName], settings: settings).first {
-            throw refusal(v)
+        let outcomes = restoreChecks(shape, volumeSnapshot: volumeSnapshot, snapshot: snapshot, storageClass: storageClass,
+                                     sourceUnknown: sourceUnknown, sourceTypeKnown: true)
+        return (pvcObject(shape), outcomes)
+    }
+
+    /// R10, R12, R8 and R9 for a restore PVC (the plugin's own, or one the user wrote), against the snapshot's
+    /// source disk and the PVC's StorageClass, in the order the driver applies them (R12, R8, R9 after R10's shape).
+    ///
+    /// `storageClass` forbidden: R10's "class of the driver" and the class's parameters (R8) and allowed
+    /// topologies (R9) are unverified. `sourceUnknown`: reads refused while loading the source disk (its PV,
+    /// content), so the attributes only they record are Everest's defaults; R8 is then unverified unless it
+    /// fails on what is known. `sourceTypeKnown` false: the source's disk type was not read from anything, so a
+    /// type difference is unverified rather than failed.
+    static func restoreChecks(_ shape: RestorePVCShape, volumeSnapshot: String, snapshot: Snapshot,
+                              storageClass: ClusterRead<StorageClass?>, sourceUnknown: [String],
+                              sourceTypeKnown: Bool) -> [RuleOutcome] {
+        var outcomes: [RuleOutcome] = []
+        let className = shape.storageClassName ?? settings.defaultStorageClass
+        // R10: the class is the driver's.
+        var classUnverified: String?
+        switch storageClass {
+        case .read(nil):
+            outcomes.append(.fail("R10", refusalText(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
+                                                                   found: "\(className) (not found)"))))
+        case .read(let sc?) where !isDriverStorageClass(sc):
+            outcomes.append(.fail("R10", refusalText(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
+                                                                   found: "\(className) (provisioner \(sc.provisioner))"))))
+        case .read: break
+        case .forbidden(let reason): classUnverified = reason
         }
-        let gib = try capacityGiB(shape.storage)
-        let zones = allowedZones(sc)
+        // R10: the shape (class by name, type, fstype, labels, access mode, size, dataSource).
+        var mismatches = EverestRules.restorePVCMismatches(shape, snapshot: snapshot, volumeSnapshotName: volumeSnapshot,
+                                                           driverStorageClasses: [className], settings: settings)
+        var typeUnverified = false
+        if !sourceTypeKnown {
+            let before = mismatches.count
+            mismatches.removeAll { if case .restorePVCField(let f, _, _) = $0 { return f.hasSuffix(EverestNames.diskVolumeType) }; return false }
+            typeUnverified = mismatches.count != before
+        }
+        if !mismatches.isEmpty {
+            // Every difference at once, the rule id once.
+            let texts = mismatches.enumerated().map { n, v in
+                n == 0 ? refusalText(v) : String(refusalText(v).trimmingPrefix("\(v.rule.rawValue): "))
+            }
+            outcomes.append(.fail("R10", texts.joined(separator: "; ")))
+        } else if typeUnverified {
+            outcomes.append(.unverified("R10", "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))"))
+        } else if let classUnverified {
+            outcomes.append(.unverified("R10", "\(classUnverified) (whether \(className) is a class of \(settings.driverName))"))
+        } else {
+            outcomes.append(.pass("R10", "PVC \(shape.namespace)/\(shape.name) has the shape a restore of \(volumeSnapshot) needs"))
+        }
+        // R12: a size Everest can make.
+        let gib: Int
         do {
-            // What the class and the shape's annotations state for the new disk; the rest is inherited.
-            let request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
-                                                            name: name, capacityGiB: gib, allowedZones: zones)
-            // R14, R11, R12, R8, R9 in the order the driver applies them.
-            _ = try EverestRules.checkRestore(request, snapshot: snapshot, settings: settings)
-        } catch { throw refusal(error) }
-        return pvcObject(shape)
+            gib = try capacityGiB(shape.storage)
+            outcomes.append(.pass("R12", "request \(shape.storage) is \(gib)Gi"))
+        } catch let CLIError.refused(rule, message) {
+            outcomes.append(.fail(rule, message))
+            return outcomes
+        } catch {
+            return outcomes
+        }
+        // R8 and R9: what the class and the PVC's annotations give the new disk, against the source.
+        let sc = storageClass.value ?? nil
+        let request: RestoreRequest
+        do {
+            request = try DiskAttributes.restoreRequest(parameters: sc?.parameters ?? [:], annotations: shape.annotations,
+                                                        name: shape.name, capacityGiB: gib, allowedZones: sc.map(allowedZones) ?? [])
+        } catch let v as EverestRuleViolation {
+            outcomes.append(.fail(v.rule.rawValue, refusalText(v)))
+            return outcomes
+        } catch {
+            return outcomes
+        }
+        let r8 = outcome(.r8, pass: "the new disk gets the source's type, mode, encryption, sharing and \(gib)Gi") { () throws(EverestRuleViolation) in
+            var r = request
+            if !sourceTypeKnown { r.type = nil }
+            try EverestRules.checkRestoreMatchesSource(r, snapshot: snapshot, settings: settings)
+        }
+        let r8Unknown = [classUnverified.map { "\($0) (its parameters)" }].compactMap { $0 } + sourceUnknown
+        if r8.passed, !r8Unknown.isEmpty {
+            outcomes.append(.unverified("R8", r8Unknown.joined(separator: "; ")))
+        } else {
+            outcomes.append(r8)
+        }
+        let r9 = outcome(.r9, pass: "zone \(snapshot.sourceTopology.zone.isEmpty ? "<unknown>" : snapshot.sourceTopology.zone) is allowed by \(className)") { () throws(EverestRuleViolation) in
+            try EverestRules.checkZone(snapshot: snapshot, allowedZones: request.allowedZones)
+        }
+        if r9.passed, let classUnverified {
+            outcomes.append(.unverified("R9", "\(classUnverified) (its allowedTopologies)"))
+        } else {
+            outcomes.append(r9)
+        }
+        return outcomes
     }
 
     /// The PVC object for a shape; empty labels (source topology unknown) are left out.
