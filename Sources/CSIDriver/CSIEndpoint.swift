@@ -1,4 +1,5 @@
 import CSIMessages
+import EVSSnapshotRules
 import Logging
 import RPCServer
 
@@ -21,14 +22,15 @@ public struct CSIEndpoint: Sendable {
     ) {
         let logger = self.logger
         let quiet = Self.quietMethods.contains(method)
-        server.register(method.rawValue) { context, bytes in
+        server.register(method.rawValue) { context, bytes throws(RPCStatus) in
             let start = ContinuousClock.now
             var request: Request?
             do {
                 if context.isExpired { throw DriverError.deadlineExceeded }
                 let decoded = try Request(serializedBytes: bytes)
                 request = decoded
-                let response = try handler(decoded, context)
+                // Backends that wait on a remote service (EVS) poll and retry within the call's deadline.
+                let response = try CallDeadline.$current.withValue(context.deadline) { try handler(decoded, context) }
                 Self.log(logger, method, quiet: quiet, request: decoded, status: .ok, since: start)
                 return response.serializedBytes()
             } catch {

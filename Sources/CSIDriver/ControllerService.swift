@@ -56,9 +56,8 @@ public struct ControllerService: Sendable {
         case .snapshot(let source):
             try RequestValidation.require(source.snapshotId, "CreateVolumeRequest.volume_content_source.snapshot.snapshot_id")
             snapshotSource = SnapshotID(source.snapshotId)
-        case .volume:
-            throw DriverError.unsupported(
-                "R7: cloning a volume is not an Everest feature; create a snapshot and restore it instead")
+        case .volume(let source):
+            try EverestRules.checkNotClone(sourceVolume: source.volumeId)
         }
 
         // Everest: PVC annotations override StorageClass parameters (EVEREST.md "Where a disk's attributes come from").

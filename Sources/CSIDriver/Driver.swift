@@ -1,12 +1,12 @@
 import CSIMessages
-import EVSEmulator
 import EVSSnapshotRules
-import Foundation
 import Logging
 import RPCServer
 
-/// The running driver: the emulator backend, the services and the gRPC server, wired from a configuration.
-/// Lifecycle: `init` (opens the backend and reconciles what a crash left) → `start` → `shutdown`.
+/// The running driver: the services over a storage backend and the gRPC server, wired from a configuration.
+/// The storage comes from outside (the executable opens the emulator, or another backend): the services see
+/// only `BlockStorageBackend` (Controller) and `NodeDiskLocator` (Node).
+/// Lifecycle: `init` → `start` → `shutdown`.
 public final class Driver: Sendable {
     /// Why the driver could not start; the executable maps each to an exit code.
     public enum StartError: Error, CustomStringConvertible {
@@ -14,7 +14,7 @@ public final class Driver: Sendable {
         case configuration(String)
         /// The endpoint cannot be used (directory missing, socket held by a live server, bind failed).
         case endpoint(String)
-        /// The emulator's state directory could not be opened.
+        /// The storage backend could not be opened (the executable raises it).
         case backend(String)
 
         public var description: String {
@@ -28,38 +28,31 @@ public final class Driver: Sendable {
 
     /// The configuration this driver runs with.
     public let configuration: DriverConfiguration
-    /// The backend (the embedded emulator); nil when only the Node service is served.
-    public let backend: EVSEmulator?
+    /// The storage the Controller service works on; nil when only the Node service is served.
+    public let backend: (any BlockStorageBackend)?
+    /// Where the Node service finds a disk's data on this node; nil when only the Controller service is served.
+    public let locator: (any NodeDiskLocator)?
     private let server: RPCServer
     private let logger: Logger
 
-    /// Opens the backend and registers the services of `configuration.mode`; nothing listens yet.
-    public init(configuration: DriverConfiguration, annotations: (any PVCAnnotationSource)? = nil, logger: Logger) throws(StartError) {
+    /// Registers the services of `configuration.mode` over `backend` (required when the Controller service is
+    /// served) and `locator` (required for the Node service); nothing listens yet.
+    public init(configuration: DriverConfiguration, backend: (any BlockStorageBackend)?, locator: (any NodeDiskLocator)?,
+                annotations: (any PVCAnnotationSource)? = nil, logger: Logger) throws(StartError) {
         self.configuration = configuration
         self.logger = logger
         if configuration.mode.servesNode && configuration.nodeID.isEmpty {
             throw .configuration("--node-id is required when the Node service is served (--mode node or all)")
         }
         if configuration.topologies.isEmpty { throw .configuration("at least one --zone is required") }
-        // Only the controller owns the emulator's state (and reconciles it on open); a node-only process must
-        // not roll back a create the controller has in flight, so it works from the publish context alone.
-        if configuration.mode.servesController {
-            let emulator: EVSEmulator
-            do {
-                try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-                emulator = try EVSEmulator(configuration: EmulatorConfiguration(
-                    stateDirectory: configuration.stateDirectory, topologies: configuration.topologies,
-                    rules: configuration.rules, maxAttachmentsPerNode: configuration.maxVolumesPerNode))
-            } catch {
-                throw .backend("cannot open the state directory \(configuration.stateDirectory): \(error)")
-            }
-            if !emulator.openReport.isEmpty {
-                logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(emulator.openReport)"])
-            }
-            backend = emulator
-        } else {
-            backend = nil
+        if configuration.mode.servesController && backend == nil {
+            throw .configuration("the Controller service needs a storage backend")
         }
+        if configuration.mode.servesNode && locator == nil {
+            throw .configuration("the Node service needs a locator of disks on this node")
+        }
+        self.backend = configuration.mode.servesController ? backend : nil
+        self.locator = configuration.mode.servesNode ? locator : nil
         do {
             server = try RPCServer(configuration: .init(
                 endpoint: configuration.endpoint, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
@@ -108,8 +101,8 @@ public final class Driver: Sendable {
             endpoint.route(.listSnapshots) { (r: CSI.ListSnapshotsRequest, _) in try controller.listSnapshots(r) }
             endpoint.route(.getSnapshot) { (r: CSI.GetSnapshotRequest, _) in try controller.getSnapshot(r) }
         }
-        if configuration.mode.servesNode {
-            NodeService.register(on: endpoint, configuration: configuration, backend: backend, logger: logger)
+        if configuration.mode.servesNode, let locator {
+            NodeService.register(on: endpoint, configuration: configuration, locator: locator)
         }
     }
 

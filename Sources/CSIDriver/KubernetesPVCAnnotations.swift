@@ -42,10 +42,6 @@ extension KubernetesPVCAnnotations {
     /// in-cluster service account when running in a pod, else none (nil: the driver works from StorageClass
     /// parameters alone and says so once in its log).
     public static func forDriver(kubeconfig: String?, environment: [String: String]) throws -> KubernetesPVCAnnotations? {
-        if let kubeconfig {
-            return try KubernetesPVCAnnotations(config: ClientConfig.load(ConfigOverrides(kubeconfig: kubeconfig)))
-        }
-        guard environment["KUBERNETES_SERVICE_HOST"] != nil else { return nil }
-        return try KubernetesPVCAnnotations(config: ClientConfig.load(ConfigOverrides()))
+        try DriverKubernetesAccess.config(kubeconfig: kubeconfig, environment: environment).map(KubernetesPVCAnnotations.init(config:))
     }
 }

@@ -1,31 +1,30 @@
 import CSIMessages
-import EVSEmulator
 import EVSSnapshotRules
 import Logging
 import NodeOps
 
 /// The CSI Node service: a disk image attached to a loop device, a file system made only when the disk is
 /// blank, mounted at the staging path and bind-mounted into pods (NodeOps does the work and undoes it on
-/// failure). The disk image comes from the publish context ControllerPublishVolume returned, or, when the
-/// controller runs in this process, from the emulator.
+/// failure). Where a disk's data is on this node (an image file, a block device) comes from the storage's
+/// `NodeDiskLocator`, which may take it from the publish context ControllerPublishVolume returned.
 public struct NodeService: Sendable {
     let nodeID: String
     let zone: String
     let maxVolumesPerNode: Int
-    let backend: EVSEmulator?
+    let locator: any NodeDiskLocator
     let operations: NodeOperations
     let inFlight: InFlight
 
-    /// `backend` is nil when this process serves only the Node service.
-    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, backend: EVSEmulator?,
+    /// `locator` tells where a disk's data is on this node.
+    public init(nodeID: String, zone: String, maxVolumesPerNode: Int, locator: any NodeDiskLocator,
                 operations: NodeOperations = NodeOperations(), inFlight: InFlight = InFlight()) {
         self.nodeID = nodeID; self.zone = zone; self.maxVolumesPerNode = maxVolumesPerNode
-        self.backend = backend; self.operations = operations; self.inFlight = inFlight
+        self.locator = locator; self.operations = operations; self.inFlight = inFlight
     }
 
-    static func register(on endpoint: CSIEndpoint, configuration: DriverConfiguration, backend: EVSEmulator?, logger: Logger) {
+    static func register(on endpoint: CSIEndpoint, configuration: DriverConfiguration, locator: any NodeDiskLocator) {
         let node = NodeService(nodeID: configuration.nodeID, zone: configuration.topologies[0].zone,
-                               maxVolumesPerNode: configuration.maxVolumesPerNode, backend: backend)
+                               maxVolumesPerNode: configuration.maxVolumesPerNode, locator: locator)
         endpoint.route(.nodeGetInfo) { (r: CSI.NodeGetInfoRequest, _) in node.getInfo(r) }
         endpoint.route(.nodeGetCapabilities) { (r: CSI.NodeGetCapabilitiesRequest, _) in node.getCapabilities(r) }
         endpoint.route(.nodeStageVolume) { (r: CSI.NodeStageVolumeRequest, _) in try node.stage(r) }
@@ -135,8 +134,9 @@ public struct NodeService: Sendable {
     public func expand(_ request: CSI.NodeExpandVolumeRequest) throws -> CSI.NodeExpandVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeExpandVolumeRequest.volume_id")
         try RequestValidation.require(request.volumePath, "NodeExpandVolumeRequest.volume_path")
-        // NodeExpandVolume carries no publish context: a node-only process finds the image staged at the path.
-        let image = backend == nil ? try stagedImage(request) : try imagePath(request.volumeId, publishContext: [:])
+        // NodeExpandVolume carries no publish context: when the locator cannot tell the path without one, the
+        // image staged at the volume path is used, if it is this volume's.
+        let image = try locator.devicePath(of: DiskID(request.volumeId), published: nil) ?? stagedImage(request)
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
             try operations.expand(image: image, stagingOrTargetPath: request.volumePath)
         }
@@ -145,27 +145,23 @@ public struct NodeService: Sendable {
 
     // MARK: Helpers
 
-    /// The disk image of `volumeID`: the publish context's path, else the emulator's; NOT_FOUND when the
-    /// volume is unknown.
+    /// Where `volumeID`'s data is on this node, as the locator says (from the publish context or itself);
+    /// NOT_FOUND when the volume is unknown.
     func imagePath(_ volumeID: String, publishContext: [String: String]) throws -> String {
-        if let backend {
-            guard try backend.getDisk(DiskID(volumeID)) != nil else { throw DriverError.notFound(kind: "volume", id: volumeID) }
-            return publishContext[PublishContextKey.devicePath] ?? backend.diskImagePath(DiskID(volumeID))
-        }
-        guard let path = publishContext[PublishContextKey.devicePath] else {
+        guard let path = try locator.devicePath(of: DiskID(volumeID), published: publishContext[PublishContextKey.devicePath]) else {
             throw DriverError.invalidField(
                 field: "publish_context", reason: "\(PublishContextKey.devicePath) is missing (ControllerPublishVolume sets it)")
         }
         return path
     }
 
-    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); it must be this
-    /// volume's (the emulator names images `<volume id>.img`). NOT_FOUND when nothing is staged there.
+    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); the locator must
+    /// recognise it as this volume's. NOT_FOUND when nothing is staged there.
     func stagedImage(_ request: CSI.NodeExpandVolumeRequest) throws -> String {
         for path in [request.volumePath, request.stagingTargetPath] where !path.isEmpty {
             switch try StagedImage.at(path) {
             case .image(let image):
-                guard image.hasSuffix("/\(request.volumeId).img") else {
+                guard locator.isDevicePath(image, of: DiskID(request.volumeId)) else {
                     throw DriverError.conflict("\(path) holds \(image), not volume \(request.volumeId)")
                 }
                 return image
@@ -178,10 +174,9 @@ public struct NodeService: Sendable {
         throw DriverError.notFound(kind: "staged volume", id: "\(request.volumeId) at \(request.volumePath)")
     }
 
+    /// NOT_FOUND when the locator knows the volume does not exist.
     func requireKnownVolume(_ volumeID: String) throws {
-        if let backend, try backend.getDisk(DiskID(volumeID)) == nil {
-            throw DriverError.notFound(kind: "volume", id: volumeID)
-        }
+        _ = try locator.devicePath(of: DiskID(volumeID), published: nil)
     }
 
     /// The NodeOps access for a capability: mount with the capability's fs type (else the volume context's, else

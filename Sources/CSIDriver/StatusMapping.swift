@@ -3,8 +3,11 @@ import EVSSnapshotRules
 import NodeOps
 import RPCServer
 
-/// The one place that turns errors into gRPC statuses. Every switch is exhaustive: a new error case does
-/// not compile until it is mapped here. An error of a type not listed becomes INTERNAL with its text.
+/// The one place that turns errors into gRPC statuses (EVEREST.md "Error mapping"). The domain speaks its
+/// own vocabulary (`RefusalKind`, `BackendError`); this maps it. Every switch is exhaustive: a new case does
+/// not compile until it is mapped here. RPCServer only answers what it raises itself (unknown method,
+/// deadline or cancel before the handler, a call without a message); a handler's error reaches the wire only
+/// through `status(for:)`. An error of a type not listed becomes INTERNAL with its text.
 public enum StatusMapping {
     /// The gRPC status a handler's error is answered with.
     public static func status(for error: any Error) -> RPCStatus {
@@ -16,13 +19,28 @@ public enum StatusMapping {
         case let error as BackendError:
             return RPCStatus(code: code(for: error), message: error.description)
         case let violation as EverestRuleViolation:
-            return RPCStatus(code: code(for: violation.statusCode), message: violation.message)
+            return RPCStatus(code: code(for: violation.kind), message: violation.message)
         case let error as NodeOpsError:
             return RPCStatus(code: code(for: error), message: error.description)
         case let error as CSIDecodeError:
             return RPCStatus(code: .invalidArgument, message: error.description)
         default:
             return RPCStatus(code: .internal, message: "internal error: \(error)")
+        }
+    }
+
+    /// A rule violation's kind → gRPC code (EVEREST.md's table: R4/R5/R11/R13 FAILED_PRECONDITION, R8 capacity
+    /// OUT_OF_RANGE, R9 RESOURCE_EXHAUSTED, ...).
+    static func code(for kind: RefusalKind) -> RPCStatusCode {
+        switch kind {
+        case .invalidRequest: .invalidArgument
+        case .outOfRange: .outOfRange
+        case .notFound: .notFound
+        case .alreadyExists: .alreadyExists
+        case .stateConflict: .failedPrecondition
+        // The CSI spec's code for "cannot provision in the requested topology".
+        case .notPlaceable: .resourceExhausted
+        case .inProgress: .aborted
         }
     }
 
@@ -39,9 +57,23 @@ public enum StatusMapping {
         }
     }
 
-    /// BackendError → gRPC code: the backend's own code (EVEREST.md's table, stated once in the domain), put on the wire.
+    /// BackendError → gRPC code.
     static func code(for error: BackendError) -> RPCStatusCode {
-        code(for: error.statusCode)
+        switch error {
+        case .notFound: .notFound
+        case .alreadyExists: .alreadyExists
+        // CSI: a starting token the plugin did not issue is ABORTED.
+        case .invalidToken: .aborted
+        case .busy: .failedPrecondition
+        case .limitExceeded, .topologyUnavailable: .resourceExhausted
+        case .rule(let violation): code(for: violation.kind)
+        case .storage: .internal
+        // A remote storage service (the EVS cloud backend).
+        case .unavailable: .unavailable
+        case .deadlineExceeded: .deadlineExceeded
+        case .permissionDenied: .permissionDenied
+        case .invalid: .invalidArgument
+        }
     }
 
     /// NodeOpsError → gRPC code, as the CSI spec lists them for the Node RPCs.
@@ -52,27 +84,6 @@ public enum StatusMapping {
         case .notFound: .notFound
         case .unsupportedFileSystem: .invalidArgument
         case .commandFailed, .syscallFailed: .internal
-        }
-    }
-
-    /// The domain's status vocabulary (named after gRPC's codes) → the wire code.
-    static func code(for code: CSIStatusCode) -> RPCStatusCode {
-        switch code {
-        case .ok: .ok
-        case .cancelled: .cancelled
-        case .unknown: .unknown
-        case .invalidArgument: .invalidArgument
-        case .deadlineExceeded: .deadlineExceeded
-        case .notFound: .notFound
-        case .alreadyExists: .alreadyExists
-        case .permissionDenied: .permissionDenied
-        case .resourceExhausted: .resourceExhausted
-        case .failedPrecondition: .failedPrecondition
-        case .aborted: .aborted
-        case .outOfRange: .outOfRange
-        case .unimplemented: .unimplemented
-        case .internal: .internal
-        case .unavailable: .unavailable
         }
     }
 }

@@ -64,12 +64,11 @@ struct CreateCommand: EVSSnapCommand {
 
         // R1, R2: the cluster can take snapshots with this class.
         for outcome in try await preflight.clusterChecks(snapshotClass: snapshotClass) { try outcome.enforce(env.console) }
-        // R3, R4, R5 (+ R12 warning): the PVC's disk can take one more.
+        // R14 (the name), then R4, R3, R4, R5 (+ R12 warning): the domain's one order (EverestRules.createSnapshotChecks).
+        try Rules.snapshotName(snapName).require()
         let target = try await preflight.pvcChecks(pvc: pvc)
         for w in target.warnings { env.console.warn(w) }
         for outcome in target.outcomes { try outcome.enforce(env.console) }
-        // R14: the name.
-        try Rules.snapshotName(snapName).require()
 
         let vsType = try await session.volumeSnapshots()
         let object: JSONValue = [

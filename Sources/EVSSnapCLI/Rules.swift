@@ -107,14 +107,14 @@ enum Rules {
     /// R4 in Kubernetes terms: the PVC is Bound.
     static func pvcBound(_ qualified: String, _ pvc: PVC) -> RuleOutcome {
         outcome(.r4, pass: "PVC \(qualified) is Bound") { () throws(EverestRuleViolation) in
-            try EverestRules.checkPVCBound(pvcFacts(qualified, pvc, nil))
+            try EverestRules.run(.pvcBound, CreateSnapshotFacts(pvc: pvcFacts(qualified, pvc, nil)), settings: settings)
         }
     }
 
     /// R3: the PV is a volume of the Everest CSI driver (the PV's spec.csi.driver decides, not the class).
     static func everestVolume(_ qualified: String, _ pvc: PVC, _ pv: PV) -> RuleOutcome {
         outcome(.r3, pass: "PVC \(qualified) is bound to PV \(pv.name) of CSI driver \(pv.csiDriver ?? "?")") { () throws(EverestRuleViolation) in
-            try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, pv), settings: settings)
+            try EverestRules.run(.evsVolume, CreateSnapshotFacts(pvc: pvcFacts(qualified, pvc, pv)), settings: settings)
         }
     }
 
@@ -139,10 +139,14 @@ enum Rules {
         return .unverified("R3", "\(reason) (PVC \(qualified) names no provisioner; the PV's CSI driver decides, expected \(driver))")
     }
 
-    /// R4: the disk's state, from what Kubernetes shows of it.
+    /// R3 (storage format) and R4: the disk's state, from what Kubernetes shows of it.
     static func diskState(_ disk: Disk) -> RuleOutcome {
-        outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshottable(disk)
+        let format = outcome(.r3, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.storageFormat, CreateSnapshotFacts(disk: disk), settings: settings)
+        }
+        if !format.passed { return format }
+        return outcome(.r4, pass: "disk \(disk.id) is \(disk.status == .available ? "available or in-use" : disk.status.rawValue)") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.diskState, CreateSnapshotFacts(disk: disk), settings: settings)
         }
     }
 
@@ -150,7 +154,7 @@ enum Rules {
     /// `counted` says how, when not from the disk's VolumeSnapshotContents.
     static func quota(disk: String, count: Int, counted: String? = nil) -> RuleOutcome {
         outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots" + (counted.map { ", \($0)" } ?? "")) { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)
+            try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)  // R5, `.quota`
         }
     }
 
@@ -159,14 +163,19 @@ enum Rules {
     /// R14: the snapshot name.
     static func snapshotName(_ name: String) -> RuleOutcome {
         outcome(.r14, pass: "snapshot name \(name)") { () throws(EverestRuleViolation) in
-            try EverestRules.checkSnapshotName(name)
+            try EverestRules.run(.name, CreateSnapshotFacts(name: name), settings: settings)
         }
     }
 
-    /// R7: the restore target PVC does not exist.
+    /// R14 and R7 (the first two of the restore's checks): the new PVC's name, which must not exist yet.
     static func restoreTargetFree(_ qualified: String, exists: Bool) -> RuleOutcome {
-        outcome(.r7, pass: "PVC \(qualified) does not exist yet") { () throws(EverestRuleViolation) in
-            try EverestRules.checkRestoreTargetIsNew(name: qualified, existingNames: exists ? [qualified] : [])
+        let name = String(qualified.split(separator: "/").last ?? Substring(qualified))
+        let r14 = outcome(.r14, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.name, RestoreFacts(name: name), settings: settings)
+        }
+        if !r14.passed { return r14 }
+        return outcome(.r7, pass: "PVC \(qualified) does not exist yet") { () throws(EverestRuleViolation) in
+            try EverestRules.run(.targetIsNew, RestoreFacts(name: qualified, targetExists: exists), settings: settings)
         }
     }
 
@@ -181,7 +190,7 @@ enum Rules {
     /// R11: the snapshot is ready to restore from.
     static func readyToRestore(_ s: VolumeSnapshot, snapshot: Snapshot) -> RuleOutcome {
         outcome(.r11, pass: "snapshot \(s.namespace ?? "")/\(s.name) is ready to use") { () throws(EverestRuleViolation) in
-            try EverestRules.checkReadyToRestore(snapshot)
+            try EverestRules.run(.ready, RestoreFacts(snapshot: snapshot), settings: settings)
         }
     }
 
@@ -228,8 +237,12 @@ extension Rules {
     /// Whether a StorageClass provisions through the Everest driver: its provisioner is the driver, or CCE's
     /// `everest-csi-provisioner` with the `csi.storage.k8s.io/csi-driver-name` parameter naming the driver.
     static func isDriverStorageClass(_ sc: StorageClass) -> Bool {
-        sc.provisioner == settings.driverName
-            || (sc.provisioner == EverestNames.cceProvisioner && sc.parameters[EverestNames.csiDriverNameParameter] == settings.driverName)
+        EverestRules.isDriverStorageClass(facts(sc), settings: settings)
+    }
+
+    /// The R10 facts of a StorageClass.
+    static func facts(_ sc: StorageClass) -> StorageClassFacts {
+        StorageClassFacts(name: sc.name, provisioner: sc.provisioner, parameters: sc.parameters)
     }
 
     /// Zones a StorageClass's `allowedTopologies` permit (empty = no requirement), for R9.
@@ -243,7 +256,7 @@ extension Rules {
         return zones
     }
 
-    /// The restore PVC of R10 for `snapshot`, with the outcomes of R10 (class), R12, R8 and R9.
+    /// The restore PVC of R10 for `snapshot`, with the outcomes of R10, R12, R8 and R9.
     static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
                             storageClassName: String, storageClass: ClusterRead<StorageClass?>,
                             sourceUnknown: [String] = []) -> (pvc: JSONValue, outcomes: [RuleOutcome]) {
@@ -254,96 +267,83 @@ extension Rules {
         return (pvcObject(shape), outcomes)
     }
 
-    /// R10, R12, R8 and R9 for a restore PVC (the plugin's own, or one the user wrote), against the snapshot's
-    /// source disk and the PVC's StorageClass, in the order the driver applies them (R12, R8, R9 after R10's shape).
+    /// R10, R12, R8 and R9 for a restore PVC (the plugin's own, or one the user wrote), each run by the domain
+    /// (`EverestRules.run`) in its one order (`EverestRules.restoreChecks`), one outcome per rule.
     ///
-    /// `storageClass` forbidden: R10's "class of the driver" and the class's parameters (R8) and allowed
-    /// topologies (R9) are unverified. `sourceUnknown`: reads refused while loading the source disk (its PV,
-    /// content), so the attributes only they record are Everest's defaults; R8 is then unverified unless it
-    /// fails on what is known. `sourceTypeKnown` false: the source's disk type was not read from anything, so a
-    /// type difference is unverified rather than failed.
+    /// `storageClass` forbidden: the class is taken to be the driver's without parameters, and R10 ("class of the
+    /// driver"), R8 (the class's parameters) and R9 (its allowedTopologies) are unverified unless they fail on
+    /// what is known. `sourceUnknown`: reads refused while loading the source disk (its PV, content), so the
+    /// attributes only they record are Everest's defaults; R8 is then unverified unless it fails. `sourceTypeKnown`
+    /// false: the source's disk type was read from nothing, so a type difference is unverified, not failed.
     static func restoreChecks(_ shape: RestorePVCShape, volumeSnapshot: String, snapshot: Snapshot,
                               storageClass: ClusterRead<StorageClass?>, sourceUnknown: [String],
                               sourceTypeKnown: Bool) -> [RuleOutcome] {
-        var outcomes: [RuleOutcome] = []
         let className = shape.storageClassName ?? settings.defaultStorageClass
-        // R10: the class is the driver's.
-        var classUnverified: String?
+        let classRefusal = storageClass.refusal
+        let sc: StorageClass?
         switch storageClass {
-        case .read(nil):
-            outcomes.append(.fail("R10", refusalText(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                                                   found: "\(className) (not found)"))))
-        case .read(let sc?) where !isDriverStorageClass(sc):
-            outcomes.append(.fail("R10", refusalText(.restorePVCField(field: "storageClassName", expected: "a StorageClass of \(settings.driverName)",
-                                                                   found: "\(className) (provisioner \(sc.provisioner))"))))
-        case .read: break
-        case .forbidden(let reason): classUnverified = reason
+        case .read(let found): sc = found
+        case .forbidden: sc = StorageClass(["metadata": ["name": .string(className)], "provisioner": .string(settings.driverName)])
         }
-        // R10: the shape (class by name, type, fstype, labels, access mode, size, dataSource).
-        var mismatches = EverestRules.restorePVCMismatches(shape, snapshot: snapshot, volumeSnapshotName: volumeSnapshot,
-                                                           driverStorageClasses: [className], settings: settings)
-        var typeUnverified = false
-        if !sourceTypeKnown {
-            let before = mismatches.count
-            mismatches.removeAll { if case .restorePVCField(let f, _, _) = $0 { return f.hasSuffix(EverestNames.diskVolumeType) }; return false }
-            typeUnverified = mismatches.count != before
-        }
-        if !mismatches.isEmpty {
-            // Every difference at once, the rule id once.
-            let texts = mismatches.enumerated().map { n, v in
-                n == 0 ? refusalText(v) : String(refusalText(v).trimmingPrefix("\(v.rule.rawValue): "))
+        var facts = RestoreFacts(name: shape.name, snapshot: snapshot, pvc: shape, volumeSnapshotName: volumeSnapshot,
+                                 storageClass: sc.map(facts))
+        var outcomes: [RuleOutcome] = []
+        // What the class and the PVC's annotations state for the new disk; the rest is inherited. A class that
+        // does not exist or is not the driver's is refused by R10 before anything is read from it.
+        if let sc, isDriverStorageClass(sc), let gib = try? EverestRules.capacityGiB(fromQuantity: shape.storage) {
+            do {
+                var request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
+                                                                name: shape.name, capacityGiB: gib, allowedZones: allowedZones(sc))
+                if !sourceTypeKnown { request.type = nil }
+                facts.request = request
+            } catch {
+                return [.fail(error.rule.rawValue, refusalText(error))]
             }
-            outcomes.append(.fail("R10", texts.joined(separator: "; ")))
-        } else if typeUnverified {
-            outcomes.append(.unverified("R10", "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))"))
-        } else if let classUnverified {
-            outcomes.append(.unverified("R10", "\(classUnverified) (whether \(className) is a class of \(settings.driverName))"))
-        } else {
-            outcomes.append(.pass("R10", "PVC \(shape.namespace)/\(shape.name) has the shape a restore of \(volumeSnapshot) needs"))
         }
-        // R12: a size Everest can make.
-        let gib: Int
-        do {
-            gib = try capacityGiB(shape.storage)
-            outcomes.append(.pass("R12", "request \(shape.storage) is \(gib)Gi"))
-        } catch let CLIError.refused(rule, message) {
-            outcomes.append(.fail(rule, message))
-            return outcomes
-        } catch {
-            return outcomes
-        }
-        // R8 and R9: what the class and the PVC's annotations give the new disk, against the source.
-        let sc = storageClass.value ?? nil
-        let request: RestoreRequest
-        do {
-            request = try DiskAttributes.restoreRequest(parameters: sc?.parameters ?? [:], annotations: shape.annotations,
-                                                        name: shape.name, capacityGiB: gib, allowedZones: sc.map(allowedZones) ?? [])
-        } catch let v as EverestRuleViolation {
-            outcomes.append(.fail(v.rule.rawValue, refusalText(v)))
-            return outcomes
-        } catch {
-            return outcomes
-        }
-        let r8 = outcome(.r8, pass: "the new disk gets the source's type, mode, encryption, sharing and \(gib)Gi") { () throws(EverestRuleViolation) in
-            var r = request
-            if !sourceTypeKnown { r.type = nil }
-            try EverestRules.checkRestoreMatchesSource(r, snapshot: snapshot, settings: settings)
-        }
-        let r8Unknown = [classUnverified.map { "\($0) (its parameters)" }].compactMap { $0 } + sourceUnknown
-        if r8.passed, !r8Unknown.isEmpty {
-            outcomes.append(.unverified("R8", r8Unknown.joined(separator: "; ")))
-        } else {
-            outcomes.append(r8)
-        }
-        let r9 = outcome(.r9, pass: "zone \(snapshot.sourceTopology.zone.isEmpty ? "<unknown>" : snapshot.sourceTopology.zone) is allowed by \(className)") { () throws(EverestRuleViolation) in
-            try EverestRules.checkZone(snapshot: snapshot, allowedZones: request.allowedZones)
-        }
-        if r9.passed, let classUnverified {
-            outcomes.append(.unverified("R9", "\(classUnverified) (its allowedTopologies)"))
-        } else {
-            outcomes.append(r9)
+        for check in EverestRules.restoreChecks where [.pvcShape, .capacity, .matchesSource, .zone].contains(check) {
+            var o: RuleOutcome
+            var ran = true
+            do {
+                ran = try EverestRules.run(check, facts, settings: settings)
+                o = .pass(check.rule.rawValue, passText(check, shape: shape, snapshot: snapshot, className: className,
+                                                        volumeSnapshot: volumeSnapshot, gib: facts.request?.capacityGiB))
+            } catch {
+                o = .fail(error.rule.rawValue, refusalText(error))
+                if !sourceTypeKnown, case .restorePVCField(let field, _, _) = error, field.hasSuffix(EverestNames.diskVolumeType) {
+                    o = .unverified(check.rule.rawValue, "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))")
+                }
+            }
+            if check == .capacity, !ran {
+                // The size is checked on its own when the class gave no request.
+                do { let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage); o = .pass("R12", "request \(shape.storage) is \(gib)Gi") }
+                catch { o = .fail(error.rule.rawValue, refusalText(error)) }
+            }
+            if o.passed {
+                let unknown: [String]
+                switch check {
+                case .pvcShape: unknown = classRefusal.map { ["\($0) (whether \(className) is a class of \(settings.driverName))"] } ?? []
+                case .matchesSource: unknown = (classRefusal.map { ["\($0) (its parameters)"] } ?? []) + sourceUnknown
+                case .zone: unknown = classRefusal.map { ["\($0) (its allowedTopologies)"] } ?? []
+                default: unknown = []
+                }
+                if !unknown.isEmpty { o = .unverified(check.rule.rawValue, unknown.joined(separator: "; ")) }
+            }
+            outcomes.append(o)
+            if o.failed && check == .pvcShape && facts.request == nil { break }
         }
         return outcomes
+    }
+
+    /// What a passed restore check says it checked.
+    static func passText(_ check: RestoreCheck, shape: RestorePVCShape, snapshot: Snapshot, className: String,
+                         volumeSnapshot: String, gib: Int?) -> String {
+        switch check {
+        case .pvcShape: return "PVC \(shape.namespace)/\(shape.name) has the shape a restore of \(volumeSnapshot) needs"
+        case .capacity: return "request \(shape.storage) is \(gib.map { "\($0)Gi" } ?? shape.storage)"
+        case .matchesSource: return "the new disk gets the source's type, mode, encryption, sharing and capacity"
+        case .zone: return "zone \(snapshot.sourceTopology.zone.isEmpty ? "<unknown>" : snapshot.sourceTopology.zone) is allowed by \(className)"
+        default: return check.rule.rawValue
+        }
     }
 
     /// The PVC object for a shape; empty labels (source topology unknown) are left out.

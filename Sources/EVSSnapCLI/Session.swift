@@ -193,11 +193,14 @@ enum ClusterRead<T> {
 
 /// The rule settings a driver publishes as annotations on its CSIDriver object (docs/rules.md "Settings").
 enum DriverSettings {
-    /// The settings, nil when nothing is published, or why they cannot be read.
-    /// The codec is the domain's (`RuleSettings(driverName:publishedAnnotations:)`) once it lands; until then
-    /// nothing is decoded and Everest's defaults apply.
+    /// The settings, nil when nothing is published, or why they cannot be read; decoded by the domain's codec.
     static func decode(driverName: String, annotations: [String: String]) -> Result<RuleSettings?, DecodeFailure> {
-        .success(nil)
+        guard RuleSettings.PublishedKey.all.contains(where: { annotations[$0] != nil }) else { return .success(nil) }
+        do {
+            return .success(try RuleSettings(driverName: driverName, publishedAnnotations: annotations))
+        } catch {
+            return .failure(DecodeFailure(message: error.description))
+        }
     }
 
     struct DecodeFailure: Error { var message: String }

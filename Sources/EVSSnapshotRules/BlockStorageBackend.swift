@@ -1,5 +1,6 @@
 // The EVS backend as the CSI driver's Controller service sees it: plain Swift, no gRPC.
-// The emulator (EVSEmulator) implements it; a test fake or a real EVS client could too.
+// The emulator (EVSEmulator) implements it; so can a client of the EVS cloud API, where disks and snapshots
+// are made asynchronously (docs/driver.md "Adding a backend"). The Node service sees only `NodeDiskLocator`.
 // Every operation that creates something is idempotent by name, every delete by id, as CSI requires.
 
 /// What a new disk asks for (CreateVolume). An attribute left nil is unstated: a new disk gets Everest's
@@ -22,6 +23,10 @@ public struct DiskSpec: Sendable, Hashable, Codable {
     public var allowedZones: [String]
     /// Zones in the order the request prefers them (`preferred`); the first configured one wins.
     public var preferredZones: [String]
+    /// Provisioned IOPS (GPSSD2), nil when unstated.
+    public var iops: Int? = nil
+    /// Provisioned throughput in MiB/s (GPSSD2), nil when unstated.
+    public var throughput: Int? = nil
 
     /// Creates a spec; every attribute defaults to unstated.
     public init(capacityGiB: Int, type: VolumeType? = nil, mode: DiskMode? = nil, encryption: Encryption? = nil,
@@ -36,6 +41,8 @@ public struct DiskSpec: Sendable, Hashable, Codable {
         self.init(capacityGiB: capacityGiB, type: attributes.type, mode: attributes.mode,
                   encryption: attributes.encryption, sharing: attributes.sharing, fsType: attributes.fsType,
                   allowedZones: allowedZones, preferredZones: preferredZones)
+        iops = attributes.iops
+        throughput = attributes.throughput
     }
 
     /// The R8/R9 view of this spec as a restore of a snapshot into a disk called `name`.
@@ -64,7 +71,9 @@ public struct DiskAttachment: Sendable, Hashable, Codable {
     public var diskID: DiskID
     /// The node (CSI node id) it is attached to.
     public var nodeID: String
-    /// Where the node finds the disk's data: for the emulator, the image file (to be loop-mounted).
+    /// Where the node finds the disk's data: for the emulator, the image file (to be loop-mounted); for a cloud,
+    /// the device the cloud reports (a hint: the node's `NodeDiskLocator` has the last word). It reaches the
+    /// node through the publish context.
     public var devicePath: String
 
     /// Creates an attachment record.
@@ -100,7 +109,7 @@ public struct BackendHealth: Sendable, Hashable, Codable {
 }
 
 /// The backend's errors: a small vocabulary, plus the Everest rule violations passed through unchanged.
-/// `statusCode` names the gRPC code EVEREST.md's table suggests; the driver's StatusMapping decides.
+/// The driver's StatusMapping is the one place that gives each a gRPC code.
 public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The disk or snapshot with this id does not exist (NOT_FOUND).
     case notFound(kind: String, id: String)
@@ -108,8 +117,7 @@ public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     case alreadyExists(name: String, detail: String)
     /// A listing's `startingToken` was not issued by this backend (the driver answers ABORTED).
     case invalidToken(String)
-    /// The object is in use: a disk attached to a node (R13 refuses deleting it), or a non-shared disk
-    /// attached elsewhere (FAILED_PRECONDITION).
+    /// The object is in use: a non-shared disk attached elsewhere, a disk in error (FAILED_PRECONDITION).
     case busy(String)
     /// A limit other than R5 is reached: attachments per node, free space (RESOURCE_EXHAUSTED).
     case limitExceeded(String)
@@ -119,19 +127,14 @@ public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     case rule(EverestRuleViolation)
     /// The metadata database or the file system failed (INTERNAL); the text says which call and file.
     case storage(String)
-
-    /// The gRPC code EVEREST.md's table suggests for this error.
-    public var statusCode: CSIStatusCode {
-        switch self {
-        case .notFound: .notFound
-        case .alreadyExists: .alreadyExists
-        case .invalidToken: .aborted
-        case .busy: .failedPrecondition
-        case .limitExceeded, .topologyUnavailable: .resourceExhausted
-        case .rule(let violation): violation.statusCode
-        case .storage: .internal
-        }
-    }
+    /// A remote storage service did not answer or answered 429/5xx, also after retries (UNAVAILABLE: try again).
+    case unavailable(String)
+    /// The call's deadline passed while the remote service was still working (DEADLINE_EXCEEDED: try again).
+    case deadlineExceeded(String)
+    /// The remote service refused the credentials or the permission (PERMISSION_DENIED).
+    case permissionDenied(String)
+    /// The remote service refused the request as invalid after the rules passed it (INVALID_ARGUMENT).
+    case invalid(String)
 
     /// The rule id for rule violations, nil for the rest.
     public var rule: RuleID? {
@@ -150,12 +153,22 @@ public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
             "no zone of [\(requested.joined(separator: ", "))] is available (zones: \(available.joined(separator: ", ")))"
         case .rule(let violation): violation.message
         case .storage(let detail): "storage failure: \(detail)"
+        case .unavailable(let detail): "storage service unavailable: \(detail)"
+        case .deadlineExceeded(let detail): detail
+        case .permissionDenied(let detail): detail
+        case .invalid(let detail): "refused by the storage service: \(detail)"
         }
     }
 }
 
-/// An EVS-like block storage backend. All methods are thread-safe and synchronous (they block on
-/// local I/O). Unless a method says otherwise, a failure leaves no partly made object behind.
+/// An EVS-like block storage backend. All methods are thread-safe and synchronous: they block on local I/O
+/// (the emulator) or on the cloud's API, within a bounded wait. Unless a method says otherwise, a failure
+/// leaves no partly made object behind.
+///
+/// Asynchronous storage: a cloud makes disks and snapshots in the background. `createDisk` returns only an
+/// available disk: a backend that is still waiting for one throws `.rule(.operationInFlight)` (ABORTED), and the
+/// CO retries with the same name, which finds the same disk. `createSnapshot` may return a snapshot still
+/// `creating` (readyToUse false); the CO calls again by name until it is `available`.
 public protocol BlockStorageBackend: Sendable {
     /// Creates a disk called `name`, empty or restored from snapshot `source`.
     ///
@@ -171,7 +184,7 @@ public protocol BlockStorageBackend: Sendable {
     func createDisk(name: String, spec: DiskSpec, source: SnapshotID?) throws(BackendError) -> Disk
 
     /// Deletes a disk and its data. Idempotent: deleting an unknown id succeeds.
-    /// Refused while the disk has snapshots (R13 `diskHasSnapshots`) or is attached (`busy`).
+    /// Refused while the disk has snapshots (R13 `diskHasSnapshots`) or is attached (R13 `diskAttached`).
     func deleteDisk(_ id: DiskID) throws(BackendError)
 
     /// The disk with this id, or nil.
@@ -181,7 +194,8 @@ public protocol BlockStorageBackend: Sendable {
     /// Tokens are opaque and stay valid while disks come and go; a foreign token is `invalidToken`.
     func listDisks(maxEntries: Int, startingToken: String?) throws(BackendError) -> BackendPage<Disk>
 
-    /// Snapshots disk `sourceDisk` into a snapshot called `name`.
+    /// Snapshots disk `sourceDisk` into a snapshot called `name`. The snapshot returned may still be
+    /// `creating` on asynchronous storage; a later call with the same name returns it as it is then.
     ///
     /// Idempotent by name: the same name and source returns the existing snapshot; the same name with
     /// another source is `alreadyExists`. Rules: R14 name; the disk must exist (`notFound`), be
@@ -203,8 +217,8 @@ public protocol BlockStorageBackend: Sendable {
     func listSnapshots(snapshotID: SnapshotID?, sourceDiskID: DiskID?, maxEntries: Int,
                        startingToken: String?) throws(BackendError) -> BackendPage<Snapshot>
 
-    /// Attaches a disk to a node; the disk becomes `in-use`. Idempotent: attaching again to the same
-    /// node returns the same attachment. A non-shared disk attached to another node is `busy`;
+    /// Attaches a disk to node `node` (the CSI node id, which a cloud backend maps to its server id); the disk
+    /// becomes `in-use`. Idempotent: attaching again to the same node returns the same attachment. A non-shared disk attached to another node is `busy`;
     /// a node at its attachment limit is `limitExceeded`; an unknown disk is `notFound`.
     func attach(disk: DiskID, node: String) throws(BackendError) -> DiskAttachment
 

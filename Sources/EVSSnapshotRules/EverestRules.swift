@@ -66,22 +66,28 @@ public enum EverestRules {
 
     /// R3: only PVCs bound to a PV of the Everest CSI driver can be snapshotted. The PV's `spec.csi.driver`
     /// is the authority; FlexVolume PVs and classes (`ssd`, `sas`, `sata`) and other drivers are refused.
-    /// CCE's `everest-csi-provisioner` classes and the driver-named classes are both fine, since the PV decides.
+    /// A PVC without a class (a statically bound PV) is judged by its PV alone; a PVC with a class must also name one
+    /// of Everest's `csi*` classes (`csi-disk`, `csi-disk-topology`, ...), the other half of R3.
     public static func checkEVSVolume(_ pvc: PVCFacts, settings: RuleSettings = .default) throws(EverestRuleViolation) {
-        if pvc.flexVolumeDriver != nil {
+        if pvc.storageFormat == .flexVolume {
             throw .flexVolumePVC(pvc: pvc.name, storageClass: pvc.storageClassName ?? "")
-        }
-        if pvc.csiDriver == nil, let sc = pvc.storageClassName, EverestNames.flexVolumeClasses.contains(sc) {
-            throw .flexVolumePVC(pvc: pvc.name, storageClass: sc)
         }
         guard pvc.volumeName != nil || pvc.csiDriver != nil else { throw .pvcHasNoVolume(pvc: pvc.name) }
         guard let driver = pvc.csiDriver else { throw .notCSIVolume(pvc: pvc.name) }
         guard driver == settings.driverName else {
             throw .otherDriver(pvc: pvc.name, driver: driver, expected: settings.driverName)
         }
+        if let sc = pvc.storageClassName, !sc.isEmpty, !isCSIStorageClassName(sc) {
+            throw .notCSIStorageClass(pvc: pvc.name, storageClass: sc)
+        }
     }
 
-    /// R3 (advisory): whether a StorageClass name has the `csi*` form of Everest's classes.
+    /// R3: the storage format of a disk the driver holds: only CSI disks can be snapshotted.
+    public static func checkStorageFormat(_ disk: Disk) throws(EverestRuleViolation) {
+        if disk.storageFormat != .csi { throw .notCSIVolume(pvc: disk.name) }
+    }
+
+    /// R3: whether a StorageClass name has the `csi*` form of Everest's classes.
     public static func isCSIStorageClassName(_ name: String) -> Bool { name.hasPrefix("csi") }
 
     // MARK: R4 Disk state
@@ -115,13 +121,6 @@ public enum EverestRules {
     /// R6: a disk restored from a snapshot gets the snapshot's encryption.
     public static func restoredEncryption(from snapshot: Snapshot) -> Encryption { snapshot.encryption }
 
-    /// R6: checks that a snapshot record carries its disk's encryption.
-    public static func checkEncryptionInherited(snapshot: Snapshot, disk: Disk) throws(EverestRuleViolation) {
-        if snapshot.encryption != disk.encryption {
-            throw .encryptionNotInherited(snapshot: snapshot.id, expected: disk.encryption, found: snapshot.encryption)
-        }
-    }
-
     // MARK: R7 New disks only
 
     /// R7: the restore target name must not exist yet (a PVC name in the namespace, or a disk name).
@@ -129,11 +128,11 @@ public enum EverestRules {
         if existingNames.contains(name) { throw .restoreTargetExists(name: name) }
     }
 
-    /// R7: a snapshot cannot be rolled back onto its own source disk.
-    public static func checkNotRollback(snapshot: Snapshot, targetDisk: DiskID) throws(EverestRuleViolation) {
-        if targetDisk == snapshot.sourceDiskID {
-            throw .rollbackNotSupported(snapshot: snapshot.id, disk: snapshot.sourceDiskID)
-        }
+    /// R7: a new volume comes from a snapshot or from nothing; cloning another volume is refused.
+    /// (Rolling a snapshot back onto its source disk is refused by `checkRestoreTargetIsNew`: the source's
+    /// name is taken.)
+    public static func checkNotClone(sourceVolume: String?) throws(EverestRuleViolation) {
+        if let sourceVolume { throw .cloneNotSupported(sourceVolume: sourceVolume) }
     }
 
     // MARK: R8 The restored disk matches its source

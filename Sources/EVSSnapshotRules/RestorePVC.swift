@@ -1,6 +1,8 @@
-// R10: the shape of the PVC that restores a snapshot, built from the source, and the check of a user-given one.
+// R10: the shape of the PVC that restores a snapshot, built from the source, and the check of any restore PVC:
+// the one the plugin writes and one the user wrote (`kubectl evssnap check -f pvc.yaml`).
 
-/// The fields of a restore PVC that R10 governs (a value, not a Kubernetes object).
+/// The fields of a restore PVC that R10 governs (a value, not a Kubernetes object): the PVC the plugin writes,
+/// or one the user wrote, as read from its YAML.
 public struct RestorePVCShape: Sendable, Hashable, Codable {
     /// `metadata.name`.
     public var name: String
@@ -42,6 +44,20 @@ public struct RestorePVCShape: Sendable, Hashable, Codable {
     }
 }
 
+/// A StorageClass as R10 needs it.
+public struct StorageClassFacts: Sendable, Hashable, Codable {
+    /// `metadata.name`.
+    public var name: String
+    /// `provisioner`.
+    public var provisioner: String
+    /// `parameters`.
+    public var parameters: [String: String]
+    /// Creates the facts.
+    public init(name: String, provisioner: String, parameters: [String: String] = [:]) {
+        self.name = name; self.provisioner = provisioner; self.parameters = parameters
+    }
+}
+
 extension EverestRules {
     /// R10: the restore PVC for `snapshot` (whose source attributes it copies), named `pvcName` in `namespace`,
     /// restoring the VolumeSnapshot `volumeSnapshotName`. `storageClassName` defaults to `settings.defaultStorageClass`.
@@ -62,22 +78,38 @@ extension EverestRules {
             dataSource: .init(name: volumeSnapshotName))
     }
 
-    /// R10: every way `pvc` differs from the restore shape `snapshot` requires. The storage class may be any
-    /// class the caller knows to be the driver's (`driverStorageClasses`, default `csi-disk`, `csi-disk-topology`);
-    /// region/zone labels and the fstype annotation may be absent (Everest fills them) but not different.
-    /// The storage request is compared as a rounded GiB capacity under `settings.capacityMatch` (R8/R12).
+    /// R10: whether a StorageClass provisions through the driver: its provisioner is the driver, or CCE's
+    /// `everest-csi-provisioner` with the `csi.storage.k8s.io/csi-driver-name` parameter naming the driver.
+    public static func isDriverStorageClass(_ storageClass: StorageClassFacts, settings: RuleSettings = .default) -> Bool {
+        storageClass.provisioner == settings.driverName
+            || (storageClass.provisioner == EverestNames.cceProvisioner
+                && storageClass.parameters[EverestNames.csiDriverNameParameter] == settings.driverName)
+    }
+
+    /// R10: every way `pvc` differs from the restore shape `snapshot` requires, in the order of EVEREST.md's R10.
+    /// `storageClass` is the class the PVC names as found in the cluster (nil: not found); it must provision
+    /// through the driver. Region/zone labels and the fstype annotation may be absent (Everest fills them) but
+    /// not different. The storage request is compared as a rounded GiB capacity under `settings.capacityMatch`
+    /// (R8/R12); a quantity without a unit is bytes, and the message says so.
     public static func restorePVCMismatches(
         _ pvc: RestorePVCShape, snapshot: Snapshot, volumeSnapshotName: String? = nil,
-        driverStorageClasses: Set<String> = [EverestNames.storageClass, EverestNames.topologyStorageClass],
-        settings: RuleSettings = .default
+        storageClass: StorageClassFacts?, settings: RuleSettings = .default
     ) -> [EverestRuleViolation] {
         var found: [EverestRuleViolation] = []
         func differ(_ field: String, _ expected: String, _ actual: String?) {
             found.append(.restorePVCField(field: field, expected: expected, found: actual ?? "<none>"))
         }
-        let classes = driverStorageClasses.union([settings.defaultStorageClass])
-        if let sc = pvc.storageClassName, !classes.contains(sc) {
-            differ("storageClassName", classes.sorted().joined(separator: "|"), sc)
+        let driverClass = "a StorageClass of \(settings.driverName)"
+        if let name = pvc.storageClassName {
+            if let storageClass {
+                if !isDriverStorageClass(storageClass, settings: settings) {
+                    differ("storageClassName", driverClass, "\(name) (provisioner \(storageClass.provisioner))")
+                }
+            } else {
+                differ("storageClassName", driverClass, "\(name) (not found)")
+            }
+        } else {
+            differ("storageClassName", driverClass, nil)
         }
         let type = pvc.annotations[EverestNames.diskVolumeType]
         if type != snapshot.sourceType.rawValue {
@@ -100,7 +132,10 @@ extension EverestRules {
         if let q = Quantity(pvc.storage) {
             let gib = q.roundedUpGiB
             let ok = settings.capacityMatch == .equal ? gib == snapshot.sizeGiB : gib >= snapshot.sizeGiB
-            if !ok { differ("resources.requests.storage", expectedStorage, pvc.storage) }
+            if !ok {
+                found.append(.restorePVCStorage(found: pvc.storage, foundGiB: gib, unitless: !q.hasUnit,
+                                                expected: expectedStorage))
+            }
         } else {
             differ("resources.requests.storage", expectedStorage, pvc.storage)
         }
@@ -119,11 +154,10 @@ extension EverestRules {
     /// R10: throws the first difference found by `restorePVCMismatches`.
     public static func checkRestorePVC(
         _ pvc: RestorePVCShape, snapshot: Snapshot, volumeSnapshotName: String? = nil,
-        driverStorageClasses: Set<String> = [EverestNames.storageClass, EverestNames.topologyStorageClass],
-        settings: RuleSettings = .default
+        storageClass: StorageClassFacts?, settings: RuleSettings = .default
     ) throws(EverestRuleViolation) {
         if let first = restorePVCMismatches(pvc, snapshot: snapshot, volumeSnapshotName: volumeSnapshotName,
-                                            driverStorageClasses: driverStorageClasses, settings: settings).first {
+                                            storageClass: storageClass, settings: settings).first {
             throw first
         }
     }

@@ -1,6 +1,6 @@
 // The one error type of the domain: a broken Everest rule, with the values involved.
-// The domain never mentions gRPC; `CSIStatusCode` only names which gRPC code EVEREST.md's table asks for,
-// and the driver's StatusMapping turns it into the real status.
+// The domain never mentions gRPC: each violation has a `RefusalKind`, and the driver's StatusMapping turns
+// kinds into gRPC codes.
 
 /// A rule id of EVEREST.md (R1...R14), plus `attributes` for the disk-attribute parameters
 /// ("Where a disk's attributes come from") and `csi` for the generic CSI situations of the error table.
@@ -15,59 +15,24 @@ public enum RuleID: String, Sendable, Hashable, Codable, CaseIterable, CustomStr
     public var description: String { rawValue }
 }
 
-/// The gRPC status code EVEREST.md's error table gives a violation, named after the gRPC codes
-/// without depending on gRPC. Raw values are the gRPC numeric codes.
-public enum CSIStatusCode: Int, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
-    /// OK (0).
-    case ok = 0
-    /// CANCELLED (1).
-    case cancelled = 1
-    /// UNKNOWN (2).
-    case unknown = 2
-    /// INVALID_ARGUMENT (3): missing or malformed field; R8 type/mode/encryption/sharing.
-    case invalidArgument = 3
-    /// DEADLINE_EXCEEDED (4).
-    case deadlineExceeded = 4
-    /// NOT_FOUND (5): source volume or snapshot not found.
-    case notFound = 5
-    /// ALREADY_EXISTS (6): same name, different source or parameters.
-    case alreadyExists = 6
-    /// PERMISSION_DENIED (7).
-    case permissionDenied = 7
-    /// RESOURCE_EXHAUSTED (8): R5 quota; R9 zone not allowed.
-    case resourceExhausted = 8
-    /// FAILED_PRECONDITION (9): R4, R11, R13 and other state conditions.
-    case failedPrecondition = 9
-    /// ABORTED (10): an operation on the same object is in flight.
-    case aborted = 10
-    /// OUT_OF_RANGE (11): R8 capacity, R12 size bounds.
-    case outOfRange = 11
-    /// UNIMPLEMENTED (12).
-    case unimplemented = 12
-    /// INTERNAL (13).
-    case `internal` = 13
-    /// UNAVAILABLE (14).
-    case unavailable = 14
-    /// The gRPC name, e.g. `INVALID_ARGUMENT`.
-    public var description: String {
-        switch self {
-        case .ok: "OK"
-        case .cancelled: "CANCELLED"
-        case .unknown: "UNKNOWN"
-        case .invalidArgument: "INVALID_ARGUMENT"
-        case .deadlineExceeded: "DEADLINE_EXCEEDED"
-        case .notFound: "NOT_FOUND"
-        case .alreadyExists: "ALREADY_EXISTS"
-        case .permissionDenied: "PERMISSION_DENIED"
-        case .resourceExhausted: "RESOURCE_EXHAUSTED"
-        case .failedPrecondition: "FAILED_PRECONDITION"
-        case .aborted: "ABORTED"
-        case .outOfRange: "OUT_OF_RANGE"
-        case .unimplemented: "UNIMPLEMENTED"
-        case .internal: "INTERNAL"
-        case .unavailable: "UNAVAILABLE"
-        }
-    }
+/// What kind of refusal a violation is, in the domain's own words. The driver's StatusMapping is the one
+/// place that turns a kind into a gRPC code (EVEREST.md "Error mapping").
+public enum RefusalKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The request itself is wrong: a malformed or unknown value, an attribute that differs from the source.
+    case invalidRequest
+    /// A size outside its bounds, or a capacity that does not match the source's.
+    case outOfRange
+    /// The object the request names does not exist.
+    case notFound
+    /// The name is already taken.
+    case alreadyExists
+    /// The objects involved are not in a state that allows the request now (disk state, readiness, quota,
+    /// snapshots or attachments left, cluster prerequisites).
+    case stateConflict
+    /// The request cannot be placed where it asks to be (a topology that excludes the only possible zone).
+    case notPlaceable
+    /// Another operation on the same object is in progress.
+    case inProgress
 }
 
 /// A broken Everest rule. Each case carries the values involved; `message` names the rule id first.
@@ -97,6 +62,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     case notCSIVolume(pvc: String)
     /// R3: the PV belongs to another CSI driver (SFS, OBS, ...).
     case otherDriver(pvc: String, driver: String, expected: String)
+    /// R3: the PVC was provisioned from a StorageClass that is not one of Everest's `csi*` classes.
+    case notCSIStorageClass(pvc: String, storageClass: String)
 
     // R4
     /// R4: the disk's status does not allow a snapshot.
@@ -110,15 +77,11 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     /// R5: the disk already has the maximum number of snapshots.
     case snapshotQuotaReached(disk: DiskID, count: Int, limit: Int)
 
-    // R6
-    /// R6: a snapshot's (or restored disk's) encryption differs from the encryption it must inherit.
-    case encryptionNotInherited(snapshot: SnapshotID, expected: Encryption, found: Encryption)
-
     // R7
     /// R7: the restore target name is already taken.
     case restoreTargetExists(name: String)
-    /// R7: restoring onto the snapshot's own source disk (rollback) is not supported.
-    case rollbackNotSupported(snapshot: SnapshotID, disk: DiskID)
+    /// R7: a volume cannot be cloned from another volume; only a snapshot creates a disk from existing data.
+    case cloneNotSupported(sourceVolume: String)
 
     // R8
     /// R8: requested sub-type differs from the source's.
@@ -139,6 +102,9 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     // R10
     /// R10: a field of the restore PVC differs from what the source requires.
     case restorePVCField(field: String, expected: String, found: String)
+    /// R10: the restore PVC's storage request does not give the source's capacity; `unitless` when it has no
+    /// unit (Kubernetes reads `'10'` as 10 bytes).
+    case restorePVCStorage(found: String, foundGiB: Int, unitless: Bool, expected: String)
 
     // R11
     /// R11: the snapshot is not ready to use.
@@ -159,6 +125,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     case snapshotNotDeletable(snapshot: SnapshotID, status: SnapshotStatus)
     /// R13: the disk still has snapshots.
     case diskHasSnapshots(disk: DiskID, count: Int)
+    /// R13: the disk is still attached to nodes.
+    case diskAttached(disk: DiskID, nodes: [String])
 
     // R14
     /// R14: the name is empty.
@@ -189,49 +157,49 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         switch self {
         case .clusterTooOld, .clusterVersionUnreadable: .r1
         case .driverNotRegistered, .snapshotAPINotServed, .snapshotClassMissing, .snapshotClassWrongDriver: .r2
-        case .pvcHasNoVolume, .flexVolumePVC, .notCSIVolume, .otherDriver: .r3
+        case .pvcHasNoVolume, .flexVolumePVC, .notCSIVolume, .otherDriver, .notCSIStorageClass: .r3
         case .diskNotSnapshottable, .pvcNotBound, .diskNotFound: .r4
         case .snapshotQuotaReached: .r5
-        case .encryptionNotInherited: .r6
-        case .restoreTargetExists, .rollbackNotSupported: .r7
+        case .restoreTargetExists, .cloneNotSupported: .r7
         case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers, .capacityDiffers: .r8
         case .zoneNotAllowed: .r9
-        case .restorePVCField: .r10
+        case .restorePVCField, .restorePVCStorage: .r10
         case .snapshotNotReady, .restorePending, .snapshotNotFound: .r11
         case .malformedQuantity, .capacityOutOfRange: .r12
-        case .snapshotNotDeletable, .diskHasSnapshots: .r13
+        case .snapshotNotDeletable, .diskHasSnapshots, .diskAttached: .r13
         case .nameEmpty, .nameTooLong, .reservedSnapshotName: .r14
         case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter: .attributes
         case .nameConflict, .operationInFlight: .csi
         }
     }
 
-    /// The gRPC code EVEREST.md's error table gives this violation.
-    public var statusCode: CSIStatusCode {
+    /// What kind of refusal this is (StatusMapping gives each kind its gRPC code).
+    public var kind: RefusalKind {
         switch self {
-        case .clusterTooOld, .clusterVersionUnreadable: .failedPrecondition
+        case .clusterTooOld, .clusterVersionUnreadable: .stateConflict
         case .driverNotRegistered, .snapshotAPINotServed, .snapshotClassMissing, .snapshotClassWrongDriver:
-            .failedPrecondition
-        case .pvcHasNoVolume, .pvcNotBound: .failedPrecondition
-        case .flexVolumePVC, .notCSIVolume, .otherDriver: .invalidArgument
-        case .diskNotSnapshottable: .failedPrecondition
+            .stateConflict
+        case .pvcHasNoVolume, .pvcNotBound: .stateConflict
+        case .flexVolumePVC, .notCSIVolume, .otherDriver, .notCSIStorageClass: .invalidRequest
+        case .diskNotSnapshottable: .stateConflict
         case .diskNotFound, .snapshotNotFound: .notFound
-        case .snapshotQuotaReached: .resourceExhausted
-        case .encryptionNotInherited: .invalidArgument
+        // R5: a state of the disk, not an exhausted resource (EVEREST.md: csi-snapshotter retries
+        // RESOURCE_EXHAUSTED as "may still be in progress").
+        case .snapshotQuotaReached: .stateConflict
         case .restoreTargetExists: .alreadyExists
-        case .rollbackNotSupported: .invalidArgument
-        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers: .invalidArgument
+        case .cloneNotSupported: .invalidRequest
+        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers: .invalidRequest
         case .capacityDiffers: .outOfRange
-        case .zoneNotAllowed: .resourceExhausted
-        case .restorePVCField: .invalidArgument
-        case .snapshotNotReady, .restorePending: .failedPrecondition
-        case .malformedQuantity: .invalidArgument
+        case .zoneNotAllowed: .notPlaceable
+        case .restorePVCField, .restorePVCStorage: .invalidRequest
+        case .snapshotNotReady, .restorePending: .stateConflict
+        case .malformedQuantity: .invalidRequest
         case .capacityOutOfRange: .outOfRange
-        case .snapshotNotDeletable, .diskHasSnapshots: .failedPrecondition
-        case .nameEmpty, .nameTooLong, .reservedSnapshotName: .invalidArgument
-        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter: .invalidArgument
+        case .snapshotNotDeletable, .diskHasSnapshots, .diskAttached: .stateConflict
+        case .nameEmpty, .nameTooLong, .reservedSnapshotName: .invalidRequest
+        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter: .invalidRequest
         case .nameConflict: .alreadyExists
-        case .operationInFlight: .aborted
+        case .operationInFlight: .inProgress
         }
     }
 
@@ -263,6 +231,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             "PVC \(pvc) is not a CSI volume; only EVS disks can be snapshotted"
         case .otherDriver(let pvc, let driver, let expected):
             "PVC \(pvc) uses CSI driver \(driver), not \(expected); only EVS disks can be snapshotted"
+        case .notCSIStorageClass(let pvc, let storageClass):
+            "PVC \(pvc) uses StorageClass \(storageClass), not one of Everest's csi* classes; only EVS disks can be snapshotted"
         case .diskNotSnapshottable(let disk, let status):
             "disk status \(status) does not allow a snapshot; it must be available or in-use (disk \(disk))"
         case .pvcNotBound(let pvc, let phase):
@@ -271,12 +241,10 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             "disk \(disk) not found"
         case .snapshotQuotaReached(let disk, let count, let limit):
             "disk already has \(count) snapshots, the limit is \(limit) (disk \(disk))"
-        case .encryptionNotInherited(let snapshot, let expected, let found):
-            "encryption \(found) differs from the source's \(expected) (snapshot \(snapshot))"
         case .restoreTargetExists(let name):
             "restore target \(name) already exists; a snapshot can only create a new disk"
-        case .rollbackNotSupported(let snapshot, let disk):
-            "snapshot \(snapshot) cannot be rolled back onto its source disk; restore to a new disk (disk \(disk))"
+        case .cloneNotSupported(let source):
+            "cloning volume \(source) is not an Everest feature; create a snapshot and restore it instead"
         case .typeDiffers(let requested, let source, let disk):
             "restored disk type \(requested) differs from source disk type \(source) (disk \(disk))"
         case .modeDiffers(let requested, let source, let disk):
@@ -296,6 +264,10 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             "snapshot zone \(zone) is not among the allowed zones \(allowed.joined(separator: ", ")) (snapshot \(snapshot))"
         case .restorePVCField(let field, let expected, let found):
             "restore PVC \(field) is '\(found)', expected '\(expected)'"
+        case .restorePVCStorage(let found, let gib, let unitless, let expected):
+            unitless
+                ? "restore PVC resources.requests.storage '\(found)' has no unit, so it is \(found) bytes (\(gib)Gi), not the source's \(expected); write '\(expected)'"
+                : "restore PVC resources.requests.storage '\(found)' is \(gib)Gi, not the source's \(expected); write '\(expected)'"
         case .snapshotNotReady(let snapshot, let status):
             "snapshot is \(status), not ready to use (snapshot \(snapshot))"
         case .restorePending(let snapshot, let pvc):
@@ -310,6 +282,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             "snapshot is \(status); only available or error snapshots can be deleted (snapshot \(snapshot))"
         case .diskHasSnapshots(let disk, let count):
             "disk still has \(count) snapshot\(count == 1 ? "" : "s"); delete \(count == 1 ? "it" : "them") first (disk \(disk))"
+        case .diskAttached(let disk, let nodes):
+            "disk is attached to node \(nodes.joined(separator: ", ")); detach it first (disk \(disk))"
         case .nameEmpty:
             "name is empty"
         case .nameTooLong(let name, let length, let max):

@@ -41,9 +41,10 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// A unary handler: request bytes in, response bytes out. Throw an `RPCStatus` to answer with
-    /// it; any other error is answered INTERNAL with the error's description.
-    public typealias Handler = @Sendable (RPCCallContext, [UInt8]) throws -> [UInt8]
+    /// A unary handler: request bytes in, response bytes out. It throws only an `RPCStatus` (typed throws):
+    /// the server maps no error of its callers, only what it raises itself (unknown method, deadline or cancel
+    /// before the handler ran, a call without a message). The CSI driver's errors are mapped by its StatusMapping.
+    public typealias Handler = @Sendable (RPCCallContext, [UInt8]) throws(RPCStatus) -> [UInt8]
 
     private enum State {
         case configuring([String: Handler])
@@ -280,13 +281,11 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
                 // Cancelled while queued (client gone, server shutting down): nobody would see the answer.
                 status = RPCStatus(code: .cancelled, message: "call cancelled before the handler started")
             } else if let request {
-                do {
+                do throws(RPCStatus) {
                     response = try method.handler(context, request)
                     status = .ok
-                } catch let error as RPCStatus {
-                    status = error
                 } catch {
-                    status = RPCStatus(code: .internal, message: String(describing: error))
+                    status = error
                 }
             } else {
                 status = RPCStatus(code: .internal, message: "unary call without a request message")

@@ -1,10 +1,12 @@
-// evs-csi-driver: flags -> DriverConfiguration -> Driver -> wait for SIGTERM/SIGINT.
+// evs-csi-driver: flags -> DriverConfiguration -> storage backend -> Driver -> wait for SIGTERM/SIGINT.
+// The one place that picks the storage: the services see only `BlockStorageBackend` and `NodeDiskLocator`.
 //
 // Exit codes: 0 stopped by SIGTERM/SIGINT after a graceful shutdown; 1 the state directory could not be
 // opened or the Kubernetes access (--kubeconfig) is unusable; 2 the endpoint cannot be used (directory missing, socket held by a live server, bind failed);
 // 64 usage error (bad or conflicting flags).
 import ArgumentParser
 import CSIDriver
+import EVSEmulator
 import EVSSnapshotRules
 import Foundation
 import Logging
@@ -38,7 +40,7 @@ struct EVSCSIDriver: ParsableCommand {
     @Option(name: .customLong("zone"), help: "An availability zone as region/zone (repeatable); the first is this node's.")
     var zones: [String] = ["cn-north-4/cn-north-4a"]
 
-    @Option(help: "R5: most snapshots per disk.")
+    @Option(help: "Most snapshots per disk (rule R5); published on the CSIDriver object for kubectl evssnap.")
     var maxSnapshotsPerDisk = 7
 
     @Option(help: "EVS's attach limit per server.")
@@ -75,27 +77,31 @@ struct EVSCSIDriver: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "evs-csi-driver")
-        var rules = RuleSettings.default
-        rules.maxSnapshotsPerDisk = maxSnapshotsPerDisk
-        rules.driverName = driverName
+        let rules = RuleSettings(maxSnapshotsPerDisk: maxSnapshotsPerDisk, driverName: driverName)
         let configuration = DriverConfiguration(
             endpoint: endpoint, driverName: driverName, nodeID: nodeId, mode: mode, stateDirectory: stateDir,
             topologies: zones.map { let p = $0.split(separator: "/"); return Topology(region: String(p[0]), zone: String(p[1])) },
             rules: rules, maxVolumesPerNode: maxVolumesPerNode, socketMode: UInt32(socketMode, radix: 8)!,
             shutdownGrace: .seconds(shutdownGrace))
         var annotations: KubernetesPVCAnnotations?
+        var publisher: KubernetesSettingsPublisher?
         if mode.servesController {
             do {
-                annotations = try KubernetesPVCAnnotations.forDriver(
-                    kubeconfig: kubeconfig, environment: ProcessInfo.processInfo.environment)
+                let environment = ProcessInfo.processInfo.environment
+                annotations = try KubernetesPVCAnnotations.forDriver(kubeconfig: kubeconfig, environment: environment)
+                if annotations != nil {
+                    publisher = try KubernetesSettingsPublisher.forDriver(kubeconfig: kubeconfig, environment: environment)
+                }
             } catch {
                 logger.critical("cannot use Kubernetes access to read PVC annotations: \(error)")
                 throw ExitCode(1)
             }
         }
+        let (backend, locator) = try openStorage(configuration, logger: logger)
         let driver: Driver
         do {
-            driver = try Driver(configuration: configuration, annotations: annotations, logger: logger)
+            driver = try Driver(configuration: configuration, backend: backend, locator: locator,
+                                annotations: annotations, logger: logger)
             try driver.start()
         } catch {
             logger.critical("\(error)")
@@ -105,9 +111,41 @@ struct EVSCSIDriver: ParsableCommand {
             case .endpoint: throw ExitCode(2)
             }
         }
+        if let publisher {
+            // The plugin reads these (docs/rules.md "Settings"); without them it assumes EVEREST.md's defaults.
+            do {
+                try publisher.publish(rules)
+                logger.info("published the rule settings on CSIDriver \(driverName)", metadata: [
+                    "settings": "\(rules.publishedAnnotations.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"])
+            } catch {
+                logger.warning("could not publish the rule settings on CSIDriver \(driverName); kubectl evssnap assumes the defaults: \(error)")
+            }
+        }
         let signal = TerminationSignals.wait()
         logger.info("signal \(signal): shutting down")
         driver.shutdown()
+    }
+
+    /// The storage of this process: the emulator, opened (and reconciled) by the process that serves the
+    /// Controller service; a node-only process must not roll back a create the controller has in flight, so it
+    /// takes image paths from the publish context alone. A second backend is wired here.
+    func openStorage(_ configuration: DriverConfiguration, logger: Logger) throws
+        -> (backend: (any BlockStorageBackend)?, locator: (any NodeDiskLocator)?) {
+        guard mode.servesController else { return (nil, EmulatorNodeLocator()) }
+        let emulator: EVSEmulator
+        do {
+            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+            emulator = try EVSEmulator(configuration: EmulatorConfiguration(
+                stateDirectory: stateDir, topologies: configuration.topologies, rules: configuration.rules,
+                maxAttachmentsPerNode: configuration.maxVolumesPerNode))
+        } catch {
+            logger.critical("cannot open the state directory \(stateDir): \(error)")
+            throw ExitCode(1)
+        }
+        if !emulator.openReport.isEmpty {
+            logger.notice("reconciled state left by an earlier run", metadata: ["report": "\(emulator.openReport)"])
+        }
+        return (emulator, emulator)
     }
 }
 

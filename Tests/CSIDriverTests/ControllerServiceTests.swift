@@ -76,7 +76,7 @@ struct ControllerServiceTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var request = Self.create("clone")
         request.volumeContentSource = .init(type: .volume(.init(volumeId: "v")))
-        let error = #expect(throws: DriverError.self) { try controller.createVolume(request) }
+        let error = #expect(throws: EverestRuleViolation.cloneNotSupported(sourceVolume: "v")) { try controller.createVolume(request) }
         #expect(error.map { StatusMapping.status(for: $0).code } == .invalidArgument)
     }
 

@@ -30,8 +30,11 @@ struct StatusMappingTests {
         Row(error: BackendError.rule(.snapshotNotReady(snapshot: snap, status: .creating)), code: .failedPrecondition,
             messageContains: "R11"),
         Row(error: BackendError.rule(.diskHasSnapshots(disk: disk, count: 2)), code: .failedPrecondition, messageContains: "R13"),
-        Row(error: BackendError.rule(.snapshotQuotaReached(disk: disk, count: 7, limit: 7)), code: .resourceExhausted,
+        // R5 is FAILED_PRECONDITION: csi-snapshotter retries RESOURCE_EXHAUSTED as "may still be in progress".
+        Row(error: BackendError.rule(.snapshotQuotaReached(disk: disk, count: 7, limit: 7)), code: .failedPrecondition,
             messageContains: "R5"),
+        Row(error: BackendError.rule(.diskAttached(disk: disk, nodes: ["node-2"])), code: .failedPrecondition,
+            messageContains: "R13: disk is attached to node node-2"),
         Row(error: BackendError.rule(.capacityDiffers(requestedGiB: 20, sourceGiB: 10, match: .equal, disk: disk)),
             code: .outOfRange, messageContains: "R8"),
         Row(error: BackendError.rule(.typeDiffers(requested: .sas, source: .ssd, disk: disk)), code: .invalidArgument,
@@ -57,7 +60,10 @@ struct StatusMappingTests {
             messageContains: "R12"),
         Row(error: EverestRuleViolation.nameTooLong(name: "x", length: 129, max: 128), code: .invalidArgument,
             messageContains: "R14"),
-        Row(error: DriverError.unsupported("R7: cloning"), code: .invalidArgument, messageContains: "R7"),
+        Row(error: EverestRuleViolation.cloneNotSupported(sourceVolume: "v-1"), code: .invalidArgument,
+            messageContains: "R7: cloning volume v-1"),
+        Row(error: EverestRuleViolation.restoreTargetExists(name: "p"), code: .alreadyExists, messageContains: "R7"),
+        Row(error: EverestRuleViolation.snapshotNotFound(snapshot: snap), code: .notFound, messageContains: "R11"),
         Row(error: DriverError.capacityOutOfRange("too big"), code: .outOfRange, messageContains: "too big"),
         Row(error: DriverError.deadlineExceeded, code: .deadlineExceeded, messageContains: "deadline"),
         Row(error: CSIDecodeError.invalidUTF8(field: "CreateVolumeRequest.name"), code: .invalidArgument,
@@ -90,9 +96,16 @@ struct StatusMappingTests {
         #expect(status.message.contains("weird thing"))
     }
 
-    @Test("every domain status code maps to the gRPC code of the same number", arguments: CSIStatusCode.allCases)
-    func domainCodes(code: CSIStatusCode) {
-        #expect(StatusMapping.code(for: code).rawValue == Int32(code.rawValue))
+    static let kinds: [(RefusalKind, RPCStatusCode)] = [
+        (.invalidRequest, .invalidArgument), (.outOfRange, .outOfRange), (.notFound, .notFound),
+        (.alreadyExists, .alreadyExists), (.stateConflict, .failedPrecondition), (.notPlaceable, .resourceExhausted),
+        (.inProgress, .aborted),
+    ]
+
+    @Test("every refusal kind of the domain has its gRPC code (EVEREST.md's table), here and only here", arguments: kinds)
+    func kindCodes(kind: RefusalKind, code: RPCStatusCode) {
+        #expect(StatusMapping.code(for: kind) == code)
+        #expect(Self.kinds.count == RefusalKind.allCases.count)
     }
 }
 

@@ -47,7 +47,6 @@ struct DiskOperationTests {
                 Issue.record("expected alreadyExists, got \(String(describing: error))"); return
             }
             #expect(name == "pvc-1")
-            #expect(error?.statusCode == .alreadyExists)
         }
     }
 
@@ -64,7 +63,6 @@ struct DiskOperationTests {
                 _ = try emulator.createDisk(name: "d4", spec: DiskSpec(capacityGiB: 1, allowedZones: ["cn-south-1a"]), source: nil)
             }
             #expect(error == .topologyUnavailable(requested: ["cn-south-1a"], available: ["cn-north-4a", "cn-north-4b"]))
-            #expect(error?.statusCode == .resourceExhausted)
         }
     }
 
@@ -124,19 +122,19 @@ struct DiskOperationTests {
             _ = try emulator.createSnapshot(name: "snap-1", sourceDisk: disk.id)
             let error = backendError { try emulator.deleteDisk(disk.id) }
             #expect(error == .rule(.diskHasSnapshots(disk: disk.id, count: 1)))
-            #expect(error?.rule == .r13 && error?.statusCode == .failedPrecondition)
+            #expect(error?.rule == .r13 && error?.kind == .stateConflict)
             #expect(try emulator.getDisk(disk.id)?.status == .available)
         }
     }
 
-    @Test("R13: an attached disk is not deleted (busy)")
+    @Test("R13: an attached disk is not deleted")
     func deleteAttached() throws {
         try withEmulator { (emulator, _) throws in
             let disk = try emulator.createDisk(name: "pvc-1", spec: DiskSpec(capacityGiB: 1), source: nil)
             _ = try emulator.attach(disk: disk.id, node: "node-1")
             let error = backendError { try emulator.deleteDisk(disk.id) }
-            guard case .busy(let message) = error else { Issue.record("expected busy, got \(String(describing: error))"); return }
-            #expect(message.hasPrefix("R13:"))
+            #expect(error == .rule(.diskAttached(disk: disk.id, nodes: ["node-1"])))
+            #expect(error?.description == "R13: disk is attached to node node-1; detach it first (disk \(disk.id))")
             try emulator.detach(disk: disk.id, node: "node-1")
             try emulator.deleteDisk(disk.id)
         }
@@ -149,8 +147,8 @@ struct DiskOperationTests {
             try emulator.forceStatus(.creating, disk: disk.id)
             #expect(backendError { _ = try emulator.createDisk(name: "pvc-1", spec: DiskSpec(capacityGiB: 1), source: nil) }
                     == .rule(.operationInFlight(key: "pvc-1")))
-            #expect(backendError { try emulator.deleteDisk(disk.id) }?.statusCode == .aborted)
-            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "n") }?.statusCode == .aborted)
+            #expect(backendError { try emulator.deleteDisk(disk.id) } == .rule(.operationInFlight(key: disk.id.rawValue)))
+            #expect(backendError { _ = try emulator.attach(disk: disk.id, node: "n") } == .rule(.operationInFlight(key: disk.id.rawValue)))
         }
     }
 
@@ -180,7 +178,7 @@ struct DiskOperationTests {
             #expect(try emulator.attachments(of: shared.id).isEmpty)
             #expect(try emulator.getDisk(shared.id)?.status == .available)
             #expect(backendError { _ = try emulator.attach(disk: DiskID("nope"), node: "n") } == .notFound(kind: "disk", id: "nope"))
-            #expect(backendError { try emulator.detach(disk: DiskID("nope"), node: "n") }?.statusCode == .notFound)
+            #expect(backendError { try emulator.detach(disk: DiskID("nope"), node: "n") } == .notFound(kind: "disk", id: "nope"))
         }
     }
 
@@ -195,7 +193,7 @@ struct DiskOperationTests {
             #expect(try emulator.expand(disk: disk.id, newCapacityGiB: 3).capacityGiB == 5)
             #expect(sizeAndBlocks(emulator.diskImagePath(disk.id)).size == 5 << 30)
             #expect(backendError { _ = try emulator.expand(disk: disk.id, newCapacityGiB: 40000) }?.rule == .r12)
-            #expect(backendError { _ = try emulator.expand(disk: DiskID("x"), newCapacityGiB: 3) }?.statusCode == .notFound)
+            #expect(backendError { _ = try emulator.expand(disk: DiskID("x"), newCapacityGiB: 3) } == .notFound(kind: "disk", id: "x"))
         }
     }
 

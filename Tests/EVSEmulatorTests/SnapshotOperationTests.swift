@@ -75,7 +75,7 @@ struct SnapshotOperationTests {
                 #expect(error == nil)
             } else {
                 #expect(error == .rule(.diskNotSnapshottable(disk: disk.id, status: status)))
-                #expect(error?.rule == .r4 && error?.statusCode == .failedPrecondition)
+                #expect(error?.rule == .r4 && error?.kind == .stateConflict)
             }
         }
     }
@@ -88,7 +88,7 @@ struct SnapshotOperationTests {
                 for index in 0..<limit { _ = try emulator.createSnapshot(name: "s\(index)", sourceDisk: disk.id) }
                 let error = backendError { _ = try emulator.createSnapshot(name: "one-more", sourceDisk: disk.id) }
                 #expect(error == .rule(.snapshotQuotaReached(disk: disk.id, count: limit, limit: limit)))
-                #expect(error?.rule == .r5 && error?.statusCode == .resourceExhausted)
+                #expect(error?.rule == .r5 && error?.kind == .stateConflict)
                 // Retrying an existing name is still idempotent at the limit.
                 #expect(try emulator.createSnapshot(name: "s0", sourceDisk: disk.id).name == "s0")
             }
@@ -153,21 +153,21 @@ struct SnapshotOperationTests {
     }
 
     @Test("restore refusals name their rule", arguments: [
-        (DiskSpec(capacityGiB: 2, type: .sas), RuleID.r8, CSIStatusCode.invalidArgument),
-        (DiskSpec(capacityGiB: 2, mode: .scsi), .r8, .invalidArgument),
-        (DiskSpec(capacityGiB: 2, encryption: .kms(keyID: "other")), .r8, .invalidArgument),
-        (DiskSpec(capacityGiB: 2, sharing: .shared), .r8, .invalidArgument),
+        (DiskSpec(capacityGiB: 2, type: .sas), RuleID.r8, RefusalKind.invalidRequest),
+        (DiskSpec(capacityGiB: 2, mode: .scsi), .r8, .invalidRequest),
+        (DiskSpec(capacityGiB: 2, encryption: .kms(keyID: "other")), .r8, .invalidRequest),
+        (DiskSpec(capacityGiB: 2, sharing: .shared), .r8, .invalidRequest),
         (DiskSpec(capacityGiB: 3), .r8, .outOfRange),
-        (DiskSpec(capacityGiB: 2, allowedZones: ["cn-north-4b"]), .r9, .resourceExhausted),
+        (DiskSpec(capacityGiB: 2, allowedZones: ["cn-north-4b"]), .r9, .notPlaceable),
         (DiskSpec(capacityGiB: 0), .r12, .outOfRange),
-    ] as [(DiskSpec, RuleID, CSIStatusCode)])
-    func restoreRefusals(spec: DiskSpec, rule: RuleID, code: CSIStatusCode) throws {
+    ] as [(DiskSpec, RuleID, RefusalKind)])
+    func restoreRefusals(spec: DiskSpec, rule: RuleID, kind: RefusalKind) throws {
         try withEmulator { (emulator, _) throws in
             let disk = try emulator.createDisk(name: "d1", spec: DiskSpec(capacityGiB: 2, type: .ssd, encryption: .kms(keyID: "k")), source: nil)
             let snapshot = try emulator.createSnapshot(name: "s1", sourceDisk: disk.id)
             let error = backendError { _ = try emulator.createDisk(name: "r1", spec: spec, source: snapshot.id) }
             #expect(error?.rule == rule, "got \(String(describing: error))")
-            #expect(error?.statusCode == code)
+            #expect(error?.kind == kind)
             #expect(try emulator.listDisks(maxEntries: 0, startingToken: nil).items.map(\.name) == ["d1"])
         }
     }

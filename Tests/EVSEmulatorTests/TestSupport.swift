@@ -117,3 +117,10 @@ func backendError(_ body: () throws -> Void) -> BackendError? {
         return .storage("unexpected error type")
     }
 }
+
+extension BackendError {
+    /// The refusal kind of a rule violation (nil for the backend's own errors); gRPC codes live in the driver.
+    var kind: RefusalKind? {
+        if case .rule(let violation) = self { violation.kind } else { nil }
+    }
+}

@@ -18,7 +18,7 @@ struct R1Tests {
     func gitVersion(text: String, accepted: Bool) {
         let v = violation { _ = try R.checkClusterVersion(gitVersion: text) }
         #expect((v == nil) == accepted)
-        if let v { #expect(v.rule == .r1 && v.statusCode == .failedPrecondition) }
+        if let v { #expect(v.rule == .r1 && v.kind == .stateConflict) }
     }
 
     static let majorMinorFields: [(String, String, Bool)] = [("1", "15+", true), ("1", "15", true), ("1", "14+", false),
@@ -96,7 +96,10 @@ struct R3Tests {
     static let cases: [(PVCFacts, EverestRuleViolation?)] = [
         (PVCFacts(name: "a", storageClassName: "csi-disk", volumeName: "pv-a", csiDriver: "disk.csi.everest.io"), nil),
         (PVCFacts(name: "b", storageClassName: "csi-disk-topology", volumeName: "pv-b", csiDriver: "disk.csi.everest.io"), nil),
-        (PVCFacts(name: "c", storageClassName: "my-evs", volumeName: "pv-c", csiDriver: "disk.csi.everest.io"), nil),
+        (PVCFacts(name: "c", storageClassName: "my-evs", volumeName: "pv-c", csiDriver: "disk.csi.everest.io"),
+         .notCSIStorageClass(pvc: "c", storageClass: "my-evs")),
+        (PVCFacts(name: "c2", storageClassName: "", volumeName: "pv-c2", csiDriver: "disk.csi.everest.io"), nil),
+        (PVCFacts(name: "c3", volumeName: "pv-c3", csiDriver: "disk.csi.everest.io"), nil),
         (PVCFacts(name: "d", storageClassName: "sas", volumeName: "pv-d", flexVolumeDriver: "huawei.com/fuxivol"),
          .flexVolumePVC(pvc: "d", storageClass: "sas")),
         (PVCFacts(name: "e", storageClassName: "ssd", volumeName: "pv-e"), .flexVolumePVC(pvc: "e", storageClass: "ssd")),
@@ -106,7 +109,7 @@ struct R3Tests {
         (PVCFacts(name: "h", phase: "Pending", storageClassName: "csi-disk"), .pvcHasNoVolume(pvc: "h")),
     ]
 
-    @Test("R3: only PVs of the Everest CSI driver", arguments: cases)
+    @Test("R3: only PVs of the Everest CSI driver, from csi* classes (or none: a static PV)", arguments: cases)
     func evsOnly(pvc: PVCFacts, expected: EverestRuleViolation?) {
         #expect(violation { try R.checkEVSVolume(pvc) } == expected)
     }
@@ -116,6 +119,14 @@ struct R3Tests {
         #expect(PVCFacts(name: "a", csiDriver: "disk.csi.everest.io").storageFormat == .csi)
         #expect(PVCFacts(name: "a", storageClassName: "sata").storageFormat == .flexVolume)
         #expect(R.isCSIStorageClassName("csi-disk") && !R.isCSIStorageClassName("sas"))
+    }
+
+    @Test("R3: a FlexVolume disk is refused by its storage format")
+    func diskFormat() {
+        var disk = Fixture.disk
+        #expect(violation { try R.checkStorageFormat(disk) } == nil)
+        disk.storageFormat = .flexVolume
+        #expect(violation { try R.checkStorageFormat(disk) } == .notCSIVolume(pvc: disk.name))
     }
 }
 
@@ -167,15 +178,6 @@ struct R6Tests {
         let snapshot = Snapshot(id: "s", name: "s", of: disk)
         #expect(snapshot.encryption == encryption)
         #expect(R.restoredEncryption(from: snapshot) == encryption)
-        #expect(violation { try R.checkEncryptionInherited(snapshot: snapshot, disk: disk) } == nil)
-    }
-
-    @Test("R6: a snapshot stored with other encryption is refused")
-    func refused() {
-        var snapshot = Fixture.snapshot
-        snapshot.encryption = .kms(keyID: "other")
-        #expect(violation { try R.checkEncryptionInherited(snapshot: snapshot, disk: Fixture.disk) }
-                == .encryptionNotInherited(snapshot: "s-9f8e", expected: .plain, found: .kms(keyID: "other")))
     }
 }
 
@@ -188,11 +190,10 @@ struct R7Tests {
                 == .restoreTargetExists(name: "pvc-evs-test"))
     }
 
-    @Test("R7: rollback onto the source disk refused")
-    func rollback() {
-        #expect(violation { try R.checkNotRollback(snapshot: Fixture.snapshot, targetDisk: "d-new") } == nil)
-        #expect(violation { try R.checkNotRollback(snapshot: Fixture.snapshot, targetDisk: "d-1a2b") }
-                == .rollbackNotSupported(snapshot: "s-9f8e", disk: "d-1a2b"))
+    @Test("R7: a volume is made from a snapshot or from nothing, never cloned")
+    func clone() {
+        #expect(violation { try R.checkNotClone(sourceVolume: nil) } == nil)
+        #expect(violation { try R.checkNotClone(sourceVolume: "d-1a2b") } == .cloneNotSupported(sourceVolume: "d-1a2b"))
     }
 }
 
@@ -278,7 +279,8 @@ struct R10Tests {
         #expect(pvc.storage == "10Gi")
         #expect(pvc.dataSource == .init(kind: "VolumeSnapshot", apiGroup: "snapshot.storage.k8s.io",
                                         name: "cce-disksnap-test"))
-        #expect(R.restorePVCMismatches(pvc, snapshot: Fixture.snapshot, volumeSnapshotName: "cce-disksnap-test").isEmpty)
+        #expect(R.restorePVCMismatches(pvc, snapshot: Fixture.snapshot, volumeSnapshotName: "cce-disksnap-test",
+                                       storageClass: Self.csiDisk).isEmpty)
     }
 
     @Test("R10: xfs sources get the fstype annotation")
@@ -289,9 +291,11 @@ struct R10Tests {
         #expect(pvc.annotations["csi.storage.k8s.io/fstype"] == "xfs")
         var without = pvc
         without.annotations["csi.storage.k8s.io/fstype"] = nil
-        #expect(violation { try R.checkRestorePVC(without, snapshot: snapshot) }
+        #expect(violation { try R.checkRestorePVC(without, snapshot: snapshot, storageClass: Self.csiDisk) }
                 == .restorePVCField(field: "annotation csi.storage.k8s.io/fstype", expected: "xfs", found: "<none>"))
     }
+
+    static let csiDisk = StorageClassFacts(name: "csi-disk", provisioner: "disk.csi.everest.io")
 
     static let base = R.restorePVC(name: "pvc-test", namespace: "default", volumeSnapshotName: "cce-disksnap-test",
                                    snapshot: Fixture.snapshot)
@@ -306,16 +310,15 @@ struct R10Tests {
         ("zone", changed { $0.labels["failure-domain.beta.kubernetes.io/zone"] = "cn-north-4a" },
          "label failure-domain.beta.kubernetes.io/zone"),
         ("access", changed { $0.accessModes = ["ReadWriteMany"] }, "accessModes"),
-        ("storage bare 10", changed { $0.storage = "10" }, "resources.requests.storage"),
-        ("storage 20Gi", changed { $0.storage = "20Gi" }, "resources.requests.storage"),
-        ("class", changed { $0.storageClassName = "sas" }, "storageClassName"),
+        ("storage 10x", changed { $0.storage = "10x" }, "resources.requests.storage"),
+        ("no class", changed { $0.storageClassName = nil }, "storageClassName"),
         ("dataSource kind", changed { $0.dataSource?.kind = "PersistentVolumeClaim" }, "dataSource.kind"),
         ("no dataSource", changed { $0.dataSource = nil }, "dataSource"),
     ]
 
     @Test("R10: a user-given shape differing in one field is refused", arguments: refused)
     func refusedShape(label: String, pvc: RestorePVCShape, field: String) {
-        let v = violation { try R.checkRestorePVC(pvc, snapshot: Fixture.snapshot) }
+        let v = violation { try R.checkRestorePVC(pvc, snapshot: Fixture.snapshot, storageClass: Self.csiDisk) }
         guard case .restorePVCField(let f, _, _)? = v else { Issue.record("expected R10 violation, got \(String(describing: v))"); return }
         #expect(f == field)
         #expect(v?.rule == .r10)
@@ -324,7 +327,36 @@ struct R10Tests {
     @Test("R10: 10G and missing labels are accepted (10G rounds up to 10 GiB)")
     func accepted() {
         let pvc = Self.changed { $0.storage = "10G"; $0.labels = [:]; $0.storageClassName = "csi-disk-topology" }
-        #expect(violation { try R.checkRestorePVC(pvc, snapshot: Fixture.snapshot) } == nil)
+        let topology = StorageClassFacts(name: "csi-disk-topology", provisioner: "everest-csi-provisioner",
+                                         parameters: ["csi.storage.k8s.io/csi-driver-name": "disk.csi.everest.io"])
+        #expect(violation { try R.checkRestorePVC(pvc, snapshot: Fixture.snapshot, storageClass: topology) } == nil)
+    }
+
+    @Test("R10: the seed's storage '10' is 10 bytes; the message says so and names the size that matches")
+    func seedStorage() {
+        let v = violation { try R.checkRestorePVC(Self.changed { $0.storage = "10" }, snapshot: Fixture.snapshot,
+                                                  storageClass: Self.csiDisk) }
+        #expect(v == .restorePVCStorage(found: "10", foundGiB: 1, unitless: true, expected: "10Gi"))
+        #expect(v?.message.contains("10 bytes") == true && v?.message.hasSuffix("write '10Gi'") == true)
+        let bigger = violation { try R.checkRestorePVC(Self.changed { $0.storage = "20Gi" }, snapshot: Fixture.snapshot,
+                                                       storageClass: Self.csiDisk) }
+        #expect(bigger == .restorePVCStorage(found: "20Gi", foundGiB: 20, unitless: false, expected: "10Gi"))
+    }
+
+    static let classes: [(StorageClassFacts?, String?)] = [
+        (StorageClassFacts(name: "csi-disk", provisioner: "disk.csi.everest.io"), nil),
+        (StorageClassFacts(name: "csi-disk", provisioner: "everest-csi-provisioner",
+                           parameters: ["csi.storage.k8s.io/csi-driver-name": "disk.csi.everest.io"]), nil),
+        (StorageClassFacts(name: "csi-disk", provisioner: "everest-csi-provisioner"), "csi-disk (provisioner everest-csi-provisioner)"),
+        (StorageClassFacts(name: "csi-disk", provisioner: "flexvolume-huawei.com/fuxivol"),
+         "csi-disk (provisioner flexvolume-huawei.com/fuxivol)"),
+        (nil, "csi-disk (not found)"),
+    ]
+
+    @Test("R10: the class must provision through the driver (its own name, or CCE's provisioner naming it)", arguments: classes)
+    func storageClass(facts: StorageClassFacts?, found: String?) {
+        let v = violation { try R.checkRestorePVC(Self.base, snapshot: Fixture.snapshot, storageClass: facts) }
+        #expect(v == found.map { .restorePVCField(field: "storageClassName", expected: "a StorageClass of disk.csi.everest.io", found: $0) })
     }
 }
 
@@ -358,7 +390,7 @@ struct R12Tests {
         let result = Result { () throws(EverestRuleViolation) -> Int in try R.capacityGiB(fromQuantity: text) }
         switch (result, gib) {
         case (.success(let got), let want?): #expect(got == want)
-        case (.failure(let v), nil): #expect(v.rule == .r12 && v.statusCode == .outOfRange)
+        case (.failure(let v), nil): #expect(v.rule == .r12 && v.kind == .outOfRange)
         default: Issue.record("\(text): got \(result), expected \(String(describing: gib))")
         }
     }
@@ -371,10 +403,10 @@ struct R12Tests {
         #expect(violation { try R.checkCapacity(gib: 0) } != nil)
     }
 
-    @Test("R12: malformed quantity refused as INVALID_ARGUMENT", arguments: ["10GB", "Gi", "1.5.3", ""])
+    @Test("R12: malformed quantity refused as an invalid request", arguments: ["10GB", "Gi", "1.5.3", ""])
     func malformed(text: String) {
         let v = violation { _ = try R.capacityGiB(fromQuantity: text) }
-        #expect(v?.rule == .r12 && v?.statusCode == .invalidArgument)
+        #expect(v?.rule == .r12 && v?.kind == .invalidRequest)
     }
 
     @Test("R12: a bare number warns, a unit does not", arguments: [("10", true), ("10Gi", false), ("10G", false)])

@@ -1,52 +1,54 @@
 import Testing
 @testable import EVSSnapshotRules
 
-/// Every violation case, its rule id and the gRPC code EVEREST.md's error table gives it.
-@Suite("Violations: rule ids, status codes, messages")
+/// Every violation case, its rule id and its refusal kind (StatusMapping gives kinds their gRPC codes).
+@Suite("Violations: rule ids, refusal kinds, messages")
 struct ViolationTests {
     typealias V = EverestRuleViolation
 
-    static let table: [(V, RuleID, CSIStatusCode)] = [
-        (.clusterTooOld(found: .init(major: 1, minor: 13), minimum: .init(major: 1, minor: 15)), .r1, .failedPrecondition),
-        (.clusterVersionUnreadable("x"), .r1, .failedPrecondition),
-        (.driverNotRegistered(driver: "disk.csi.everest.io"), .r2, .failedPrecondition),
-        (.snapshotAPINotServed(group: "snapshot.storage.k8s.io", served: []), .r2, .failedPrecondition),
-        (.snapshotClassMissing(name: "csi-disk-snapclass"), .r2, .failedPrecondition),
-        (.snapshotClassWrongDriver(name: "c", driver: "x", expected: "disk.csi.everest.io"), .r2, .failedPrecondition),
-        (.pvcHasNoVolume(pvc: "p"), .r3, .failedPrecondition),
-        (.flexVolumePVC(pvc: "p", storageClass: "sas"), .r3, .invalidArgument),
-        (.notCSIVolume(pvc: "p"), .r3, .invalidArgument),
-        (.otherDriver(pvc: "p", driver: "nas.csi.everest.io", expected: "disk.csi.everest.io"), .r3, .invalidArgument),
-        (.diskNotSnapshottable(disk: "d-1a2b", status: .creating), .r4, .failedPrecondition),
-        (.pvcNotBound(pvc: "p", phase: "Pending"), .r4, .failedPrecondition),
+    static let table: [(V, RuleID, RefusalKind)] = [
+        (.clusterTooOld(found: .init(major: 1, minor: 13), minimum: .init(major: 1, minor: 15)), .r1, .stateConflict),
+        (.clusterVersionUnreadable("x"), .r1, .stateConflict),
+        (.driverNotRegistered(driver: "disk.csi.everest.io"), .r2, .stateConflict),
+        (.snapshotAPINotServed(group: "snapshot.storage.k8s.io", served: []), .r2, .stateConflict),
+        (.snapshotClassMissing(name: "csi-disk-snapclass"), .r2, .stateConflict),
+        (.snapshotClassWrongDriver(name: "c", driver: "x", expected: "disk.csi.everest.io"), .r2, .stateConflict),
+        (.pvcHasNoVolume(pvc: "p"), .r3, .stateConflict),
+        (.flexVolumePVC(pvc: "p", storageClass: "sas"), .r3, .invalidRequest),
+        (.notCSIVolume(pvc: "p"), .r3, .invalidRequest),
+        (.otherDriver(pvc: "p", driver: "nas.csi.everest.io", expected: "disk.csi.everest.io"), .r3, .invalidRequest),
+        (.notCSIStorageClass(pvc: "p", storageClass: "standard"), .r3, .invalidRequest),
+        (.diskNotSnapshottable(disk: "d-1a2b", status: .creating), .r4, .stateConflict),
+        (.pvcNotBound(pvc: "p", phase: "Pending"), .r4, .stateConflict),
         (.diskNotFound(disk: "d-1a2b"), .r4, .notFound),
-        (.snapshotQuotaReached(disk: "d-1a2b", count: 7, limit: 7), .r5, .resourceExhausted),
-        (.encryptionNotInherited(snapshot: "s", expected: .plain, found: .kms(keyID: "k")), .r6, .invalidArgument),
+        (.snapshotQuotaReached(disk: "d-1a2b", count: 7, limit: 7), .r5, .stateConflict),
         (.restoreTargetExists(name: "pvc"), .r7, .alreadyExists),
-        (.rollbackNotSupported(snapshot: "s", disk: "d"), .r7, .invalidArgument),
-        (.typeDiffers(requested: .sas, source: .ssd, disk: "d-1a2b"), .r8, .invalidArgument),
-        (.modeDiffers(requested: .scsi, source: .vbd, disk: "d-1a2b"), .r8, .invalidArgument),
-        (.encryptionDiffers(requested: .plain, source: .kms(keyID: "k"), disk: "d-1a2b"), .r8, .invalidArgument),
-        (.sharingDiffers(requested: .shared, source: .nonShared, disk: "d-1a2b"), .r8, .invalidArgument),
+        (.cloneNotSupported(sourceVolume: "d"), .r7, .invalidRequest),
+        (.typeDiffers(requested: .sas, source: .ssd, disk: "d-1a2b"), .r8, .invalidRequest),
+        (.modeDiffers(requested: .scsi, source: .vbd, disk: "d-1a2b"), .r8, .invalidRequest),
+        (.encryptionDiffers(requested: .plain, source: .kms(keyID: "k"), disk: "d-1a2b"), .r8, .invalidRequest),
+        (.sharingDiffers(requested: .shared, source: .nonShared, disk: "d-1a2b"), .r8, .invalidRequest),
         (.capacityDiffers(requestedGiB: 20, sourceGiB: 10, match: .equal, disk: "d-1a2b"), .r8, .outOfRange),
-        (.zoneNotAllowed(zone: "cn-north-4b", allowed: ["cn-north-4a"], snapshot: "s"), .r9, .resourceExhausted),
-        (.restorePVCField(field: "accessModes", expected: "ReadWriteOnce", found: "ReadWriteMany"), .r10, .invalidArgument),
-        (.snapshotNotReady(snapshot: "s", status: .creating), .r11, .failedPrecondition),
-        (.restorePending(snapshot: "s", pvc: "p"), .r11, .failedPrecondition),
+        (.zoneNotAllowed(zone: "cn-north-4b", allowed: ["cn-north-4a"], snapshot: "s"), .r9, .notPlaceable),
+        (.restorePVCField(field: "accessModes", expected: "ReadWriteOnce", found: "ReadWriteMany"), .r10, .invalidRequest),
+        (.restorePVCStorage(found: "10", foundGiB: 1, unitless: true, expected: "10Gi"), .r10, .invalidRequest),
+        (.snapshotNotReady(snapshot: "s", status: .creating), .r11, .stateConflict),
+        (.restorePending(snapshot: "s", pvc: "p"), .r11, .stateConflict),
         (.snapshotNotFound(snapshot: "s"), .r11, .notFound),
-        (.malformedQuantity(text: "10GB", reason: "r"), .r12, .invalidArgument),
+        (.malformedQuantity(text: "10GB", reason: "r"), .r12, .invalidRequest),
         (.capacityOutOfRange(requestedGiB: 32769, min: 1, max: 32768), .r12, .outOfRange),
-        (.snapshotNotDeletable(snapshot: "s", status: .creating), .r13, .failedPrecondition),
-        (.diskHasSnapshots(disk: "d", count: 1), .r13, .failedPrecondition),
-        (.nameEmpty, .r14, .invalidArgument),
-        (.nameTooLong(name: "n", length: 129, max: 128), .r14, .invalidArgument),
-        (.reservedSnapshotName(name: "autobk_snapshot_x", prefix: "autobk_snapshot_"), .r14, .invalidArgument),
-        (.unknownParameter(key: "everest.io/foo"), .attributes, .invalidArgument),
-        (.invalidParameter(key: "everest.io/disk-volume-type", value: "FAST"), .attributes, .invalidArgument),
-        (.typeNotCreatable(.sata), .attributes, .invalidArgument),
-        (.missingParameter(key: "everest.io/disk-iops", type: .gpssd2), .attributes, .invalidArgument),
+        (.snapshotNotDeletable(snapshot: "s", status: .creating), .r13, .stateConflict),
+        (.diskHasSnapshots(disk: "d", count: 1), .r13, .stateConflict),
+        (.diskAttached(disk: "d", nodes: ["n"]), .r13, .stateConflict),
+        (.nameEmpty, .r14, .invalidRequest),
+        (.nameTooLong(name: "n", length: 129, max: 128), .r14, .invalidRequest),
+        (.reservedSnapshotName(name: "autobk_snapshot_x", prefix: "autobk_snapshot_"), .r14, .invalidRequest),
+        (.unknownParameter(key: "everest.io/foo"), .attributes, .invalidRequest),
+        (.invalidParameter(key: "everest.io/disk-volume-type", value: "FAST"), .attributes, .invalidRequest),
+        (.typeNotCreatable(.sata), .attributes, .invalidRequest),
+        (.missingParameter(key: "everest.io/disk-iops", type: .gpssd2), .attributes, .invalidRequest),
         (.nameConflict(name: "n", existing: "d-1"), .csi, .alreadyExists),
-        (.operationInFlight(key: "d-1"), .csi, .aborted),
+        (.operationInFlight(key: "d-1"), .csi, .inProgress),
     ]
 
     /// Exhaustive over the cases: adding a case breaks the build until it is named here and put in the table.
@@ -62,13 +64,13 @@ struct ViolationTests {
         case .flexVolumePVC: "flexVolumePVC"
         case .notCSIVolume: "notCSIVolume"
         case .otherDriver: "otherDriver"
+        case .notCSIStorageClass: "notCSIStorageClass"
         case .diskNotSnapshottable: "diskNotSnapshottable"
         case .pvcNotBound: "pvcNotBound"
         case .diskNotFound: "diskNotFound"
         case .snapshotQuotaReached: "snapshotQuotaReached"
-        case .encryptionNotInherited: "encryptionNotInherited"
         case .restoreTargetExists: "restoreTargetExists"
-        case .rollbackNotSupported: "rollbackNotSupported"
+        case .cloneNotSupported: "cloneNotSupported"
         case .typeDiffers: "typeDiffers"
         case .modeDiffers: "modeDiffers"
         case .encryptionDiffers: "encryptionDiffers"
@@ -76,6 +78,7 @@ struct ViolationTests {
         case .capacityDiffers: "capacityDiffers"
         case .zoneNotAllowed: "zoneNotAllowed"
         case .restorePVCField: "restorePVCField"
+        case .restorePVCStorage: "restorePVCStorage"
         case .snapshotNotReady: "snapshotNotReady"
         case .restorePending: "restorePending"
         case .snapshotNotFound: "snapshotNotFound"
@@ -83,6 +86,7 @@ struct ViolationTests {
         case .capacityOutOfRange: "capacityOutOfRange"
         case .snapshotNotDeletable: "snapshotNotDeletable"
         case .diskHasSnapshots: "diskHasSnapshots"
+        case .diskAttached: "diskAttached"
         case .nameEmpty: "nameEmpty"
         case .nameTooLong: "nameTooLong"
         case .reservedSnapshotName: "reservedSnapshotName"
@@ -99,13 +103,13 @@ struct ViolationTests {
     func tableCoversEveryCase() {
         let names = Self.table.map { Self.caseName($0.0) }
         #expect(Set(names).count == names.count)
-        #expect(names.count == 40)  // the number of cases of EverestRuleViolation
+        #expect(names.count == 42)  // the number of cases of EverestRuleViolation
     }
 
-    @Test("status code and rule id per violation (EVEREST.md error mapping)", arguments: table)
-    func statusCode(violation: V, rule: RuleID, code: CSIStatusCode) {
+    @Test("refusal kind and rule id per violation", arguments: table)
+    func refusalKind(violation: V, rule: RuleID, kind: RefusalKind) {
         #expect(violation.rule == rule)
-        #expect(violation.statusCode == code)
+        #expect(violation.kind == kind)
         #expect(violation.message.hasPrefix("\(rule.rawValue): "))
     }
 
@@ -125,6 +129,11 @@ struct ViolationTests {
         (.clusterTooOld(found: .init(major: 1, minor: 13), minimum: .init(major: 1, minor: 15)),
          "R1: cluster version v1.13 is older than v1.15; snapshots need v1.15 or later"),
         (.diskHasSnapshots(disk: "d-1a2b", count: 2), "R13: disk still has 2 snapshots; delete them first (disk d-1a2b)"),
+        (.diskAttached(disk: "d-1a2b", nodes: ["node-1"]), "R13: disk is attached to node node-1; detach it first (disk d-1a2b)"),
+        (.restorePVCStorage(found: "10", foundGiB: 1, unitless: true, expected: "10Gi"),
+         "R10: restore PVC resources.requests.storage '10' has no unit, so it is 10 bytes (1Gi), not the source's 10Gi; write '10Gi'"),
+        (.cloneNotSupported(sourceVolume: "d-1a2b"),
+         "R7: cloning volume d-1a2b is not an Everest feature; create a snapshot and restore it instead"),
         (.capacityOutOfRange(requestedGiB: 32769, min: 1, max: 32768), "R12: capacity 32769Gi is outside 1-32768Gi"),
         (.reservedSnapshotName(name: "autobk_snapshot_1", prefix: "autobk_snapshot_"),
          "R14: snapshot name autobk_snapshot_1 starts with the reserved prefix autobk_snapshot_"),
@@ -134,17 +143,5 @@ struct ViolationTests {
     func message(violation: V, text: String) {
         #expect(violation.message == text)
         #expect("\(violation)" == text)
-    }
-
-    @Test("CSIStatusCode raw values are the gRPC codes")
-    func grpcNumbers() {
-        #expect(CSIStatusCode.invalidArgument.rawValue == 3)
-        #expect(CSIStatusCode.notFound.rawValue == 5)
-        #expect(CSIStatusCode.alreadyExists.rawValue == 6)
-        #expect(CSIStatusCode.resourceExhausted.rawValue == 8)
-        #expect(CSIStatusCode.failedPrecondition.rawValue == 9)
-        #expect(CSIStatusCode.aborted.rawValue == 10)
-        #expect(CSIStatusCode.outOfRange.rawValue == 11)
-        #expect(CSIStatusCode.outOfRange.description == "OUT_OF_RANGE")
     }
 }

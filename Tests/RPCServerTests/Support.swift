@@ -56,7 +56,3 @@ func waitFor(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) async -
     }
     return condition()
 }
-
-struct PlainError: Error, CustomStringConvertible {
-    var description: String { "disk image /var/lib/evs/d-1 is unreadable" }
-}

@@ -408,10 +408,12 @@ def test_create_snapshot_unknown_source_is_not_found(driver, pb):
                  pb.CreateSnapshotRequest(name="snap-x", source_volume_id="no-such-volume"))
 
 
-def test_create_snapshot_r5_seventh_ok_eighth_resource_exhausted(driver, csi, pb):
+def test_create_snapshot_r5_seventh_ok_eighth_failed_precondition(driver, csi, pb):
+    # FAILED_PRECONDITION, not RESOURCE_EXHAUSTED: csi-snapshotter retries that as "may still be in progress"
+    # (EVEREST.md error mapping).
     volume = csi.create(driver.controller, "pvc-r5")
     snaps = [csi.snapshot(driver.controller, f"snap-{i}", volume.volume_id) for i in range(7)]
-    expect_error(C.RESOURCE_EXHAUSTED, driver.controller.CreateSnapshot,
+    expect_error(C.FAILED_PRECONDITION, driver.controller.CreateSnapshot,
                  pb.CreateSnapshotRequest(name="snap-7", source_volume_id=volume.volume_id), match="R5")
     # a retry of an existing one is still answered (idempotency beats the quota)
     assert csi.snapshot(driver.controller, "snap-3", volume.volume_id) == snaps[3]
@@ -428,7 +430,7 @@ def test_create_snapshot_r5_quota_is_a_setting(start_driver, csi, pb):
     volume = csi.create(d.controller, "pvc-r5")
     csi.snapshot(d.controller, "s-0", volume.volume_id)
     csi.snapshot(d.controller, "s-1", volume.volume_id)
-    expect_error(C.RESOURCE_EXHAUSTED, d.controller.CreateSnapshot,
+    expect_error(C.FAILED_PRECONDITION, d.controller.CreateSnapshot,
                  pb.CreateSnapshotRequest(name="s-2", source_volume_id=volume.volume_id), match=("R5", "2"))
 
 

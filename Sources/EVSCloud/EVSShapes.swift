@@ -1,0 +1,113 @@
+// How domain values are written to and read from EVS's published JSON (volume and snapshot objects, job objects),
+// and the metadata keys the driver sets on what it creates.
+import EVSSnapshotRules
+
+/// Metadata keys: EVS's own (`hw:passthrough`, `__system__encrypted`, `__system__cmkid`) and the driver's tags.
+public enum EVSMetadata {
+    /// EVS: `"true"` makes a SCSI disk, otherwise VBD.
+    public static let passthrough = "hw:passthrough"
+    /// EVS: `"1"` for an encrypted disk.
+    public static let encrypted = "__system__encrypted"
+    /// EVS: the KMS key id of an encrypted disk.
+    public static let cmkID = "__system__cmkid"
+    /// The driver's tag on a disk it created: the CSI volume name. Finds the disk again after a crash (EVS allows
+    /// duplicate names; a disk without this tag is never taken for the driver's).
+    public static let volumeName = "evssnap.io/csi-volume-name"
+    /// The driver's tag on a snapshot it created: the CSI snapshot name.
+    public static let snapshotName = "evssnap.io/csi-snapshot-name"
+    /// The file system recorded on a disk (and on its snapshots).
+    public static let fsType = "evssnap.io/fstype"
+    /// Source attributes recorded on a snapshot (R8, R9 compare a restore with them).
+    public static let sourceType = "evssnap.io/source-volume-type"
+    public static let sourceMode = "evssnap.io/source-disk-mode"
+    public static let sourceShared = "evssnap.io/source-shared"
+    public static let sourceZone = "evssnap.io/source-zone"
+    public static let sourceCMK = "evssnap.io/source-cmkid"
+}
+
+/// An EVS volume object, as far as the driver reads it.
+struct EVSVolume {
+    var json: JSON
+
+    var id: String { json["id"].string ?? "" }
+    var name: String { json["name"].string ?? "" }
+    var statusText: String { json["status"].string ?? "" }
+    var size: Int { json["size"].int ?? 0 }
+    var zone: String { json["availability_zone"].string ?? "" }
+    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
+    func meta(_ key: String) -> String? { metadata[key]?.string }
+    var taggedName: String? { meta(EVSMetadata.volumeName) }
+    var sourceSnapshot: String? { json["snapshot_id"].string.flatMap { $0.isEmpty ? nil : $0 } }
+    var wwn: String? { json["wwn"].string.flatMap { $0.isEmpty ? nil : $0 } }
+    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
+    /// Servers the volume is attached to.
+    var attachedServers: [String] { (json["attachments"].array ?? []).compactMap { $0["server_id"].string } }
+    var shared: Bool { json["multiattach"].bool ?? json["shareable"].bool ?? false }
+
+    var status: DiskStatus {
+        if let status = DiskStatus(rawValue: statusText) { return status }
+        switch statusText {
+        case "downloading", "restoring-backup": return .creating
+        case "retyping", "uploading", "backing-up", "reserved", "maintenance": return attachedServers.isEmpty ? .available : .inUse
+        default: return .error  // error_deleting, error_extending, error_restoring, unknown
+        }
+    }
+
+    var mode: DiskMode { meta(EVSMetadata.passthrough)?.lowercased() == "true" ? .scsi : .vbd }
+
+    var encryption: Encryption {
+        if meta(EVSMetadata.encrypted) == "1" || json["encrypted"].bool == true {
+            return .kms(keyID: meta(EVSMetadata.cmkID) ?? "")
+        }
+        return .plain
+    }
+
+    func disk(region: String) -> Disk {
+        Disk(id: DiskID(id), name: taggedName ?? name, capacityGiB: size,
+             type: VolumeType(rawValue: json["volume_type"].string ?? "") ?? .sas, mode: mode, encryption: encryption,
+             sharing: Sharing(shared), topology: Topology(region: region, zone: zone), status: status,
+             storageFormat: .csi, fsType: FileSystemType(rawValue: meta(EVSMetadata.fsType) ?? "") ?? .ext4)
+    }
+}
+
+/// An EVS snapshot object (`cloudsnapshots`).
+struct EVSSnapshot {
+    var json: JSON
+
+    var id: String { json["id"].string ?? "" }
+    var name: String { json["name"].string ?? "" }
+    var volumeID: String { json["volume_id"].string ?? "" }
+    var size: Int { json["size"].int ?? 0 }
+    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
+    func meta(_ key: String) -> String? { metadata[key]?.string }
+    var taggedName: String? { meta(EVSMetadata.snapshotName) }
+    var statusText: String { json["status"].string ?? "" }
+    var status: SnapshotStatus { SnapshotStatus(rawValue: statusText) ?? .error }
+    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
+
+    /// The domain snapshot; source attributes come from the driver's metadata, else from `source` (the disk).
+    func snapshot(region: String, source: Disk?) -> Snapshot {
+        let type = meta(EVSMetadata.sourceType).flatMap(VolumeType.init(rawValue:)) ?? source?.type ?? .sas
+        let mode = meta(EVSMetadata.sourceMode).flatMap { DiskMode(rawValue: $0) } ?? source?.mode ?? .vbd
+        let sharing = meta(EVSMetadata.sourceShared).map { Sharing($0 == "true") } ?? source?.sharing ?? .nonShared
+        let zone = meta(EVSMetadata.sourceZone) ?? source?.topology.zone ?? ""
+        let encryption: Encryption = meta(EVSMetadata.sourceCMK).map { $0.isEmpty ? .plain : .kms(keyID: $0) }
+            ?? source?.encryption ?? .plain
+        let fs = meta(EVSMetadata.fsType).flatMap(FileSystemType.init(rawValue:)) ?? source?.fsType ?? .ext4
+        return Snapshot(id: SnapshotID(id), name: taggedName ?? name, sourceDiskID: DiskID(volumeID), sizeGiB: size,
+                        status: status, createdAt: EVSDates.date(createdAt), encryption: encryption,
+                        sourceType: type, sourceMode: mode, sourceSharing: sharing,
+                        sourceTopology: Topology(region: region, zone: zone), sourceFSType: fs)
+    }
+}
+
+/// A job object (`GET /v1/{project_id}/jobs/{job_id}`): status SUCCESS, RUNNING, INIT or FAIL.
+struct EVSJob {
+    var json: JSON
+    var status: String { json["status"].string ?? "" }
+    var isFinished: Bool { status == "SUCCESS" || status == "FAIL" }
+    var succeeded: Bool { status == "SUCCESS" }
+    var volumeID: String? { json["entities"]["volume_id"].string }
+    var errorCode: String { json["error_code"].string ?? "" }
+    var failReason: String { json["fail_reason"].string ?? "" }
+}

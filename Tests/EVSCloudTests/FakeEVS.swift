@@ -1,0 +1,151 @@
+// Test support: starts Tests/fake-evs/fake_evs.py (HTTPS on loopback, its own CA) and talks to it with the real
+// `curl` program, so the EVS client is exercised over real TLS without the driver's libcurl transport.
+import EVSCloud
+import EVSSnapshotRules
+import Foundation
+
+/// An HTTPSending that runs `curl` (test only).
+struct CurlProgramTransport: HTTPSending {
+    let caFile: String
+
+    func send(_ request: EVSCloud.HTTPRequest, timeout: Duration) throws(HTTPTransportError) -> EVSCloud.HTTPResponse {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw HTTPTransportError(message: "\(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let headersFile = dir.appendingPathComponent("headers").path
+        let bodyFile = dir.appendingPathComponent("body").path
+        let inFile = dir.appendingPathComponent("in").path
+        FileManager.default.createFile(atPath: inFile, contents: Data(request.body))
+        let seconds = max(0.05, Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        var args = ["-s", "-S", "--cacert", caFile, "-X", request.method, "-D", headersFile, "-o", bodyFile,
+                    "-w", "%{http_code}", "--max-time", String(format: "%.3f", seconds), "-H", "Expect:"]
+        for (name, value) in request.headers { args += ["-H", "\(name): \(value)"] }
+        if !request.body.isEmpty || request.method == "POST" { args += ["--data-binary", "@" + inFile] }
+        args.append(request.url)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = args
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        do { try process.run() } catch { throw HTTPTransportError(message: "curl: \(error)") }
+        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let status = Int(code), status > 0 else {
+            throw HTTPTransportError(message: "curl exit \(process.terminationStatus)", timedOut: process.terminationStatus == 28)
+        }
+        var headers: [(String, String)] = []
+        let headerText = (try? String(contentsOfFile: headersFile, encoding: .utf8)) ?? ""
+        for line in headerText.split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        let body = FileManager.default.contents(atPath: bodyFile) ?? Data()
+        return EVSCloud.HTTPResponse(status: status, headers: headers, body: Array(body))
+    }
+}
+
+/// One running fake EVS + ECS + IAM service.
+final class FakeEVS: @unchecked Sendable {
+    let process: Process
+    let info: [String: Any]
+    let transport: CurlProgramTransport
+
+    var url: String { info["url"] as! String }
+    var ca: String { info["ca"] as! String }
+    var projectID: String { info["project_id"] as! String }
+    var servers: [String] { info["servers"] as! [String] }
+    var zones: [String] { info["zones"] as! [String] }
+    var accessKey: String { info["access_key"] as! String }
+    var secretKey: String { info["secret_key"] as! String }
+    var credentialsDirectory: String { info["credentials_aksk"] as! String }
+    var credentialsFile: String { info["credentials_password"] as! String }
+
+    static let script: String = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        dir = dir.deletingLastPathComponent()  // Tests
+        return dir.appendingPathComponent("fake-evs/fake_evs.py").path
+    }()
+
+    init(arguments: [String] = ["--job-seconds", "0.1", "--snapshot-seconds", "0.3"]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.script] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0a]) { break }
+            line.append(byte)
+        }
+        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        info = object
+        transport = CurlProgramTransport(caFile: object["ca"] as! String)
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A control call (`/_fake/...`), returning the parsed JSON answer.
+    @discardableResult
+    func control(_ method: String, _ path: String, _ body: JSON? = nil) throws -> JSON {
+        let endpoint = ServiceEndpoint(url)!
+        let response = try transport.send(
+            EVSCloud.HTTPRequest(method: method, endpoint: endpoint, path: path, body: body?.serialized() ?? []),
+            timeout: .seconds(10))
+        return try JSON.parse(response.body)
+    }
+
+    func reset() throws { try control("POST", "/_fake/reset") }
+    func faults(_ faults: [JSON], settings: [String: JSON] = [:]) throws {
+        var body = settings
+        body["faults"] = .array(faults)
+        try control("POST", "/_fake/faults", .object(body))
+    }
+    func state() throws -> JSON { try control("GET", "/_fake/state") }
+    func volumes() throws -> [JSON] { try state()["volumes"].array ?? [] }
+    func snapshots() throws -> [JSON] { try state()["snapshots"].array ?? [] }
+
+    /// A client and backend on this fake with the given credentials.
+    func backend(credentials: CloudCredentials? = nil, rules: RuleSettings = .default) -> EVSCloudBackend {
+        let endpoint = ServiceEndpoint(url)!
+        let configuration = CloudConfiguration(
+            evs: endpoint, ecs: endpoint, iam: endpoint, projectID: projectID,
+            credentials: credentials ?? .accessKey(accessKey: accessKey, secretKey: secretKey, securityToken: nil),
+            tokenRefreshMargin: .seconds(1), defaultCallBudget: .seconds(20), initialBackoff: .milliseconds(50),
+            maxBackoff: .milliseconds(400), pollInterval: .milliseconds(50), requestTimeout: .seconds(10))
+        return EVSCloudBackend(client: CloudClient(configuration: configuration, transport: transport),
+                               topologies: zones.map { Topology(region: "cn-north-4", zone: $0) }, rules: rules)
+    }
+
+    var passwordCredentials: CloudCredentials {
+        .password(user: info["username"] as! String, password: info["password"] as! String, domain: info["domain"] as! String)
+    }
+
+    /// Shared by the serialized suites (starting one costs a second of openssl).
+    nonisolated(unsafe) static var shared: FakeEVS?
+    static func started() throws -> FakeEVS {
+        if let shared { try shared.reset(); return shared }
+        let fake = try FakeEVS()
+        shared = fake
+        return fake
+    }
+}
+
+/// Runs `body` as a CSI call with `seconds` until its deadline; its errors are the backend's.
+func withDeadline<T>(_ seconds: Double, _ body: () throws -> T) throws(BackendError) -> T {
+    let result: Result<T, BackendError> = CallDeadline.$current.withValue(ContinuousClock.now + .milliseconds(Int64(seconds * 1000))) {
+        do { return .success(try body()) } catch let error as BackendError { return .failure(error) } catch {
+            return .failure(.storage("test harness: \(error)"))
+        }
+    }
+    return try result.get()
+}

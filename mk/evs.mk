@@ -1,0 +1,17 @@
+# ---- EVS cloud backend: csi-sanity's controller specs and the fault runs with the driver on `--backend evs` against
+# the fake EVS + ECS + IAM service (Tests/evs, Tests/fake-evs). The EVSCloudTests Swift suite runs in test-swift.
+TEST_SUITES += test-evs
+.PHONY: test-evs test-evs-unit fake-evs
+
+## test-evs: csi-sanity's controller specs and the fault runs against the driver with --backend evs on the fake
+test-evs: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver
+	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/evs
+
+## test-evs-unit: the EVSCloud Swift tests only (SHA-256/HMAC, JSON, signing, backend on the fake with faults)
+test-evs-unit:
+	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --no-parallel --filter EVSCloudTests
+
+## fake-evs: run the fake EVS + ECS + IAM service in the foreground (prints its URL, CA and credential files as JSON)
+fake-evs:
+	python3 Tests/fake-evs/fake_evs.py $(FAKE_ARGS)
