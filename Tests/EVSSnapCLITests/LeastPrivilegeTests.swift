@@ -165,7 +165,7 @@ struct RestoreFileTests {
     func seedsTen() async throws {
         let r = await evssnap(["check", "-f", try Self.file(Self.seed)])
         #expect(r.code == 2, "\(r.out)\(r.err)")
-        #expect(r.out.contains("[FAIL]       R10: restore PVC resources.requests.storage is '10', expected '10Gi'"), "\(r.out)")
+        #expect(r.out.contains("[FAIL]       R10: restore PVC resources.requests.storage '10' has no unit, so it is 10 bytes (1Gi), not the source's 10Gi; write '10Gi'"), "\(r.out)")
         #expect(r.out.contains("[warn]       R12: storage quantity '10' has no unit, so Kubernetes reads it as 10 bytes"))
     }
 

@@ -140,7 +140,7 @@ def test_clusterrole_user_has_every_check_verified(flows):
 def test_check_f_names_the_size_that_would_match_the_seeds_10(flows, user):
     r = flows[user]["check -f (seed's '10')"]
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "R10: restore PVC resources.requests.storage is '10', expected '10Gi'" in r.stdout, r.stdout
+    assert "R10: restore PVC resources.requests.storage '10' has no unit, so it is 10 bytes (1Gi), not the source's 10Gi; write '10Gi'" in r.stdout, r.stdout
     assert "R12: storage quantity '10' has no unit" in r.stdout, r.stdout
 
 
