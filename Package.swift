@@ -175,6 +175,8 @@ targets += [
             "EVSSnapshotRules",
             "KubeClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // `-f pvc.yaml` (check, restore).
+            .product(name: "Yams", package: "Yams"),
         ]
     ),
     .executableTarget(name: "kubectl-evssnap", dependencies: ["EVSSnapCLI"]),

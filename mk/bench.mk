@@ -1,6 +1,6 @@
 # ---- Benchmarks: not tests. Each prints its figures as ratios to a baseline measured in the same run.
-BENCHES += bench-rpc bench-data bench-plugin
-.PHONY: bench-rpc bench-rpc-core bench-data bench-plugin
+BENCHES += bench-rpc bench-data
+.PHONY: bench-rpc bench-rpc-core bench-data
 RPC_BENCH_SECONDS ?= 5
 RPC_BENCH_IN_FLIGHT ?= 1,16,64
 
@@ -21,8 +21,3 @@ bench-rpc-core:
 bench-data:
 	$(SWIFT) build -c release $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-bench-data
 	"$(CURDIR)/$(SCRATCH)/release/evs-bench-data"
-
-## bench-plugin: kubectl evssnap --help cold start and `list -A` over 1,000 snapshots vs kubectl, as ratios
-bench-plugin: deps-py
-	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product kubectl-evssnap
-	tools/bench-plugin.sh "$(BIN)" $(BENCH_RUNS)

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Where a command writes text. Injected so that every command can be tested without a terminal.
@@ -7,14 +10,44 @@ public protocol TextSink: Sendable {
     func write(_ text: String)
 }
 
-/// Standard output or standard error of the process.
+/// Standard output or standard error of the process, written with write(2).
+///
+/// A reader that goes away early (`kubectl evssnap list -A | head -3`) makes write(2) fail with EPIPE: the
+/// NIO-based client ignores SIGPIPE for its sockets, so the signal no longer ends the process. The sink then
+/// does what a Go program such as kubectl does on a broken stdout or stderr: it ends the process by SIGPIPE,
+/// quietly (no message, no backtrace; the shell sees status 141).
 public struct FileHandleSink: TextSink {
-    let handle: FileHandle
+    let fd: Int32
     /// Standard output.
-    public static let standardOutput = FileHandleSink(handle: .standardOutput)
+    public static let standardOutput = FileHandleSink(fd: 1)
     /// Standard error.
-    public static let standardError = FileHandleSink(handle: .standardError)
-    public func write(_ text: String) { handle.write(Data(text.utf8)) }
+    public static let standardError = FileHandleSink(fd: 2)
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n >= 0 { offset += n; continue }
+                switch errno {
+                case EINTR, EAGAIN: continue
+                case EPIPE: FileHandleSink.endByBrokenPipe()
+                default: return  // nowhere left to report it
+                }
+            }
+        }
+    }
+
+    /// Ends the process as an unhandled SIGPIPE does (Go's runtime does the same for fd 1 and 2).
+    static func endByBrokenPipe() -> Never {
+        signal(SIGPIPE, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPIPE)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(SIGPIPE)
+        _exit(128 + SIGPIPE)
+    }
 }
 
 /// Collects text in memory (tests, and buffering a whole table before printing).

@@ -17,6 +17,8 @@ struct CreateCommand: EVSSnapCommand {
             The default name is PVC-snap-YYYYMMDD-HHMMSS (UTC time of the request), e.g. \
             data-ssd-snap-20261127-210501; the PVC part is shortened so the name stays within 63 characters.
 
+            \(rbacHelp)
+
             Examples:
               kubectl evssnap create data-ssd -n apps
               kubectl evssnap create data-ssd --name before-upgrade --wait --timeout 10m
@@ -32,8 +34,8 @@ struct CreateCommand: EVSSnapCommand {
     @Option(help: "Name of the VolumeSnapshot (default: PVC-snap-YYYYMMDD-HHMMSS).")
     var name: String?
 
-    @Option(name: .customLong("class"), help: "VolumeSnapshotClass to use.")
-    var snapshotClass: String = Rules.settings.defaultSnapshotClass
+    @Option(name: .customLong("class"), help: "VolumeSnapshotClass to use (default: the driver's published default, else csi-disk-snapclass).")
+    var snapshotClass: String?
 
     @Flag(help: "Wait until the snapshot is ready to use, or failed.")
     var wait = false
@@ -61,12 +63,12 @@ struct CreateCommand: EVSSnapCommand {
         let preflight = Preflight(session: session)
 
         // R1, R2: the cluster can take snapshots with this class.
-        for outcome in try await preflight.clusterChecks(snapshotClass: snapshotClass) { try outcome.require() }
+        for outcome in try await preflight.clusterChecks(snapshotClass: snapshotClass) { try outcome.enforce(env.console) }
         // R14 (the name), then R4, R3, R4, R5 (+ R12 warning): the domain's one order (EverestRules.createSnapshotChecks).
         try Rules.snapshotName(snapName).require()
         let target = try await preflight.pvcChecks(pvc: pvc)
         for w in target.warnings { env.console.warn(w) }
-        for outcome in target.outcomes { try outcome.require() }
+        for outcome in target.outcomes { try outcome.enforce(env.console) }
 
         let vsType = try await session.volumeSnapshots()
         let object: JSONValue = [
@@ -75,7 +77,7 @@ struct CreateCommand: EVSSnapCommand {
             "metadata": ["name": .string(snapName), "namespace": .string(session.namespace)],
             "spec": [
                 "source": ["persistentVolumeClaimName": .string(pvc)],
-                "volumeSnapshotClassName": .string(snapshotClass),
+                "volumeSnapshotClassName": .string(snapshotClass ?? Rules.settings.defaultSnapshotClass),
             ],
         ]
         let created: JSONValue

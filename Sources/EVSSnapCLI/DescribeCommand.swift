@@ -63,7 +63,8 @@ struct DescribeCommand: EVSSnapCommand {
             w.field("Ready To Use", String(c.readyToUse), level: 1)
             if let e = c.errorMessage { w.field("Error", e, level: 1) }
         } else {
-            w.field("Name", vs.boundContentName.map { "\($0) (not found)" } ?? "<none>", level: 1)
+            let why = s.refusedReads.first { $0.contains("volumesnapshotcontents") }.map { "not readable: \($0)" } ?? "not found"
+            w.field("Name", vs.boundContentName.map { "\($0) (\(why))" } ?? "<none>", level: 1)
         }
 
         w.section("Source")
@@ -75,7 +76,11 @@ struct DescribeCommand: EVSSnapCommand {
         if let pv = s.pv {
             w.field("PV", "\(pv.name) (\(pv.phase), driver \(pv.csiDriver ?? pv.flexDriver ?? "<none>"))", level: 1)
         } else {
-            w.field("PV", "<not found>", level: 1)
+            if let why = s.refusedReads.first(where: { $0.contains("persistentvolumes") }) {
+                w.field("PV", "\(s.pvc?.volumeName ?? "<unknown>") (not readable: \(why))", level: 1)
+            } else {
+                w.field("PV", "<not found>", level: 1)
+            }
         }
 
         w.section("Restore Must Match")

@@ -129,7 +129,12 @@ extension JSONValue: Codable {
 extension JSONValue {
     /// Parses JSON bytes.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONParser.parse(data)
+    }
+
+    /// Parses a Kubernetes API answer, leaving out `managedFields` (kubectl hides them by default as well).
+    public static func parseAPIObject(_ data: Data) throws -> JSONValue {
+        try JSONParser.parse(data, dropKeys: ["managedFields"])
     }
 
     /// Parses a JSON string.

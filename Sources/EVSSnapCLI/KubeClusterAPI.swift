@@ -21,7 +21,7 @@ struct KubeClusterAPI: ClusterAPI {
     }
 
     private func parse(_ data: Data) throws -> JSONValue {
-        do { return try JSONValue.parse(data) } catch {
+        do { return try JSONValue.parseAPIObject(data) } catch {
             throw CLIError.runtime("the server sent a body that is not JSON (\(data.count) bytes)")
         }
     }
@@ -32,7 +32,7 @@ struct KubeClusterAPI: ClusterAPI {
     }
 
     func servedVersions(group: String) async throws -> [String] {
-        let groups = try await call { try await client.apiGroups() }
+        let groups: APIGroupList = try await Profile.step("GET /apis (discovery)") { try await call { try await client.apiGroups() } }
         guard let g = groups.groups.first(where: { $0.name == group }) else { return [] }
         var versions = g.versions.map(\.version)
         if let preferred = g.preferredVersion?.version, let i = versions.firstIndex(of: preferred) {
@@ -57,11 +57,13 @@ struct KubeClusterAPI: ClusterAPI {
             var query = [URLQueryItem(name: "limit", value: String(pageSize))]
             if let fieldSelector { query.append(URLQueryItem(name: "fieldSelector", value: fieldSelector)) }
             if let token { query.append(URLQueryItem(name: "continue", value: token)) }
-            let r = try await call {
-                try await client.send(method: "GET", path: type.path(namespace: namespace), query: query,
-                                      resource: type.qualifiedName)
+            let r = try await Profile.step("GET \(type.path(namespace: namespace)) (page \(token == nil ? "1" : "n"))") {
+                try await call {
+                    try await client.send(method: "GET", path: type.path(namespace: namespace), query: query,
+                                          resource: type.qualifiedName)
+                }
             }
-            let page = try parse(r.body)
+            let page = try await Profile.step("parse \(r.body.count) bytes") { try parse(r.body) }
             items += page["items"].array
             token = page["metadata"]["continue"].string.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil
@@ -96,12 +98,16 @@ enum LiveCluster {
             requestTimeout: options.requestTimeout.seconds > 0 ? .milliseconds(Int64(options.requestTimeout.seconds * 1000)) : nil)
         var config: ClientConfig
         do {
+            let start = ContinuousClock.now
             config = try ClientConfig.load(overrides, environment: .process)
+            Profile.record("kubeconfig load", since: start)
         } catch let e as KubeClientError {
             throw CLIError.runtime(e.description)
         }
         if options.insecureSkipTLSVerify { config.tls.insecureSkipVerify = true }
         let client: KubeClient
+        let clientStart = ContinuousClock.now
+        defer { Profile.record("client set-up (TLS material, HTTP client)", since: clientStart) }
         do {
             client = try KubeClient(config: config, options: .init(
                 verbosity: options.verbosity, userAgent: "kubectl-evssnap/\(evssnapVersion)",

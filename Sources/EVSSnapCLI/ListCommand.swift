@@ -44,8 +44,8 @@ struct ListCommand: EVSSnapCommand {
     func execute(in env: CommandEnvironment) async throws {
         let session = try await Session.open(kube, env: env)
         let ns: String? = allNamespaces ? nil : session.namespace
-        let vsType = try await session.volumeSnapshots()
-        var snapshots = try await session.api.list(vsType, namespace: ns, fieldSelector: nil).map(VolumeSnapshot.init)
+        let (vsType, items) = try await session.listVolumeSnapshots(namespace: ns)
+        var snapshots = items.map(VolumeSnapshot.init)
         if let pvc { snapshots = snapshots.filter { $0.sourcePVC == pvc } }
         snapshots.sort { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
 
@@ -62,24 +62,37 @@ struct ListCommand: EVSSnapCommand {
         case .wide, nil:
             var inventory: SnapshotInventory?
             if output == .wide {
+                try await session.loadDriverSettings()
                 inventory = try await loadInventory(session, snapshots: snapshots)
             }
             let limit = Rules.settings.maxSnapshotsPerDisk
-            env.console.out.write(ListCommand.table(
-                snapshots, allNamespaces: allNamespaces, inventory: inventory, limit: limit, now: env.now()).render())
+            let start = ContinuousClock.now
+            let text = ListCommand.table(snapshots, allNamespaces: allNamespaces, inventory: inventory, limit: limit, now: env.now()).render()
+            Profile.record("table of \(snapshots.count) rows", since: start)
+            env.console.out.write(text)
         }
     }
 
     /// The inventory for the QUOTA column: every content cluster-wide, so a disk's count includes
-    /// snapshots in other namespaces too.
+    /// snapshots in other namespaces too. A user who may not list contents or PVs (cluster-scoped) gets the
+    /// count of the listed snapshots per source PVC, the PV's name standing for the disk, and a warning.
     private func loadInventory(_ session: Session, snapshots: [VolumeSnapshot]) async throws -> SnapshotInventory {
-        let contents = try await session.api.list(try await session.volumeSnapshotContents(), namespace: nil, fieldSelector: nil)
-            .map(VolumeSnapshotContent.init)
+        let contentsRead = try await session.clusterList(try await session.volumeSnapshotContents())
+        let contents = (contentsRead.value ?? []).map(VolumeSnapshotContent.init)
         var pvcDisk: [String: String] = [:]
+        var refused = contentsRead.refusal.map { [$0] } ?? []
         if SnapshotInventory.needsPVCs(contents: contents, snapshots: snapshots) {
             let pvcs = try await session.api.list(.persistentVolumeClaims, namespace: allNamespaces ? nil : session.namespace, fieldSelector: nil).map(PVC.init)
-            let pvs = try await session.api.list(.persistentVolumes, namespace: nil, fieldSelector: nil).map(PV.init)
-            pvcDisk = SnapshotInventory.pvcDiskMap(pvcs: pvcs, pvs: pvs)
+            let pvsRead = try await session.clusterList(.persistentVolumes)
+            if let pvs = pvsRead.value?.map(PV.init) {
+                pvcDisk = SnapshotInventory.pvcDiskMap(pvcs: pvcs, pvs: pvs)
+            } else {
+                for pvc in pvcs { if let v = pvc.volumeName { pvcDisk["\(pvc.namespace ?? "")/\(pvc.name)"] = v } }
+            }
+            if let r = pvsRead.refusal { refused.append(r) }
+        }
+        if !refused.isEmpty {
+            session.console.printError("warning: R5 not verified: \(refused.joined(separator: "; ")) (QUOTA counts the snapshots listed here, DISK may show the PV name)")
         }
         return SnapshotInventory(contents: contents, snapshots: snapshots, pvcDisk: pvcDisk)
     }

@@ -21,7 +21,8 @@ public struct Table: Sendable {
         for r in [headers] + rows {
             var line = ""
             for (i, c) in r.enumerated() {
-                if i == r.count - 1 { line += c } else { line += c.padding(toLength: widths[i] + 3, withPad: " ", startingAt: 0) }
+                line += c
+                if i < r.count - 1 { line += String(repeating: " ", count: widths[i] + 3 - c.count) }
             }
             out += line + "\n"
         }

@@ -13,6 +13,16 @@ let exitCodeHelp = """
       64  usage error
     """
 
+/// The permissions the commands need, as deploy/rbac-user.yaml grants them.
+let rbacHelp = """
+    Permissions: the Role evssnap-user (deploy/rbac-user.yaml, bound in the namespace) is all that create, \
+    list, describe, delete and restore need. A rule whose facts are cluster-scoped (the CSIDriver, PVs, \
+    StorageClasses, VolumeSnapshotClasses and VolumeSnapshotContents) is then checked from the namespace's \
+    objects where it can be, else reported as "not verified" with the permission that would verify it, and \
+    the command goes on (the driver enforces every rule itself). The optional read-only ClusterRole \
+    evssnap-reader in the same file makes every check verified.
+    """
+
 /// `kubectl evssnap`: the root command.
 public struct EVSSnap: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -21,6 +31,8 @@ public struct EVSSnap: AsyncParsableCommand {
         discussion: """
             Every command checks the Everest snapshot rules (R1-R14, see docs/rules.md) first and refuses a \
             request that the cluster would leave stuck, saying which rule and what to do.
+
+            \(rbacHelp)
 
             \(exitCodeHelp)
             """,
@@ -54,6 +66,8 @@ public enum EVSSnapMain {
     /// Help goes to stdout with status 0; usage errors print ArgumentParser's message with status 64;
     /// runtime errors print one line on stderr and no usage.
     public static func run(arguments: [String], in env: CommandEnvironment) async -> Int32 {
+        if Profile.enabled, Profile.startToMain == nil { Profile.startToMain = Profile.sinceProcessStart() }
+        defer { Profile.report(to: env.console) }
         let command: any ParsableCommand
         do {
             command = try EVSSnap.parseAsRoot(normalize(arguments))
@@ -102,6 +116,11 @@ public enum EVSSnapMain {
 
     /// Runs a parsed command and maps its error to stderr text and an exit status.
     static func execute(_ command: any EVSSnapCommand, in env: CommandEnvironment) async -> Int32 {
+        // Each command reads the driver's published rule settings into its own box.
+        await Rules.$current.withValue(Rules.SettingsBox()) { await run(command, in: env) }
+    }
+
+    private static func run(_ command: any EVSSnapCommand, in env: CommandEnvironment) async -> Int32 {
         do {
             try await command.execute(in: env)
             return ExitStatus.success.rawValue

@@ -1,12 +1,31 @@
 import EVSSnapshotRules
 import Foundation
+import Synchronization
 
 /// The plugin's adapter to the shared domain module `EVSSnapshotRules`: it turns Kubernetes objects into the
 /// domain's plain values, calls `EverestRules`, and turns each verdict into a `RuleOutcome`. No rule is
 /// decided here; only the pass messages (what was checked) are the plugin's own words.
 enum Rules {
-    /// The rule settings (EVEREST.md defaults: 7 snapshots per disk, equal capacity, v1.15, disk.csi.everest.io).
-    static let settings = RuleSettings.default
+    /// The rule settings in effect: what the driver published on the cluster (`Session.loadDriverSettings`), else
+    /// EVEREST.md's defaults (7 snapshots per disk, equal capacity, v1.15, disk.csi.everest.io).
+    static var settings: RuleSettings { current.settings }
+
+    /// The settings of the command running in this task (each command gets its own box).
+    @TaskLocal static var current = SettingsBox()
+
+    /// Holds one command's rule settings; set once the driver's published settings are read.
+    final class SettingsBox: Sendable {
+        private let value = Mutex(RuleSettings.default)
+        /// Whether the driver's published settings were read (false: the defaults are in effect).
+        private let published = Mutex<String?>(nil)
+        var settings: RuleSettings { value.withLock { $0 } }
+        func set(_ s: RuleSettings, from source: String) {
+            value.withLock { $0 = s }
+            published.withLock { $0 = source }
+        }
+        /// Where the settings came from, nil for the defaults.
+        var source: String? { published.withLock { $0 } }
+    }
 
     /// Maps a domain verdict to an outcome.
     static func outcome(_ rule: RuleID, pass: String, _ check: () throws(EverestRuleViolation) -> Void) -> RuleOutcome {
@@ -80,9 +99,9 @@ enum Rules {
 
     // MARK: R3, R4, R5
 
-    static func pvcFacts(_ qualified: String, _ pvc: PVC, _ pv: PV?) -> PVCFacts {
+    static func pvcFacts(_ qualified: String, _ pvc: PVC, _ pv: PV?, csiDriver: String?? = .none) -> PVCFacts {
         PVCFacts(name: qualified, phase: pvc.phase, storageClassName: pvc.storageClassName, volumeName: pvc.volumeName,
-                 csiDriver: pv?.csiDriver, flexVolumeDriver: pv?.flexDriver)
+                 csiDriver: csiDriver ?? pv?.csiDriver, flexVolumeDriver: pv?.flexDriver)
     }
 
     /// R4 in Kubernetes terms: the PVC is Bound.
@@ -99,6 +118,27 @@ enum Rules {
         }
     }
 
+    /// R3 when the PV may not be read: the provisioner the PVC's annotations name
+    /// (`volume.kubernetes.io/storage-provisioner`, its beta form, or `pv.kubernetes.io/provisioned-by`) stands
+    /// for the PV's driver; FlexVolume classes are refused by name. Without either, R3 is unverified.
+    static func everestVolume(_ qualified: String, _ pvc: PVC, refusedPV reason: String) -> RuleOutcome {
+        let driver = settings.driverName
+        if let p = pvc.provisionerAnnotation, p.value != EverestNames.cceProvisioner {
+            return outcome(.r3, pass: "PVC \(qualified) was provisioned by \(p.value) (its annotation \(p.key); \(reason))") { () throws(EverestRuleViolation) in
+                try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, nil, csiDriver: p.value), settings: settings)
+            }
+        }
+        // FlexVolume classes (ssd, sas, sata) are refused by their name alone.
+        let byName = outcome(.r3, pass: "") { () throws(EverestRuleViolation) in
+            try EverestRules.checkEVSVolume(pvcFacts(qualified, pvc, nil, csiDriver: nil), settings: settings)
+        }
+        if byName.failed, let sc = pvc.storageClassName, EverestNames.flexVolumeClasses.contains(sc) { return byName }
+        if pvc.provisionerAnnotation != nil {
+            return .unverified("R3", "PVC \(qualified) was provisioned by \(EverestNames.cceProvisioner), which serves several drivers; \(reason)")
+        }
+        return .unverified("R3", "\(reason) (PVC \(qualified) names no provisioner; the PV's CSI driver decides, expected \(driver))")
+    }
+
     /// R3 (storage format) and R4: the disk's state, from what Kubernetes shows of it.
     static func diskState(_ disk: Disk) -> RuleOutcome {
         let format = outcome(.r3, pass: "") { () throws(EverestRuleViolation) in
@@ -111,8 +151,9 @@ enum Rules {
     }
 
     /// R5: one more snapshot fits the disk's quota.
-    static func quota(disk: String, count: Int) -> RuleOutcome {
-        outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots") { () throws(EverestRuleViolation) in
+    /// `counted` says how, when not from the disk's VolumeSnapshotContents.
+    static func quota(disk: String, count: Int, counted: String? = nil) -> RuleOutcome {
+        outcome(.r5, pass: "disk \(disk) has \(count) of \(settings.maxSnapshotsPerDisk) snapshots" + (counted.map { ", \($0)" } ?? "")) { () throws(EverestRuleViolation) in
             try EverestRules.checkSnapshotQuota(disk: DiskID(disk), existingSnapshots: count, settings: settings)  // R5, `.quota`
         }
     }
@@ -181,7 +222,12 @@ enum Rules {
     }
 
     static func refusal(_ v: EverestRuleViolation) -> CLIError {
-        .refused(rule: v.rule.rawValue, message: v.message + (hint(for: v).map { ": \($0)" } ?? ""))
+        .refused(rule: v.rule.rawValue, message: refusalText(v))
+    }
+
+    /// The violation's message and what to do about it.
+    static func refusalText(_ v: EverestRuleViolation) -> String {
+        v.message + (hint(for: v).map { ": \($0)" } ?? "")
     }
 }
 
@@ -210,25 +256,94 @@ extension Rules {
         return zones
     }
 
-    /// The restore PVC of R10 for `snapshot`, after the restore's checks in the domain's one order (R14, R7, R11,
-    /// R10, R12, R8, R9; the driver runs the same list); throws the first refusal.
+    /// The restore PVC of R10 for `snapshot`, with the outcomes of R10, R12, R8 and R9.
     static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
-                            storageClassName: String, storageClass: StorageClass?) throws -> JSONValue {
+                            storageClassName: String, storageClass: ClusterRead<StorageClass?>,
+                            sourceUnknown: [String] = []) -> (pvc: JSONValue, outcomes: [RuleOutcome]) {
         let shape = EverestRules.restorePVC(name: name, namespace: namespace, volumeSnapshotName: volumeSnapshot,
                                             snapshot: snapshot, storageClassName: storageClassName, settings: settings)
-        var facts = RestoreFacts(name: name, targetExists: false, snapshot: snapshot, pvc: shape,
-                                 volumeSnapshotName: volumeSnapshot, storageClass: storageClass.map(facts))
-        do {
-            // What the class and the shape's annotations state for the new disk; the rest is inherited. A class that
-            // does not exist or is not the driver's is refused by R10 before anything is read from it.
-            if let sc = storageClass, isDriverStorageClass(sc) {
-                let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage)
-                facts.request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
-                                                                  name: name, capacityGiB: gib, allowedZones: allowedZones(sc))
+        let outcomes = restoreChecks(shape, volumeSnapshot: volumeSnapshot, snapshot: snapshot, storageClass: storageClass,
+                                     sourceUnknown: sourceUnknown, sourceTypeKnown: true)
+        return (pvcObject(shape), outcomes)
+    }
+
+    /// R10, R12, R8 and R9 for a restore PVC (the plugin's own, or one the user wrote), each run by the domain
+    /// (`EverestRules.run`) in its one order (`EverestRules.restoreChecks`), one outcome per rule.
+    ///
+    /// `storageClass` forbidden: the class is taken to be the driver's without parameters, and R10 ("class of the
+    /// driver"), R8 (the class's parameters) and R9 (its allowedTopologies) are unverified unless they fail on
+    /// what is known. `sourceUnknown`: reads refused while loading the source disk (its PV, content), so the
+    /// attributes only they record are Everest's defaults; R8 is then unverified unless it fails. `sourceTypeKnown`
+    /// false: the source's disk type was read from nothing, so a type difference is unverified, not failed.
+    static func restoreChecks(_ shape: RestorePVCShape, volumeSnapshot: String, snapshot: Snapshot,
+                              storageClass: ClusterRead<StorageClass?>, sourceUnknown: [String],
+                              sourceTypeKnown: Bool) -> [RuleOutcome] {
+        let className = shape.storageClassName ?? settings.defaultStorageClass
+        let classRefusal = storageClass.refusal
+        let sc: StorageClass?
+        switch storageClass {
+        case .read(let found): sc = found
+        case .forbidden: sc = StorageClass(["metadata": ["name": .string(className)], "provisioner": .string(settings.driverName)])
+        }
+        var facts = RestoreFacts(name: shape.name, snapshot: snapshot, pvc: shape, volumeSnapshotName: volumeSnapshot,
+                                 storageClass: sc.map(facts))
+        var outcomes: [RuleOutcome] = []
+        // What the class and the PVC's annotations state for the new disk; the rest is inherited. A class that
+        // does not exist or is not the driver's is refused by R10 before anything is read from it.
+        if let sc, isDriverStorageClass(sc), let gib = try? EverestRules.capacityGiB(fromQuantity: shape.storage) {
+            do {
+                var request = try DiskAttributes.restoreRequest(parameters: sc.parameters, annotations: shape.annotations,
+                                                                name: shape.name, capacityGiB: gib, allowedZones: allowedZones(sc))
+                if !sourceTypeKnown { request.type = nil }
+                facts.request = request
+            } catch {
+                return [.fail(error.rule.rawValue, refusalText(error))]
             }
-            try EverestRules.checkRestore(facts, settings: settings)
-        } catch { throw refusal(error) }
-        return pvcObject(shape)
+        }
+        for check in EverestRules.restoreChecks where [.pvcShape, .capacity, .matchesSource, .zone].contains(check) {
+            var o: RuleOutcome
+            var ran = true
+            do {
+                ran = try EverestRules.run(check, facts, settings: settings)
+                o = .pass(check.rule.rawValue, passText(check, shape: shape, snapshot: snapshot, className: className,
+                                                        volumeSnapshot: volumeSnapshot, gib: facts.request?.capacityGiB))
+            } catch {
+                o = .fail(error.rule.rawValue, refusalText(error))
+                if !sourceTypeKnown, case .restorePVCField(let field, _, _) = error, field.hasSuffix(EverestNames.diskVolumeType) {
+                    o = .unverified(check.rule.rawValue, "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))")
+                }
+            }
+            if check == .capacity, !ran {
+                // The size is checked on its own when the class gave no request.
+                do { let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage); o = .pass("R12", "request \(shape.storage) is \(gib)Gi") }
+                catch { o = .fail(error.rule.rawValue, refusalText(error)) }
+            }
+            if o.passed {
+                let unknown: [String]
+                switch check {
+                case .pvcShape: unknown = classRefusal.map { ["\($0) (whether \(className) is a class of \(settings.driverName))"] } ?? []
+                case .matchesSource: unknown = (classRefusal.map { ["\($0) (its parameters)"] } ?? []) + sourceUnknown
+                case .zone: unknown = classRefusal.map { ["\($0) (its allowedTopologies)"] } ?? []
+                default: unknown = []
+                }
+                if !unknown.isEmpty { o = .unverified(check.rule.rawValue, unknown.joined(separator: "; ")) }
+            }
+            outcomes.append(o)
+            if o.failed && check == .pvcShape && facts.request == nil { break }
+        }
+        return outcomes
+    }
+
+    /// What a passed restore check says it checked.
+    static func passText(_ check: RestoreCheck, shape: RestorePVCShape, snapshot: Snapshot, className: String,
+                         volumeSnapshot: String, gib: Int?) -> String {
+        switch check {
+        case .pvcShape: return "PVC \(shape.namespace)/\(shape.name) has the shape a restore of \(volumeSnapshot) needs"
+        case .capacity: return "request \(shape.storage) is \(gib.map { "\($0)Gi" } ?? shape.storage)"
+        case .matchesSource: return "the new disk gets the source's type, mode, encryption, sharing and capacity"
+        case .zone: return "zone \(snapshot.sourceTopology.zone.isEmpty ? "<unknown>" : snapshot.sourceTopology.zone) is allowed by \(className)"
+        default: return check.rule.rawValue
+        }
     }
 
     /// The PVC object for a shape; empty labels (source topology unknown) are left out.

@@ -335,11 +335,11 @@ struct OtherCommandTests {
         let r = await evssnap(["check", "data-ssd"])
         #expect(r.code == 0)
         #expect(r.out == """
-            [ok]   R1 cluster version v1.36.2 ≥ 1.15
-            [ok]   R2 CSI driver disk.csi.everest.io registered, snapshot.storage.k8s.io/v1 served, VolumeSnapshotClass csi-disk-snapclass of disk.csi.everest.io
-            [ok]   R3 PVC apps/data-ssd is bound to PV pvc-data-ssd of CSI driver disk.csi.everest.io
-            [ok]   R4 disk d-ssd is available or in-use
-            [ok]   R5 disk d-ssd has 1 of 7 snapshots
+            [ok]         R1 cluster version v1.36.2 ≥ 1.15
+            [ok]         R2 CSI driver disk.csi.everest.io registered, snapshot.storage.k8s.io/v1 served, VolumeSnapshotClass csi-disk-snapclass of disk.csi.everest.io
+            [ok]         R3 PVC apps/data-ssd is bound to PV pvc-data-ssd of CSI driver disk.csi.everest.io
+            [ok]         R4 disk d-ssd is available or in-use
+            [ok]         R5 disk d-ssd has 1 of 7 snapshots
 
             """)
     }
@@ -389,7 +389,7 @@ struct OtherCommandTests {
         cluster.put(.persistentVolumes, World.pv("pv-tiny", handle: "d-tiny", claim: "tiny", capacity: "1Gi"))
         let r = await evssnap(["check", "tiny"], cluster: cluster)
         #expect(r.code == 0, "\(r.err)")
-        #expect(r.out.contains("[warn] R12: storage quantity '10' has no unit"))
+        #expect(r.out.contains("[warn]       R12: storage quantity '10' has no unit"))
     }
 
     @Test("version needs no cluster")

@@ -35,8 +35,8 @@ struct EndToEndTests {
         #expect(describe.out.contains("SnapshotReady"))
         let check = await Self.run(server, ["check", "data-ssd"])
         #expect(check.code == 0, "\(check.out)\(check.err)")
-        #expect(check.out.contains("[ok]   R1 cluster version v1.36.2 ≥ 1.15"))
-        #expect(check.out.contains("[ok]   R5 disk "))
+        #expect(check.out.contains("[ok]         R1 cluster version v1.36.2 ≥ 1.15"))
+        #expect(check.out.contains("[ok]         R5 disk "))
         let verbose = await Self.run(server, ["list", "-v", "6"])
         #expect(verbose.err.contains("GET \(server.info.url)/apis/snapshot.storage.k8s.io/v1/namespaces/apps/volumesnapshots?limit=500 200 OK"), "\(verbose.err)")
         let missing = await Self.run(server, ["describe", "snap-missing"])
@@ -102,7 +102,7 @@ struct EndToEndTests {
         defer { bare.stop() }
         let r2 = await Self.run(bare, ["check"])
         #expect(r2.code == 2)
-        #expect(r2.out.contains("[FAIL] R2: the cluster does not serve snapshot.storage.k8s.io"))
+        #expect(r2.out.contains("[FAIL]       R2: the cluster does not serve snapshot.storage.k8s.io"))
         let list = await Self.run(bare, ["list"])
         #expect(list.code == 2)
     }

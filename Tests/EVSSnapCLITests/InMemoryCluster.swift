@@ -62,6 +62,10 @@ final class InMemoryCluster: ClusterAPI {
 
     func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue] {
         try check(type.plural)
+        // The real server's answer for a collection of a group/version it does not serve.
+        if type.group == "snapshot.storage.k8s.io", !(state.withLock { $0.served[type.group] ?? [] }).contains(type.version) {
+            throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        }
         var items = state.withLock { s in
             s.objects.filter { $0.key.plural == type.plural && (namespace == nil || !type.namespaced || $0.key.namespace == namespace) }
                 .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }.map(\.value)

@@ -47,7 +47,7 @@ struct UsageCase: Sendable, CustomTestStringConvertible {
     UsageCase(args: ["create", "data-ssd", "--timeout", "soon"], message: "Error: The value 'soon' is invalid for '--timeout <timeout>'"),
     UsageCase(args: ["list", "-A", "-n", "apps"], message: "Error: -n/--namespace and -A/--all-namespaces cannot be used together"),
     UsageCase(args: ["list", "-o", "table"], message: "Error: The value 'table' is invalid for '-o <output>'"),
-    UsageCase(args: ["restore", "snap-1"], message: "Error: Missing expected argument '--to <to>'"),
+    UsageCase(args: ["restore", "snap-1"], message: "Error: --to needs the name of the new PVC"),
     UsageCase(args: ["delete"], message: "Error: Missing expected argument '<snapshots> ...'"),
     UsageCase(args: ["frobnicate"], message: "Error: Unexpected argument 'frobnicate'"),
 ])

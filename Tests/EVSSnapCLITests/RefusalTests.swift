@@ -117,7 +117,7 @@ func checkReportsRefusal(_ c: RefusalCase) async {
     if let i = c.args.firstIndex(of: "--class") { args += ["--class", c.args[i + 1]] }
     let r = await evssnap(args, cluster: cluster)
     #expect(r.code == 2)
-    #expect(r.out.contains("[FAIL] \(c.expect)"), "stdout: \(r.out)")
+    #expect(r.out.contains("[FAIL]       \(c.expect)"), "stdout: \(r.out)")
 }
 
 @Test("R5: the 7th snapshot of a disk is still allowed")
@@ -135,7 +135,7 @@ func otherDisksDoNotCount() async {
     for i in 2...9 { World.addSnapshot(cluster, "other-\(i)", pvc: "static-evs", disk: "d-static") }
     let r = await evssnap(["check", "data-ssd"], cluster: cluster)
     #expect(r.code == 0)
-    #expect(r.out.contains("[ok]   R5 disk d-ssd has 1 of 7 snapshots"))
+    #expect(r.out.contains("[ok]         R5 disk d-ssd has 1 of 7 snapshots"))
 }
 
 @Test("R3: the PV's driver decides, whatever the class's provisioner says (CCE everest-csi-provisioner)")
