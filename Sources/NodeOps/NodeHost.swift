@@ -9,6 +9,8 @@ public protocol NodeHost: Sendable {
     func unstage(stagingPath: String) throws
     /// See `NodeOperations.publish(stagingPath:targetPath:readOnly:access:)`.
     func publish(stagingPath: String, targetPath: String, readOnly: Bool, access: VolumeAccess) throws
+    /// See `NodeOperations.otherPublications(stagingPath:targetPath:)` (SINGLE_NODE_SINGLE_WRITER).
+    func otherPublications(stagingPath: String, targetPath: String) throws -> [String]
     /// See `NodeOperations.unpublish(targetPath:)`.
     func unpublish(targetPath: String) throws
     /// See `NodeOperations.volumeStats(path:)`.

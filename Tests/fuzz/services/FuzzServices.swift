@@ -352,6 +352,11 @@ final class RecordingHost: NodeHost, @unchecked Sendable {  // one fuzzing threa
         calls["publish", default: 0] += 1
     }
 
+    func otherPublications(stagingPath: String, targetPath: String) throws -> [String] {
+        calls["otherPublications", default: 0] += 1
+        return []
+    }
+
     func unpublish(targetPath: String) throws {
         calls["unpublish", default: 0] += 1
     }
