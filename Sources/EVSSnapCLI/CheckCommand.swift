@@ -1,4 +1,5 @@
 import ArgumentParser
+import EVSSnapshotRules
 
 /// `kubectl evssnap check [PVC] [-f PVC.yaml]`: run the preflight rules and print each verdict.
 struct CheckCommand: EVSSnapCommand {
@@ -69,7 +70,7 @@ struct CheckCommand: EVSSnapCommand {
             }
         }
         if !clusterOK {
-            let skipped = [pvc.map { "R3-R5 for PVC \($0)" }, filename.map { "R7-R12 for \($0)" }].compactMap { $0 }
+            let skipped = [pvc.map { "\(RuleID.r3)-\(RuleID.r5) for PVC \($0)" }, filename.map { "\(RuleID.r7)-\(RuleID.r12) for \($0)" }].compactMap { $0 }
             if !skipped.isEmpty {
                 env.console.print("\(tty ? "-" : "[skip]      ") \(skipped.joined(separator: " and ")) not checked: the cluster rules above failed")
             }

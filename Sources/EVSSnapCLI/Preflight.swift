@@ -19,10 +19,10 @@ struct RuleOutcome: Sendable, Equatable {
     /// Whether the rule is known to be broken.
     var failed: Bool { verdict == .failed }
 
-    static func pass(_ rule: String, _ message: String) -> RuleOutcome { RuleOutcome(rule: rule, verdict: .passed, message: message) }
-    static func fail(_ rule: String, _ message: String) -> RuleOutcome { RuleOutcome(rule: rule, verdict: .failed, message: message) }
+    static func pass(_ rule: RuleID, _ message: String) -> RuleOutcome { RuleOutcome(rule: rule.rawValue, verdict: .passed, message: message) }
+    static func fail(_ rule: RuleID, _ message: String) -> RuleOutcome { RuleOutcome(rule: rule.rawValue, verdict: .failed, message: message) }
     /// `reason` names the read that was refused, e.g. `cannot get csidrivers at the cluster scope`.
-    static func unverified(_ rule: String, _ reason: String) -> RuleOutcome { RuleOutcome(rule: rule, verdict: .unverified, message: reason) }
+    static func unverified(_ rule: RuleID, _ reason: String) -> RuleOutcome { RuleOutcome(rule: rule.rawValue, verdict: .unverified, message: reason) }
 
     /// Throws the refusal when the rule failed. An unverified rule does not stop a command (the driver still
     /// enforces it); `warnIfUnverified` says so.
@@ -71,7 +71,7 @@ struct Preflight {
         do {
             r1 = Rules.clusterVersion(try await api.serverVersion())
         } catch let e as APIError where e.code == 403 {
-            r1 = .unverified("R1", "cannot get /version")
+            r1 = .unverified(.r1, "cannot get /version")
         }
         // R2: discovery (system:discovery) says whether the snapshot API is served; the CSIDriver and the
         // VolumeSnapshotClass are cluster-scoped.
@@ -79,7 +79,7 @@ struct Preflight {
         do {
             served = try await session.servedSnapshotVersions()
         } catch let e as APIError where e.code == 403 {
-            return [r1, .unverified("R2", "cannot get /apis (discovery)")]
+            return [r1, .unverified(.r2, "cannot get /apis (discovery)")]
         }
         let driverName = Rules.settings.driverName
         let driver = try await session.csiDriver()
@@ -92,7 +92,7 @@ struct Preflight {
         let r2 = Rules.everestPresent(driverFound: driver.value.map { $0 != nil } ?? true, served: served, className: snapshotClass,
                                       snapshotClass: cls.value ?? assumedClass)
         let refused = [driver.refusal, cls.refusal].compactMap { $0 }
-        if r2.passed, !refused.isEmpty { return [r1, .unverified("R2", refused.joined(separator: "; "))] }
+        if r2.passed, !refused.isEmpty { return [r1, .unverified(.r2, refused.joined(separator: "; "))] }
         return [r1, r2]
     }
 
@@ -131,7 +131,7 @@ struct Preflight {
         do {
             disk = try DiskFacts.disk(pvc: pvc, pv: pv, storageClass: sc)
         } catch let CLIError.refused(rule, message) {
-            target.outcomes.append(.fail(rule, message))
+            target.outcomes.append(RuleOutcome(rule: rule, verdict: .failed, message: message))
             return target
         }
         let r4 = Rules.diskState(disk)

@@ -105,7 +105,7 @@ enum RestoreTarget {
         // The snapshot the dataSource names.
         guard let ds = shape.dataSource, ds.kind == "VolumeSnapshot", !ds.name.isEmpty else {
             let found = shape.dataSource.map { "\($0.kind) \($0.name)" } ?? "<none>"
-            result.outcomes.append(.fail("R10", Rules.refusalText(.restorePVCField(field: "dataSource", expected: "a VolumeSnapshot", found: found))))
+            result.outcomes.append(.fail(.r10, Rules.refusalText(.restorePVCField(field: "dataSource", expected: "a VolumeSnapshot", found: found))))
             return result
         }
         let vs = VolumeSnapshot(try await session.api.get(try await session.volumeSnapshots(), namespace: ns, name: ds.name))

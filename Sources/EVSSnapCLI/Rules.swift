@@ -31,9 +31,9 @@ enum Rules {
     static func outcome(_ rule: RuleID, pass: String, _ check: () throws(EverestRuleViolation) -> Void) -> RuleOutcome {
         do {
             try check()
-            return .pass(rule.rawValue, pass)
+            return .pass(rule, pass)
         } catch {
-            return .fail(error.rule.rawValue, error.message + (hint(for: error).map { ": \($0)" } ?? ""))
+            return .fail(error.rule, error.message + (hint(for: error).map { ": \($0)" } ?? ""))
         }
     }
 
@@ -134,9 +134,9 @@ enum Rules {
         }
         if byName.failed, let sc = pvc.storageClassName, EverestNames.flexVolumeClasses.contains(sc) { return byName }
         if pvc.provisionerAnnotation != nil {
-            return .unverified("R3", "PVC \(qualified) was provisioned by \(EverestNames.cceProvisioner), which serves several drivers; \(reason)")
+            return .unverified(.r3, "PVC \(qualified) was provisioned by \(EverestNames.cceProvisioner), which serves several drivers; \(reason)")
         }
-        return .unverified("R3", "\(reason) (PVC \(qualified) names no provisioner; the PV's CSI driver decides, expected \(driver))")
+        return .unverified(.r3, "\(reason) (PVC \(qualified) names no provisioner; the PV's CSI driver decides, expected \(driver))")
     }
 
     /// R3 (storage format) and R4: the disk's state, from what Kubernetes shows of it.
@@ -297,7 +297,7 @@ extension Rules {
                 if !sourceTypeKnown { request.type = nil }
                 facts.request = request
             } catch {
-                return [.fail(error.rule.rawValue, refusalText(error))]
+                return [.fail(error.rule, refusalText(error))]
             }
         }
         for check in EverestRules.restoreChecks where [.pvcShape, .capacity, .matchesSource, .zone].contains(check) {
@@ -305,18 +305,18 @@ extension Rules {
             var ran = true
             do {
                 ran = try EverestRules.run(check, facts, settings: settings)
-                o = .pass(check.rule.rawValue, passText(check, shape: shape, snapshot: snapshot, className: className,
+                o = .pass(check.rule, passText(check, shape: shape, snapshot: snapshot, className: className,
                                                         volumeSnapshot: volumeSnapshot, gib: facts.request?.capacityGiB))
             } catch {
-                o = .fail(error.rule.rawValue, refusalText(error))
+                o = .fail(error.rule, refusalText(error))
                 if !sourceTypeKnown, case .restorePVCField(let field, _, _) = error, field.hasSuffix(EverestNames.diskVolumeType) {
-                    o = .unverified(check.rule.rawValue, "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))")
+                    o = .unverified(check.rule, "the source disk's type is unknown (\(sourceUnknown.joined(separator: "; ")))")
                 }
             }
             if check == .capacity, !ran {
                 // The size is checked on its own when the class gave no request.
-                do { let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage); o = .pass("R12", "request \(shape.storage) is \(gib)Gi") }
-                catch { o = .fail(error.rule.rawValue, refusalText(error)) }
+                do { let gib = try EverestRules.capacityGiB(fromQuantity: shape.storage); o = .pass(.r12, "request \(shape.storage) is \(gib)Gi") }
+                catch { o = .fail(error.rule, refusalText(error)) }
             }
             if o.passed {
                 let unknown: [String]
@@ -326,7 +326,7 @@ extension Rules {
                 case .zone: unknown = classRefusal.map { ["\($0) (its allowedTopologies)"] } ?? []
                 default: unknown = []
                 }
-                if !unknown.isEmpty { o = .unverified(check.rule.rawValue, unknown.joined(separator: "; ")) }
+                if !unknown.isEmpty { o = .unverified(check.rule, unknown.joined(separator: "; ")) }
             }
             outcomes.append(o)
             if o.failed && check == .pvcShape && facts.request == nil { break }
