@@ -107,11 +107,13 @@ public struct ControllerService: Sendable {
     /// ControllerPublishVolume: attaches the disk to the node (available → in-use). A node that does not exist
     /// is NOT_FOUND; a disk already attached to that node with the other `readonly` mode is ALREADY_EXISTS.
     public func publishVolume(_ request: CSI.ControllerPublishVolumeRequest) throws -> CSI.ControllerPublishVolumeResponse {
-        let id = try RequestValidation.diskID(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
+        // Missing fields first (INVALID_ARGUMENT), then the id's format (NOT_FOUND), as csi-sanity expects.
+        try RequestValidation.require(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
         try RequestValidation.require(request.nodeId, "ControllerPublishVolumeRequest.node_id")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("ControllerPublishVolumeRequest.volume_capability")
         }
+        let id = try RequestValidation.diskID(request.volumeId, "ControllerPublishVolumeRequest.volume_id")
         return try inFlight.run(["volume:\(request.volumeId)"]) {
             let disk = try existingDisk(id)
             if let problem = RequestValidation.capabilityProblem(capability, field: "volume_capability", sharing: disk.sharing) {
