@@ -78,6 +78,10 @@ final class Harness: @unchecked Sendable {  // libFuzzer calls the entry point f
         } catch {
             fatalError("cannot open an emulator in \(directory): \(error)")
         }
+        // The emulator attaches only to registered nodes, as EVS attaches only to servers that exist.
+        do { try NodeRegistry(stateDirectory: directory).register(Self.nodeID) } catch {
+            fatalError("cannot register node \(Self.nodeID) in \(directory): \(error)")
+        }
         var logger = Logger(label: "fuzz-services")
         logger.logLevel = .critical
         let host = RecordingHost(disksDirectory: directory + "/disks")
