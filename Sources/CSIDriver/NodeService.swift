@@ -52,11 +52,13 @@ public struct NodeService: Sendable {
 
     /// NodeStageVolume: loop device, file system only on a blank disk, mount at the staging path.
     public func stage(_ request: CSI.NodeStageVolumeRequest) throws -> CSI.NodeStageVolumeResponse {
-        let id = try RequestValidation.diskID(request.volumeId, "NodeStageVolumeRequest.volume_id")
+        try RequestValidation.require(request.volumeId, "NodeStageVolumeRequest.volume_id")
         let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeStageVolumeRequest.staging_target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodeStageVolumeRequest.volume_capability")
         }
+        // Missing fields first (INVALID_ARGUMENT), then the id's format (NOT_FOUND), as csi-sanity expects.
+        let id = try RequestValidation.diskID(request.volumeId, "NodeStageVolumeRequest.volume_id")
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
         let image = try imagePath(id, publishContext: request.publishContext)
         _ = try inFlight.run(["volume:\(request.volumeId)"]) {
@@ -79,12 +81,14 @@ public struct NodeService: Sendable {
     /// NodePublishVolume: bind mount from staging to the target (read-only when asked); block: the device node
     /// bound onto a target file.
     public func publish(_ request: CSI.NodePublishVolumeRequest) throws -> CSI.NodePublishVolumeResponse {
-        let id = try RequestValidation.diskID(request.volumeId, "NodePublishVolumeRequest.volume_id")
+        try RequestValidation.require(request.volumeId, "NodePublishVolumeRequest.volume_id")
         let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodePublishVolumeRequest.staging_target_path")
         let targetPath = try RequestValidation.nodePath(request.targetPath, "NodePublishVolumeRequest.target_path")
         guard let capability = request.volumeCapability else {
             throw DriverError.missingField("NodePublishVolumeRequest.volume_capability")
         }
+        // Missing fields first (INVALID_ARGUMENT), then the id's format (NOT_FOUND), as csi-sanity expects.
+        let id = try RequestValidation.diskID(request.volumeId, "NodePublishVolumeRequest.volume_id")
         let access = try volumeAccess(capability, context: request.volumeContext, field: "volume_capability")
         let image = try imagePath(id, publishContext: request.publishContext)
         try inFlight.run(["volume:\(request.volumeId)", "target:\(targetPath)"]) {
@@ -121,9 +125,11 @@ public struct NodeService: Sendable {
 
     /// NodeGetVolumeStats: bytes and inodes of a mounted volume (size of a block one) and its condition.
     public func volumeStats(_ request: CSI.NodeGetVolumeStatsRequest) throws -> CSI.NodeGetVolumeStatsResponse {
-        let id = try RequestValidation.diskID(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
+        try RequestValidation.require(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
         let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeGetVolumeStatsRequest.volume_path",
                                                           volume: request.volumeId)
+        // Missing fields first (INVALID_ARGUMENT), then the id's format (NOT_FOUND), as csi-sanity expects.
+        let id = try RequestValidation.diskID(request.volumeId, "NodeGetVolumeStatsRequest.volume_id")
         let image = try locator.devicePath(of: id, published: nil)  // NOT_FOUND for a volume known not to exist
         let stats = try operations.volumeStats(path: volumePath)
         let usage: [CSI.VolumeUsage]
@@ -147,9 +153,11 @@ public struct NodeService: Sendable {
 
     /// NodeExpandVolume: refresh the loop device's size, then grow the file system.
     public func expand(_ request: CSI.NodeExpandVolumeRequest) throws -> CSI.NodeExpandVolumeResponse {
-        let id = try RequestValidation.diskID(request.volumeId, "NodeExpandVolumeRequest.volume_id")
+        try RequestValidation.require(request.volumeId, "NodeExpandVolumeRequest.volume_id")
         let volumePath = try RequestValidation.lookupPath(request.volumePath, "NodeExpandVolumeRequest.volume_path",
                                                           volume: request.volumeId)
+        // Missing fields first (INVALID_ARGUMENT), then the id's format (NOT_FOUND), as csi-sanity expects.
+        let id = try RequestValidation.diskID(request.volumeId, "NodeExpandVolumeRequest.volume_id")
         if !request.stagingTargetPath.isEmpty {
             _ = try RequestValidation.lookupPath(request.stagingTargetPath, "NodeExpandVolumeRequest.staging_target_path",
                                                  volume: request.volumeId)
