@@ -10,7 +10,7 @@ let usage = """
     usage: rpc-bench [--endpoint E | --self-echo] [--method PATH] [--payload-file FILE]
                      [--in-flight 1,16,64] [--duration SECONDS | --calls N] [--warmup N]
                      [--server-pid PID] [--compare-echo] [--client-threads N]
-           rpc-bench --serve-echo ENDPOINT [--method PATH] [--cq-threads N] [--handler-threads N]
+           rpc-bench --serve-echo ENDPOINT [--method PATH] [--cq-threads N] [--handler-threads N] [--max-queued N]
            rpc-bench --startup --endpoint unix:///path [--runs N] [--method PATH] -- COMMAND [ARGS...]
 
       --endpoint E        server to load (unix:///path or tcp://host:port)
@@ -21,7 +21,11 @@ let usage = """
       --duration S        seconds per level (default 5), or --calls N per level
       --server-pid PID    sample VmRSS and open fds of PID before and after
       --compare-echo      also run the in-process echo baseline and print ratios to it
-      --serve-echo E      serve the echo method on E until SIGINT/SIGTERM
+      --serve-echo E      serve the echo method on E until SIGINT/SIGTERM; also /rpcbench.Slow/Hold (an echo
+                          that blocks its handler thread while the server is held), /rpcbench.Slow/Arm (hold),
+                          /rpcbench.Slow/Release (let every held call finish) and /rpcbench.Slow/Ping (an echo on
+                          the queue thread, like the driver's Probe): for the bounded-queue memory test
+      --max-queued N      calls that may wait for a busy handler thread (default: the server's default)
       --startup           start COMMAND N times (default 5); each time, time from exec to the first OK answer
                           to --method (default /csi.v1.Identity/Probe) on the unix socket of --endpoint, then
                           SIGTERM it; prints every run and the median
@@ -41,6 +45,7 @@ struct Options {
     var serveEcho: String?
     var cqThreads = 2
     var handlerThreads = 4
+    var maxQueued = RPCServer.Configuration.defaultMaxQueuedCalls
     var startupCommand: [String]?
     var runs = 5
     var methodGiven = false
@@ -101,6 +106,7 @@ func parse(_ arguments: [String]) -> Options {
         case "--serve-echo": options.serveEcho = value(flag)
         case "--cq-threads": options.cqThreads = max(1, integer(flag))
         case "--handler-threads": options.handlerThreads = max(1, integer(flag))
+        case "--max-queued": options.maxQueued = integer(flag)
         case "-h", "--help":
             print(usage)
             exit(0)
@@ -267,12 +273,30 @@ func pad(_ text: String, _ width: Int) -> String {
 
 // MARK: - Echo server
 
+/// While true, /rpcbench.Slow/Hold keeps its handler thread (polling every millisecond), so that a test can fill
+/// the handler pool and the queue behind it and watch what the server does with every further call.
+let holding = Atomic<Bool>(false)
+
 func makeEchoServer(endpoint: String, options: Options) -> RPCServer {
     do {
         let server = try RPCServer(
             configuration: .init(
-                endpoint: endpoint, completionQueueThreads: options.cqThreads, handlerThreads: options.handlerThreads))
+                endpoint: endpoint, completionQueueThreads: options.cqThreads, handlerThreads: options.handlerThreads,
+                maxQueuedCalls: options.maxQueued))
         server.register(options.method) { _, request in request }
+        server.register("/rpcbench.Slow/Hold") { _, request in
+            while holding.load(ordering: .acquiring) { usleep(1_000) }
+            return request
+        }
+        server.register("/rpcbench.Slow/Arm", lane: .inline) { _, _ in
+            holding.store(true, ordering: .releasing)
+            return []
+        }
+        server.register("/rpcbench.Slow/Ping", lane: .inline) { _, request in request }
+        server.register("/rpcbench.Slow/Release", lane: .inline) { _, _ in
+            holding.store(false, ordering: .releasing)
+            return []
+        }
         try server.start()
         return server
     } catch {

@@ -178,7 +178,8 @@ struct RPCServerTests {
     /// C core's client, twice. Each time the 20 that fit run and every other call is answered RESOURCE_EXHAUSTED
     /// while the 20 are still held (at once, not after a handler frees up), and the refused requests are freed.
     /// RSS is printed, not asserted: client and server share this process, and 10,000 plain echo calls started at
-    /// once grow it too (36-106 MiB per burst, measured), so an in-process bound would not isolate the queue.
+    /// once grow it too (36-106 MiB per burst, measured). The memory bound is asserted on a server in its own
+    /// process: Tests/conformance/test_bounded_queue.py (rpc-bench --serve-echo, three bursts, flat within 8 MiB).
     @Test("10,000 calls in flight against busy handlers, twice: 20 run, the rest RESOURCE_EXHAUSTED at once")
     func boundedQueue() async throws {
         let threads = 4, queue = 16, calls = 10_000

@@ -16,7 +16,7 @@ request (same name). Each create is also repeated once after it succeeded. After
 
 Prints rounds (driver lifetimes), kills, retries, orphans and half-made rows. Exit status 0 only when all hold.
 Environment: EVSSNAP_BIN (the build's bin dir), EVSSNAP_SOAK_SEED, EVSSNAP_SOAK_RPCS (default 1000),
-EVSSNAP_SOAK_CLIENTS (default 8).
+EVSSNAP_SOAK_CLIENTS (default 8), EVSSNAP_SOAK_KILLS (kill points, default 20; at least 10 must land).
 """
 import os
 import pathlib
@@ -42,6 +42,7 @@ CRASH_CODES = {C.UNAVAILABLE, C.CANCELLED, C.DEADLINE_EXCEEDED, C.UNKNOWN}
 SEED = int(os.environ.get("EVSSNAP_SOAK_SEED", "20261203"))
 RPCS = int(os.environ.get("EVSSNAP_SOAK_RPCS", "1000"))
 CLIENTS = int(os.environ.get("EVSSNAP_SOAK_CLIENTS", "8"))
+KILLS = int(os.environ.get("EVSSNAP_SOAK_KILLS", "20"))
 NODE = "soak-node"
 
 
@@ -77,15 +78,25 @@ class Soak:
     # ---- the driver and the killer
 
     def killer(self, rng):
+        """Kills tied to progress, not to the clock: KILLS points drawn among the first attempts (RPC numbers), and a
+        kill lands a few milliseconds after the clients have taken that many, so it hits calls in flight however
+        fast the driver is. A few kills follow a restart at once (during reconcile or the first calls)."""
+        points = sorted(rng.sample(range(RPCS // 50, RPCS - RPCS // 50), min(KILLS, RPCS // 2)))
         try:
-            while not self.done.is_set():
-                # Mostly mid-traffic; sometimes right after a start (during reconcile or the first calls).
-                time.sleep(rng.uniform(0.0, 0.03) if rng.random() < 0.15 else rng.uniform(0.05, 0.25))
+            for point in points:
+                while not self.done.is_set() and RPCS - self.budget < point:
+                    time.sleep(0.001)
                 if self.done.is_set():
                     break
+                time.sleep(rng.uniform(0.0, 0.02))
                 self.driver.kill()
                 self.kills += 1
                 self.driver.start()
+                if rng.random() < 0.15 and not self.done.is_set():
+                    time.sleep(rng.uniform(0.0, 0.01))  # right after the start: during reconcile
+                    self.driver.kill()
+                    self.kills += 1
+                    self.driver.start()
         except Exception as error:  # the driver did not come back: stop everything, report it
             self.failure = f"restart after kill {self.kills} failed: {error}"
             self.done.set()
