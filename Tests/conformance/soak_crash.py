@@ -6,8 +6,8 @@ killer SIGKILLs it at random points (mid-call, mid-restart, during reconcile) an
 A client whose call dies with the driver (UNAVAILABLE, CANCELLED, ...) waits for the driver and retries the same
 request (same name). Each create is also repeated once after it succeeded. Afterwards, with the driver stopped:
 
-- 0 orphan files: every file in the state dir is the metadata database, the emulator's lock file, or the image of
-  a listed volume/snapshot;
+- 0 orphan files: every file in the state dir is the metadata database, the emulator's lock file, the registration
+  of the driver's node, or the image of a listed volume/snapshot;
 - 0 half-made rows in the SQLite metadata: every disk available or in-use (in-use exactly when attached), every
   snapshot available with an existing source, every attachment of an existing disk;
 - every retry and every repeat of a create returned the id of the first attempt that answered, and no name maps to
@@ -72,34 +72,47 @@ class Soak:
         self.deleted = set()        # ids whose delete answered OK
         self.ops = {}               # op -> first attempts
         self.failure = None         # why the soak could not go on
+        self.gate = threading.Condition()
+        self.next_kill = None       # the first-attempt count at which the next kill is due (None: no more kills)
         mode = pb.VolumeCapability.AccessMode(mode=pb.VolumeCapability.AccessMode.SINGLE_NODE_WRITER)
         self.cap = pb.VolumeCapability(mount=pb.VolumeCapability.MountVolume(fs_type="ext4"), access_mode=mode)
 
     # ---- the driver and the killer
 
     def killer(self, rng):
-        """Kills tied to progress, not to the clock: KILLS points drawn among the first attempts (RPC numbers), and a
-        kill lands a few milliseconds after the clients have taken that many, so it hits calls in flight however
-        fast the driver is. A few kills follow a restart at once (during reconcile or the first calls)."""
+        """Kills tied to progress, not to the clock, so that they land in traffic however fast the driver is: KILLS
+        points drawn among the first attempts (RPC numbers). When the clients reach a point, new operations wait
+        (take_budget) and the driver is killed at once, a few milliseconds in, while the operations already started
+        are mid-call; then it is started again on the same state and the clients go on. Some restarts are killed
+        again right away (during reconcile or the first calls)."""
         points = sorted(rng.sample(range(RPCS // 50, RPCS - RPCS // 50), min(KILLS, RPCS // 2)))
         try:
             for point in points:
+                with self.gate:
+                    self.next_kill = point
                 while not self.done.is_set() and RPCS - self.budget < point:
                     time.sleep(0.001)
                 if self.done.is_set():
                     break
-                time.sleep(rng.uniform(0.0, 0.02))
+                time.sleep(rng.uniform(0.0, 0.005))
                 self.driver.kill()
                 self.kills += 1
                 self.driver.start()
-                if rng.random() < 0.15 and not self.done.is_set():
+                if rng.random() < 0.15:
                     time.sleep(rng.uniform(0.0, 0.01))  # right after the start: during reconcile
                     self.driver.kill()
                     self.kills += 1
                     self.driver.start()
+                with self.gate:
+                    self.next_kill = None
+                    self.gate.notify_all()
         except Exception as error:  # the driver did not come back: stop everything, report it
             self.failure = f"restart after kill {self.kills} failed: {error}"
             self.done.set()
+        finally:
+            with self.gate:
+                self.next_kill = None
+                self.gate.notify_all()
 
     # ---- one RPC with retries: the same request until an answer that is not a crash
 
@@ -121,6 +134,11 @@ class Soak:
         raise RuntimeError(f"client {client} {op}: 100 attempts of {method} all died with the driver")
 
     def take_budget(self, op):
+        with self.gate:
+            # At a kill point, new work waits until the killer has killed and restarted the driver: the calls
+            # already in flight (the other clients' multi-RPC operations, retries) are the ones the kill hits.
+            while not self.done.is_set() and self.next_kill is not None and RPCS - self.budget >= self.next_kill:
+                self.gate.wait(0.05)
         with self.lock:
             if self.budget <= 0:
                 return False
@@ -273,6 +291,8 @@ class Soak:
             parts = rel.parts
             if len(parts) == 1 and (parts[0].startswith("evs.sqlite") or parts[0] == "lock"):
                 continue  # the metadata database (+ WAL) and the emulator's flock(2) file
+            if len(parts) == 2 and parts[0] == "nodes" and path.read_text(errors="replace").strip() == NODE:
+                continue  # the node registration of the driver's --node-id (EVSEmulator/NodeRegistry.swift)
             if len(parts) == 2 and parts[0] == "disks" and parts[1].endswith(".img") and parts[1][:-4] in volumes:
                 continue
             if len(parts) == 2 and parts[0] == "snapshots" and parts[1].endswith(".img") and parts[1][:-4] in snapshots:
