@@ -26,6 +26,14 @@ FLAT_MIB = 8
 FIRST_BURST_MIB = 16
 
 
+def asan_built(binary):
+    """An AddressSanitizer build (`make asan`) measures ASan's allocator, not the one the driver ships with: freed
+    memory waits in a 256 MiB quarantine, and even without it bursts measured 58, 84, 82 MiB. There the codes are
+    asserted and RSS only printed."""
+    with open(binary, "rb") as f:
+        return b"AddressSanitizer" in f.read()
+
+
 def rss_kib(pid, field="VmRSS"):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -48,7 +56,7 @@ def hold_server(evssnap_bin, tmp_path):
             time.sleep(0.02)
         channel = grpc.insecure_channel(f"unix://{socket}")
         grpc.channel_ready_future(channel).result(timeout=30)
-        yield proc, channel
+        yield proc, channel, asan_built(evssnap_bin("rpc-bench"))
         channel.close()
     finally:
         proc.terminate()
@@ -64,7 +72,7 @@ def unary(channel, path):
 
 
 def test_ten_thousand_calls_against_busy_handlers_keep_memory_flat(hold_server):
-    proc, channel = hold_server
+    proc, channel, asan = hold_server
     hold, arm, release = (unary(channel, f"/rpcbench.Slow/{m}") for m in ("Hold", "Arm", "Release"))
     echo = unary(channel, "/rpcbench.Echo/Echo")
     ping = unary(channel, "/rpcbench.Slow/Ping")  # answered on the queue thread, like the driver's Probe
@@ -112,6 +120,9 @@ def test_ten_thousand_calls_against_busy_handlers_keep_memory_flat(hold_server):
               f"RESOURCE_EXHAUSTED; inline ping while held {echo_ms:.1f} ms; server RSS idle {idle >> 10} MiB, "
               f"held {held >> 10} MiB, after {after >> 10} MiB")
     assert proc.poll() is None, "the server died"
+    if asan:
+        print("bounded queue: RSS not asserted on an AddressSanitizer build (its allocator, not the shipped one)")
+        return
     assert peaks[0] - idle <= FIRST_BURST_MIB << 10, f"first burst grew the server by {(peaks[0] - idle) >> 10} MiB"
     for burst, peak in enumerate(peaks[1:], start=2):
         assert peak - peaks[0] <= FLAT_MIB << 10, (
