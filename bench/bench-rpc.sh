@@ -79,6 +79,10 @@ echo "start-up, exec to a served Probe (5 runs each)..."
 echo "size driver $(stat -c %s "$bin/evs-csi-driver")" >>"$results"
 echo "size hostpath $(stat -c %s "$testbin/hostpathplugin")" >>"$results"
 echo "size echo $(stat -c %s "$bin/rpc-bench")" >>"$results"
+# What an image ships (tools/image-rootfs.sh strips the driver): the same three, stripped of symbols and debug info.
+for s in driver:"$bin/evs-csi-driver" hostpath:"$testbin/hostpathplugin" echo:"$bin/rpc-bench"; do
+  strip -o "$work/stripped" "${s#*:}" && echo "stripped ${s%%:*} $(stat -c %s "$work/stripped")" >>"$results"
+done
 
 python3 bench/bench_rpc_table.py "$results" "$ROUNDS" "$SECONDS_PER_LEVEL" "$WARM_CALLS"
 

@@ -8,7 +8,7 @@ import statistics
 import sys
 
 path, rounds, seconds, warm = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-mem, rates, startup, size = {}, {}, {}, {}
+mem, rates, startup, size, stripped = {}, {}, {}, {}, {}
 for line in open(path):
     f = line.split()
     if not f:
@@ -21,6 +21,8 @@ for line in open(path):
         startup[f[1]] = float(f[2])
     elif f[0] == "size":
         size[f[1]] = int(f[2]) / 1e6
+    elif f[0] == "stripped":
+        stripped[f[1]] = int(f[2]) / 1e6
 
 labels = ["driver", "hostpath", "echo"]
 names = {"driver": "our driver", "hostpath": "hostpathplugin", "echo": "echo server"}
@@ -69,6 +71,7 @@ for level in sorted({k[1] for k in rates}):
     row(f"  the same as ratios", ratio)
 row("start-up: exec to a served Probe (median of 5)", [f"{startup[l]:.1f} ms" if l in startup else "-" for l in labels])
 row("binary size", [f"{size[l]:.1f} MB" if l in size else "-" for l in labels])
+row("  stripped (as in an image)", [f"{stripped[l]:.1f} MB" if l in stripped else "-" for l in labels])
 
 print()
 print("goals (issue 11):")
