@@ -6,7 +6,9 @@
 # (libcurl is opened with dlopen on the first Kubernetes or EVS call). Debug builds (`make build`, `make test`) are
 # untouched: they never see the folder and link the shared libraries.
 LEAN_GRPC    ?= grpc_unsecure
-LEAN_LIBDIR  := $(CURDIR)/$(SCRATCH)/lean-libs
+# One folder per variant: its path is in the link command, so switching LEAN_GRPC relinks (SwiftPM does not see a
+# folder's content change).
+LEAN_LIBDIR  := $(CURDIR)/$(SCRATCH)/lean-libs-$(LEAN_GRPC)
 # Link flags, each measured at idle with tools/lean-libs.sh's folder in place (2026-12-03, RSS of a started driver):
 #   PIE, gold, Swift's default -export-dynamic: 15.2 MiB; -no-pie: 14.1 MiB (no relative relocations to apply,
 #   but no ASLR for the binary); lld with -z pack-relative-relocs (RELR, glibc >= 2.36) keeps PIE: 14.4 MiB.
