@@ -14,7 +14,8 @@ SECONDS_PER_LEVEL=${RPC_BENCH_SECONDS:-3}
 LEVELS=${RPC_BENCH_LEVELS:-16,64}
 WARM_CALLS=${RPC_BENCH_WARM_CALLS:-100000}
 METHOD_LEVELS=${RPC_BENCH_IN_FLIGHT:-1,16,64}
-# As shipped (mk/lean.mk driver-release): release, the Swift runtime linked statically; rpc-bench the same way.
+# As shipped: `make bench-rpc` passes mk/lean.mk's DRIVER_RELEASE_FLAGS (Swift runtime, gRPC core, SQLite and libstdc++
+# static; needs `make lean-libs`), and rpc-bench is linked the same way. Run alone, a plain static-stdlib release build.
 RELEASE_FLAGS=${RPC_BENCH_RELEASE_FLAGS:--c release --static-swift-stdlib}
 $SWIFT build $RELEASE_FLAGS --product evs-csi-driver >/dev/null
 $SWIFT build $RELEASE_FLAGS --product rpc-bench >/dev/null
