@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the driver's image offline with podman from a staged root file system (no base image, no network):
-#   tools/image-build.sh DRIVER_BINARY ROOTFS_DIR TAG MAX_MB
+#   tools/image-build.sh DRIVER_BINARY ROOTFS_DIR TAG MAX_MB [https]
 # Prints the staged size and the image's size as podman reports it; fails when MAX_MB > 0 and the image is larger.
 set -euo pipefail
-driver=${1:?usage}; rootfs=${2:?usage}; tag=${3:?usage}; max_mb=${4:-0}
+driver=${1:?usage}; rootfs=${2:?usage}; tag=${3:?usage}; max_mb=${4:-0}; https=${5:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-staged=$("$here/image-rootfs.sh" "$driver" "$rootfs")
+staged=$("$here/image-rootfs.sh" "$driver" "$rootfs" $https)
 echo "image: staged root file system: $staged bytes ($(find "$rootfs" -type f | wc -l) files) in $rootfs"
 podman build --quiet --network=none --pull=never -f "$here/../deploy/Containerfile" -t "$tag" "$rootfs" >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$tag")

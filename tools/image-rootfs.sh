@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Stage the root file system of the driver's image (deploy/Containerfile builds it FROM scratch):
-#   tools/image-rootfs.sh DRIVER_BINARY DEST
+#   tools/image-rootfs.sh DRIVER_BINARY DEST [https]
 # DEST gets the driver (stripped) at /usr/local/bin/evs-csi-driver, the node tools NodeOps runs, and exactly the
 # shared libraries these need: the ldd closure of every executable, each at the path the loader looks for it
 # (plus the loader itself). Nothing else from the host: no shell, no package manager. Prints DEST's size.
+# With `https` (the controller image): also libcurl.so.4 with its closure and the CA bundle, which the driver
+# dlopens for HTTPS (PVC annotations from the API server, --backend evs); the node image goes without.
 set -euo pipefail
 driver=${1:?usage: image-rootfs.sh DRIVER_BINARY DEST}
 dest=${2:?usage: image-rootfs.sh DRIVER_BINARY DEST}
+https=${3:-}
 
 # What NodeOps runs (Sources/NodeOps: FileSystemProbe, NodeOperations, OfflineResize); mount, umount and loop
 # devices are system calls, not tools.
@@ -29,6 +32,16 @@ for tool in $tools; do
 done
 # mke2fs's defaults (block size, features per file-system type); without it mkfs.ext4 uses built-in ones.
 [ -f /etc/mke2fs.conf ] && install -m 0644 /etc/mke2fs.conf "$dest/etc/mke2fs.conf"
+
+if [ "$https" = https ]; then
+  curl_lib=$(ldconfig -p | awk '/libcurl\.so\.4 .*x86-64/ { print $NF; exit }')
+  [ -n "$curl_lib" ] || { echo "image-rootfs: libcurl.so.4 is not installed (make deps)" >&2; exit 1; }
+  mkdir -p "$dest$(dirname "$curl_lib")" "$dest/etc/ssl/certs"
+  cp -L "$curl_lib" "$dest$curl_lib"   # at the name dlopen asks for
+  strip --strip-unneeded "$dest$curl_lib"
+  executables+=("$curl_lib")
+  [ -f /etc/ssl/certs/ca-certificates.crt ] && install -m 0644 /etc/ssl/certs/ca-certificates.crt "$dest/etc/ssl/certs/"
+fi
 
 # The ldd closure: ldd already lists the transitive dependencies, with their resolved paths.
 libs=$(for exe in "${executables[@]}"; do ldd "$exe"; done |

@@ -67,9 +67,20 @@ extension KubernetesPVCAnnotations {
     /// Kubernetes access for the driver: `kubeconfig` when given (an error if it cannot be used), else the
     /// in-cluster service account when running in a pod, else none (nil: the driver works from StorageClass
     /// parameters alone and says so once in its log).
+    /// When there is access, libcurl is loaded now: a driver that was given Kubernetes access but cannot use it
+    /// (an image without libcurl, e.g. the node image serving the controller) stops at start with the loader's
+    /// message, instead of ignoring every PVC annotation later.
     public static func forDriver(kubeconfig: String?, environment: [String: String],
                                  timeout: Duration = .seconds(10)) throws -> KubernetesPVCAnnotations? {
-        try DriverKubernetesAccess.access(kubeconfig: kubeconfig, environment: environment)
-            .map { KubernetesPVCAnnotations(access: $0, timeout: timeout) }
+        guard let access = try DriverKubernetesAccess.access(kubeconfig: kubeconfig, environment: environment) else {
+            return nil
+        }
+        do {
+            try HTTPTransport.load()
+        } catch {
+            throw KubeAccessError("\(error); the controller needs libcurl for HTTPS to the API server "
+                                  + "(the controller image, localhost/evssnap/evs-csi-driver-controller, has it)")
+        }
+        return KubernetesPVCAnnotations(access: access, timeout: timeout)
     }
 }
