@@ -123,8 +123,9 @@ targets += [
     ),
     .executableTarget(
         name: "evs-csi-driver",
+        // No swift-argument-parser: it would bring FoundationEssentials into the driver (Flags.swift).
         dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport",
-                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                       .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
 ]

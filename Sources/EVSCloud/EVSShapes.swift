@@ -95,7 +95,8 @@ struct EVSSnapshot {
             ?? source?.encryption ?? .plain
         let fs = meta(EVSMetadata.fsType).flatMap(FileSystemType.init(rawValue:)) ?? source?.fsType ?? .ext4
         return Snapshot(id: SnapshotID(id), name: taggedName ?? name, sourceDiskID: DiskID(volumeID), sizeGiB: size,
-                        status: status, createdAt: Timestamp(timeIntervalSince1970: EVSDates.date(createdAt).timeIntervalSince1970), encryption: encryption,
+                        status: status, createdAt: Timestamp(timeIntervalSince1970: Double(createdAt.seconds) + Double(createdAt.nanos) / 1e9),
+                        encryption: encryption,
                         sourceType: type, sourceMode: mode, sourceSharing: sharing,
                         sourceTopology: Topology(region: region, zone: zone), sourceFSType: fs)
     }
