@@ -14,6 +14,9 @@ bodies and job objects.
        GET    /v2/{project_id}/cloudsnapshots/detail         ?id&name&volume_id&status&limit&offset -> {"snapshots", "count"}
        DELETE /v2/{project_id}/cloudsnapshots/{snapshot_id}
        GET    /v2/{project_id}/os-quota-sets/{project_id}?usage=True
+       POST   /v2/{project_id}/volumes/{volume_id}/metadata        {"metadata": {k: v}} -> {"metadata": all} (add/update)
+       GET    /v2/{project_id}/volumes/{volume_id}/metadata/{key}  -> {"meta": {key: value}}
+       DELETE /v2/{project_id}/volumes/{volume_id}/metadata/{key}  -> 200, no body
        GET    /v1/{project_id}/jobs/{job_id}                 {"status": SUCCESS|RUNNING|INIT|FAIL, "entities", ...}
   ECS  POST   /v1/{project_id}/cloudservers/{server_id}/attachvolume          {"volumeAttachment": {"volumeId"}}
        DELETE /v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}
@@ -336,6 +339,10 @@ def make_handler(state):
                 return 200, {"quota_set": {"id": p, "gigabytes": {"in_use": used, "limit": self.server.quota_gib, "reserved": 0},
                                            "volumes": {"in_use": len(state.volumes), "limit": -1, "reserved": 0},
                                            "snapshots": {"in_use": len(state.snapshots), "limit": -1, "reserved": 0}}}, []
+            if (r := m(r"/v2/{p}/volumes/([^/]+)/metadata")) and method == "POST":
+                return self.add_metadata(r.group(1), json_body(body))
+            if (r := m(r"/v2/{p}/volumes/([^/]+)/metadata/([^/]+)")) and method in ("GET", "DELETE"):
+                return self.one_metadata(method, r.group(1), unquote(r.group(2)))
             if (r := m(r"/v1/{p}/jobs/([^/]+)")) and method == "GET":
                 job = state.jobs.get(r.group(1))
                 if not job:
@@ -478,6 +485,33 @@ def make_handler(state):
 
             job = state.new_job("extendVolume", {"volume_id": vid}, ok, lambda: v.update(status="error_extending"))
             return 200, {"job_id": job}, []
+
+        # Disk metadata (the Cinder-compatible v2 endpoints of the EVS API reference: "Adding Metadata of an EVS
+        # Disk", "Querying One Piece of Metadata", "Deleting One Piece of Metadata"). Keys and values are strings of
+        # at most 255 bytes; the disk may be in any state.
+        def add_metadata(self, vid, req):
+            v = self.volume(vid)
+            meta = req.get("metadata")
+            if not isinstance(meta, dict):
+                raise Fail(400, "EVS.5400", "Invalid input received: metadata is required")
+            for k, val in meta.items():
+                if not isinstance(val, str):
+                    raise Fail(400, "EVS.5400", f"Invalid input received: the value of metadata key {k} must be a string")
+                if not k or len(k.encode()) > 255 or len(val.encode()) > 255:
+                    raise Fail(400, "EVS.5400", "Invalid input received: metadata key and value must be 1 to 255 bytes")
+            v["metadata"].update(meta)
+            v["updated_at"] = iso()
+            return 200, {"metadata": dict(v["metadata"])}, []
+
+        def one_metadata(self, method, vid, key):
+            v = self.volume(vid)
+            if key not in v["metadata"]:
+                raise Fail(404, "EVS.5404", f"Volume {vid} has no metadata with key {key}.")
+            if method == "GET":
+                return 200, {"meta": {key: v["metadata"][key]}}, []
+            del v["metadata"][key]
+            v["updated_at"] = iso()
+            return 200, None, []
 
         def create_snapshot(self, req):
             s = req.get("snapshot")
