@@ -3,9 +3,12 @@ injected faults), and each fault at the gRPC surface. After every run the fake m
 
 csi-sanity's counts are written to $EVSSNAP_RESULTS (default /tmp/evs-sanity-results.txt) for the closing note.
 """
+import json
 import os
+import pathlib
 import re
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -25,7 +28,7 @@ def testbin():
     return out.stdout.strip().splitlines()[-1]
 
 
-def run_sanity(proc, label, timeout=600):
+def run_sanity(proc, label, timeout=600, fake=None):
     sanity = os.path.join(testbin(), "csi-sanity")
     mnt, stg = proc.tmp / "sanity-mnt", proc.tmp / "sanity-stg"
     args = [sanity, "--csi.endpoint", f"unix://{proc.socket}", "--csi.mountdir", str(mnt), "--csi.stagingdir", str(stg),
@@ -40,8 +43,14 @@ def run_sanity(proc, label, timeout=600):
         f.write(f"{label}: ran {ran.group(1)} of {ran.group(2)} specs: {passed} passed, {failed} failed, "
                 f"{pending} pending, {skipped} skipped\n")
     failures = set(re.findall(r"\[FAIL\] (.*)", text))
-    assert failed == 0 and not failures, \
-        f"csi-sanity failures ({label}):\n{failures}\n{text[-6000:]}\n{proc.log()[-4000:]}"
+    if failed or failures:
+        # The whole csi-sanity output, the driver's log and the fake's request log, for the diagnosis.
+        keep = pathlib.Path(tempfile.mkdtemp(prefix="evs-sanity-failed-"))
+        (keep / "csi-sanity.txt").write_text(text)
+        (keep / "driver.log").write_text(proc.log())
+        if fake is not None:
+            (keep / "fake-requests.jsonl").write_text("\n".join(json.dumps(r) for r in fake.request_log()))
+        pytest.fail(f"csi-sanity failures ({label}), full logs in {keep}:\n{failures}\n{text[-6000:]}")
     assert passed > 0
     return passed
 
@@ -57,7 +66,7 @@ def assert_nothing_left(fake, proc):
 
 def test_csi_sanity_controller_specs(evs_driver, fake):
     proc = evs_driver()
-    run_sanity(proc, "csi-sanity --ginkgo.focus Controller, --backend evs, AK/SK")
+    run_sanity(proc, "csi-sanity --ginkgo.focus Controller, --backend evs, AK/SK", fake=fake)
     assert_nothing_left(fake, proc)
 
 
@@ -82,7 +91,7 @@ def test_csi_sanity_controller_specs_under_faults(evs_driver, fake):
     revoker = threading.Thread(target=revoke, daemon=True)
     revoker.start()
     try:
-        run_sanity(proc, "csi-sanity --ginkgo.focus Controller, --backend evs, IAM token, faults")
+        run_sanity(proc, "csi-sanity --ginkgo.focus Controller, --backend evs, IAM token, faults", fake=fake)
     finally:
         stop.set()
         revoker.join()
@@ -309,3 +318,26 @@ def test_fake_volume_metadata_endpoints_answer_as_published(evs_driver, fake, pb
     assert status == 404 and body["error"]["code"] == "EVS.5404"
     proc.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=vid), timeout=30)
     assert_nothing_left(fake, proc)
+
+
+def test_token_revoked_again_during_a_backoff_is_replaced_again(evs_driver, fake, pb):
+    """The chaos run's failure (PERMISSION_DENIED "token expired" mid-run): a request whose token expired gets a
+    fresh one, is throttled (429, Retry-After 1 s), and the fresh token is revoked while it waits. The driver
+    fetches another token rather than giving up: only a fresh token refused on its first use means bad credentials."""
+    proc = evs_driver(credentials="password")
+    proc.controller.ListVolumes(pb.ListVolumesRequest(), timeout=30)  # a token is cached
+    issued = fake.state()["tokens_issued"]
+    # The 2nd list request from now on is throttled (the 1st is the one refused with the expired token).
+    fake.faults([{"method": "GET", "path": "cloudvolumes/detail", "action": "429", "count": 1, "every": 2,
+                  "retry_after": 1}])
+    fake.control("POST", "/_fake/expire-tokens")
+    revoker = threading.Timer(0.5, lambda: fake.control("POST", "/_fake/expire-tokens"))
+    revoker.start()
+    try:
+        proc.controller.ListVolumes(pb.ListVolumesRequest(), timeout=30)
+    finally:
+        revoker.cancel()
+    log = [r for r in fake.request_log() if "cloudvolumes/detail" in r["path"]][-4:]
+    assert [(r["status"], r["code"]) for r in log] == \
+        [(401, "APIGW.0301"), (429, "APIGW.0308"), (401, "APIGW.0301"), (200, None)], log
+    assert fake.state()["tokens_issued"] == issued + 2
