@@ -21,7 +21,7 @@ Code = grpc.StatusCode
 RESULTS = os.environ.get("EVSSNAP_RESULTS", "/tmp/evs-sanity-results.txt")
 
 
-def testbin():
+def find_testbin():
     out = subprocess.run(["/work/shared/testbin/install.sh"], capture_output=True, text=True)
     if out.returncode != 0:
         pytest.skip(f"testbin unavailable: {out.stderr.strip()}")
@@ -29,7 +29,7 @@ def testbin():
 
 
 def run_sanity(proc, label, timeout=600, fake=None):
-    sanity = os.path.join(testbin(), "csi-sanity")
+    sanity = os.path.join(find_testbin(), "csi-sanity")
     mnt, stg = proc.tmp / "sanity-mnt", proc.tmp / "sanity-stg"
     args = [sanity, "--csi.endpoint", f"unix://{proc.socket}", "--csi.mountdir", str(mnt), "--csi.stagingdir", str(stg),
             "--ginkgo.focus", "Controller", "--ginkgo.no-color", "--csi.testvolumesize", str(10 * GIB)]
