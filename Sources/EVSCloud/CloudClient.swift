@@ -150,7 +150,8 @@ public final class CloudClient: Sendable {
     func exchange(_ service: CloudService, _ method: String, _ path: String, query: [(String, String)], body: JSON?,
                   repeatable: Bool, operation: String, budget: CallBudget) throws(CloudAPIError) -> HTTPResponse {
         var attempt = 0
-        var reauthenticated = false
+        // The value of `attempt` when this exchange last fetched a fresh token after a 401; nil before any.
+        var reauthenticatedAt: Int? = nil
         var last = "no attempt"
         while true {
             if budget.isExpired { throw .deadline(operation: operation, last: last) }
@@ -170,10 +171,15 @@ public final class CloudClient: Sendable {
             if (200..<300).contains(response.status) { return response }
             let failure = Self.parseError(response, operation: operation)
             last = failure.description
-            if response.status == 401, case .password = configuration.credentials, !reauthenticated {
-                // The token expired or was revoked before its expires_at: get another one, once.
-                token.withLock { $0 = nil }
-                reauthenticated = true
+            if response.status == 401, case .password = configuration.credentials,
+               reauthenticatedAt.map({ attempt > $0 }) ?? true {
+                // The token expired or was revoked before its expires_at: get another one. A token fetched for this
+                // exchange and refused on its first use means the credentials are wrong (give up below); one that
+                // waited through a backoff (429, 5xx) since may have been revoked meanwhile, so it is replaced again.
+                let used = request.headers.first { $0.0 == "X-Auth-Token" }?.1
+                // Only the rejected token is dropped: another request may already have cached a fresh one.
+                token.withLock { if $0?.value == used { $0 = nil } }
+                reauthenticatedAt = attempt
                 counters.withLock { $0.reauthentications += 1 }
                 continue
             }

@@ -23,6 +23,13 @@ public enum EVSMetadata {
     public static let sourceShared = "evssnap.io/source-shared"
     public static let sourceZone = "evssnap.io/source-zone"
     public static let sourceCMK = "evssnap.io/source-cmkid"
+    /// The mode a disk was published in to one ECS server (ECS attach has no read-only mode, so the driver keeps
+    /// it here): `attachModePrefix + server id`, value `ro` or `rw`. Written before the attach, deleted after the
+    /// detach. Only `[a-z0-9.-]` so it can name a path segment (`DELETE …/metadata/{key}`) as it is.
+    public static let attachModePrefix = "evssnap.attach-mode."
+    public static func attachMode(server: String) -> String { attachModePrefix + server }
+    public static let readOnly = "ro"
+    public static let readWrite = "rw"
 }
 
 /// An EVS volume object, as far as the driver reads it.
@@ -43,6 +50,10 @@ struct EVSVolume {
     /// Servers the volume is attached to.
     var attachedServers: [String] { (json["attachments"].array ?? []).compactMap { $0["server_id"].string } }
     var shared: Bool { json["multiattach"].bool ?? json["shareable"].bool ?? false }
+    /// The publish mode the driver recorded for `server` (`true` read-only), nil when none is recorded.
+    func recordedReadOnly(server: String) -> Bool? {
+        meta(EVSMetadata.attachMode(server: server)).map { $0 == EVSMetadata.readOnly }
+    }
 
     var status: DiskStatus {
         if let status = DiskStatus(rawValue: statusText) { return status }

@@ -278,6 +278,31 @@ struct BackendTests {
         #expect(try fake.volumes().isEmpty)
     }
 
+    @Test("publish mode kept in the disk's EVS metadata: same mode idempotent, the other alreadyExists, detach drops it")
+    func attachModeRecorded() throws {
+        let backend = fake.backend()
+        let server = fake.servers[0]
+        let key = EVSMetadata.attachMode(server: server)
+        let disk = try withDeadline(10) { try backend.createDisk(name: "pvc-mode", spec: DiskSpec(capacityGiB: 10), source: nil) }
+        let a = try withDeadline(10) { try backend.attach(disk: disk.id, node: server, readOnly: true) }
+        #expect(try onlyVolume()["metadata"][key].string == EVSMetadata.readOnly)
+        #expect(try withDeadline(10) { try backend.attach(disk: disk.id, node: server, readOnly: true) } == a)
+        do {
+            _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: server, readOnly: false) }
+            Issue.record("expected alreadyExists")
+        } catch {
+            #expect({ if case .alreadyExists = error { true } else { false } }(), "\(error)")
+            #expect(error.description.contains("read-only") && error.description.contains("read-write"), "\(error)")
+        }
+        try withDeadline(10) { try backend.detach(disk: disk.id, node: server) }
+        #expect(try onlyVolume()["metadata"][key].isNull)
+        _ = try withDeadline(10) { try backend.attach(disk: disk.id, node: server, readOnly: false) }
+        #expect(try onlyVolume()["metadata"][key].string == EVSMetadata.readWrite)
+        try withDeadline(10) { try backend.detach(disk: disk.id, node: server) }
+        try withDeadline(10) { try backend.deleteDisk(disk.id) }
+        #expect(try fake.volumes().isEmpty)
+    }
+
     @Test("expand through os-extend; never shrinks; R12 bound")
     func expand() throws {
         let backend = fake.backend()

@@ -59,6 +59,10 @@ class Fake:
     def state(self):
         return self.control("GET", "/_fake/state")
 
+    def request_log(self):
+        """Every API request since the last reset: time, method, path, status, code, fault fired."""
+        return self.control("GET", "/_fake/log")["requests"]
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)

@@ -14,6 +14,9 @@ bodies and job objects.
        GET    /v2/{project_id}/cloudsnapshots/detail         ?id&name&volume_id&status&limit&offset -> {"snapshots", "count"}
        DELETE /v2/{project_id}/cloudsnapshots/{snapshot_id}
        GET    /v2/{project_id}/os-quota-sets/{project_id}?usage=True
+       POST   /v2/{project_id}/volumes/{volume_id}/metadata        {"metadata": {k: v}} -> {"metadata": all} (add/update)
+       GET    /v2/{project_id}/volumes/{volume_id}/metadata/{key}  -> {"meta": {key: value}}
+       DELETE /v2/{project_id}/volumes/{volume_id}/metadata/{key}  -> 200, no body
        GET    /v1/{project_id}/jobs/{job_id}                 {"status": SUCCESS|RUNNING|INIT|FAIL, "entities", ...}
   ECS  POST   /v1/{project_id}/cloudservers/{server_id}/attachvolume          {"volumeAttachment": {"volumeId"}}
        DELETE /v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}
@@ -28,7 +31,8 @@ Faults (per test): POST /_fake/faults with {"faults": [{"method": "POST", "path"
 "seconds": S, "every": K}]} (count -1: no limit; every K: only each K-th match); actions: "429" (gateway throttling, nothing done), "500" (EVS.2002, nothing done),
 "500-after" (the request is carried out, then 500 is answered), "fail-job" (the job fails; a created disk is left in
 `error`, a snapshot goes to `error`), "slow-job" (the job takes S seconds). POST /_fake/expire-tokens revokes every
-token issued so far. GET /_fake/state returns volumes, snapshots, jobs and request counts; POST /_fake/reset clears.
+token issued so far. GET /_fake/state returns volumes, snapshots, jobs and request counts; GET /_fake/log every API
+request (time, method, path, status, code, fault fired, auth kind); POST /_fake/reset clears.
 
 It listens on 127.0.0.1 with a CA and server certificate made by openssl, and prints ONE JSON line on stdout:
   {"url", "ca", "dir", "project_id", "region", "zones", "servers", "access_key", "secret_key", "username",
@@ -98,6 +102,7 @@ class State:
             self.tokens = {}
             self.faults = []
             self.requests = {}
+            self.log = []  # one entry per API request (GET /_fake/log), for diagnosing fault runs
             self.tokens_issued = 0
             self.job_seconds = self.args.job_seconds
             self.snapshot_seconds = self.args.snapshot_seconds
@@ -237,13 +242,26 @@ def make_handler(state):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
+            self.fault_fired = None
+            started = time.time()
             try:
                 status, obj, extra = self.route(method, path, query, headers, body)
                 self.send_json(status, obj, extra)
+                code = (obj or {}).get("error_code") if isinstance(obj, dict) else None
             except Fail as f:
+                status, code = f.status, f.code
                 self.send_json(f.status, f.body())
             except Exception as e:  # a bug in the fake: say so loudly
+                status, code = 500, "fake-bug"
                 self.send_json(500, {"error": {"message": f"fake bug: {e!r}", "code": "EVS.2002"}})
+            if not path.startswith("/_fake/"):
+                with state.lock:
+                    if len(state.log) < 50000:
+                        state.log.append({"t": round(started, 3), "ms": round((time.time() - started) * 1000, 1),
+                                          "method": method, "path": self.path, "status": status, "code": code,
+                                          "fault": self.fault_fired,
+                                          "auth": "token" if "x-auth-token" in headers else
+                                                  "aksk" if "authorization" in headers else "none"})
 
         def route(self, method, path, query, headers, body):
             if path.startswith("/_fake/"):
@@ -254,6 +272,7 @@ def make_handler(state):
                 state.count(f"{method} {template}")
                 # Gateway throttling and server errors that happen before anything is done.
                 fault = state.take_fault(method, path, {"429", "500"})
+                self.fault_fired = fault and fault["action"]
                 if fault and fault["action"] == "429":
                     return 429, {"error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute",
                                  "error_code": "APIGW.0308", "request_id": uuid.uuid4().hex}, [("Retry-After", str(fault.get("retry_after", 0)))]
@@ -263,6 +282,7 @@ def make_handler(state):
                     return self.iam_token(body)
                 self.authenticate(method, path, query, headers, body)
                 after = state.take_fault(method, path, {"500-after"})
+                self.fault_fired = after and after["action"]
                 result = self.api(method, path, query, body)
                 if after:
                     raise Fail(500, "EVS.2002", "internal error!")
@@ -336,6 +356,10 @@ def make_handler(state):
                 return 200, {"quota_set": {"id": p, "gigabytes": {"in_use": used, "limit": self.server.quota_gib, "reserved": 0},
                                            "volumes": {"in_use": len(state.volumes), "limit": -1, "reserved": 0},
                                            "snapshots": {"in_use": len(state.snapshots), "limit": -1, "reserved": 0}}}, []
+            if (r := m(r"/v2/{p}/volumes/([^/]+)/metadata")) and method == "POST":
+                return self.add_metadata(r.group(1), json_body(body))
+            if (r := m(r"/v2/{p}/volumes/([^/]+)/metadata/([^/]+)")) and method in ("GET", "DELETE"):
+                return self.one_metadata(method, r.group(1), unquote(r.group(2)))
             if (r := m(r"/v1/{p}/jobs/([^/]+)")) and method == "GET":
                 job = state.jobs.get(r.group(1))
                 if not job:
@@ -479,6 +503,33 @@ def make_handler(state):
             job = state.new_job("extendVolume", {"volume_id": vid}, ok, lambda: v.update(status="error_extending"))
             return 200, {"job_id": job}, []
 
+        # Disk metadata (the Cinder-compatible v2 endpoints of the EVS API reference: "Adding Metadata of an EVS
+        # Disk", "Querying One Piece of Metadata", "Deleting One Piece of Metadata"). Keys and values are strings of
+        # at most 255 bytes; the disk may be in any state.
+        def add_metadata(self, vid, req):
+            v = self.volume(vid)
+            meta = req.get("metadata")
+            if not isinstance(meta, dict):
+                raise Fail(400, "EVS.5400", "Invalid input received: metadata is required")
+            for k, val in meta.items():
+                if not isinstance(val, str):
+                    raise Fail(400, "EVS.5400", f"Invalid input received: the value of metadata key {k} must be a string")
+                if not k or len(k.encode()) > 255 or len(val.encode()) > 255:
+                    raise Fail(400, "EVS.5400", "Invalid input received: metadata key and value must be 1 to 255 bytes")
+            v["metadata"].update(meta)
+            v["updated_at"] = iso()
+            return 200, {"metadata": dict(v["metadata"])}, []
+
+        def one_metadata(self, method, vid, key):
+            v = self.volume(vid)
+            if key not in v["metadata"]:
+                raise Fail(404, "EVS.5404", f"Volume {vid} has no metadata with key {key}.")
+            if method == "GET":
+                return 200, {"meta": {key: v["metadata"][key]}}, []
+            del v["metadata"][key]
+            v["updated_at"] = iso()
+            return 200, None, []
+
         def create_snapshot(self, req):
             s = req.get("snapshot")
             if not isinstance(s, dict) or not s.get("volume_id"):
@@ -591,6 +642,8 @@ def make_handler(state):
                 if path == "/_fake/reset" and method == "POST":
                     state.reset()
                     return 200, {}, []
+                if path == "/_fake/log" and method == "GET":
+                    return 200, {"requests": state.log}, []
                 if path == "/_fake/state" and method == "GET":
                     state.settle()
                     return 200, {
