@@ -81,12 +81,13 @@ public struct ControllerService: Sendable {
                 spec = DiskSpec(capacityGiB: gib, type: restore.type, mode: restore.mode, encryption: restore.encryption,
                                 sharing: restore.sharing, fsType: restore.fsType, allowedZones: requisite,
                                 preferredZones: preferred)
-                // A VolumeAttributesClass on a restore: checked against the type the restore gets (R8 keeps the
-                // source's), and applied to the new disk.
+                // Performance: what the class and PVC state, then a VolumeAttributesClass on top (checked against
+                // the type the restore gets: R8 keeps the source's).
+                let stated = try DiskAttributes.statedPerformance(parameters: request.parameters, annotations: pvcAnnotations)
                 let change = try EverestRules.checkMutableParameters(
                     request.mutableParameters, diskType: restore.type ?? snapshot.sourceType)
-                spec.iops = change.iops
-                spec.throughput = change.throughput
+                spec.iops = change.iops ?? stated.iops
+                spec.throughput = change.throughput ?? stated.throughput
                 try RequestValidation.validateCapabilities(
                     request.volumeCapabilities, field: "volume_capabilities", sharing: restore.sharing ?? snapshot.sourceSharing)
             } else {

@@ -110,6 +110,21 @@ public struct DiskAttributes: Sendable, Hashable, Codable {
         return number
     }
 
+    /// The provisioned performance that PVC `annotations` and StorageClass `parameters` state (annotation wins),
+    /// nil where neither does: what a restored GPSSD2 disk is made with (R8 compares type, mode, encryption, sharing
+    /// and capacity with the source, not performance, which EVS sets per disk).
+    public static func statedPerformance(parameters: [String: String], annotations: [String: String] = [:])
+        throws(EverestRuleViolation) -> PerformanceChange {
+        var stated = PerformanceChange()
+        if let text = annotations[EverestNames.diskIOPS] ?? parameters[EverestNames.diskIOPS] {
+            stated.iops = try performanceValue(key: EverestNames.diskIOPS, text: text)
+        }
+        if let text = annotations[EverestNames.diskThroughput] ?? parameters[EverestNames.diskThroughput] {
+            stated.throughput = try performanceValue(key: EverestNames.diskThroughput, text: text)
+        }
+        return stated
+    }
+
     /// The restore request these attributes state, for R8 (every attribute stated).
     public func restoreRequest(name: String, capacityGiB: Int, allowedZones: [String] = []) -> RestoreRequest {
         RestoreRequest(name: name, capacityGiB: capacityGiB, type: type, mode: mode, encryption: encryption,

@@ -120,6 +120,16 @@ struct MutableParameterTests {
         } == .missingParameter(key: EverestNames.diskThroughput, type: .gpssd2))
     }
 
+    @Test("a restore's stated performance: annotation over parameter, nil when unstated, values read as at creation")
+    func statedPerformance() throws {
+        #expect(try DiskAttributes.statedPerformance(parameters: [:]) == PerformanceChange())
+        #expect(try DiskAttributes.statedPerformance(parameters: Self.gpssd2Parameters, annotations: [Self.iops: "4000"])
+                == PerformanceChange(iops: 4000, throughput: 125))
+        #expect(Fixture.throwsViolation {
+            _ = try DiskAttributes.statedPerformance(parameters: [Self.throughput: "0"])
+        } == .invalidParameter(key: EverestNames.diskThroughput, value: "0"))
+    }
+
     @Test("CreateVolume: mutable parameters are checked against the type the parameters state")
     func createChecked() {
         #expect(Fixture.throwsViolation {

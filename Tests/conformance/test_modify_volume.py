@@ -129,3 +129,20 @@ def test_create_volume_refuses_bad_mutable_parameters_and_makes_nothing(driver, 
         request.mutable_parameters.update(mutable)
         expect_error(C.INVALID_ARGUMENT, driver.controller.CreateVolume, request, match=match)
     assert not driver.controller.ListVolumes(pb.ListVolumesRequest()).entries
+
+
+def test_restored_gpssd2_disk_gets_the_stated_performance_then_the_class(driver, csi, pb):
+    source = csi.create(driver.controller, "pvc-qos-src", params=GPSSD2)
+    snapshot = csi.snapshot(driver.controller, "snap-qos", source.volume_id)
+    restored = csi.create(driver.controller, "pvc-qos-restored", snapshot=snapshot.snapshot_id,
+                          params={**GPSSD2, IOPS: "3500"})
+    assert stored(driver, restored.volume_id) == (3500, 125)
+    request = csi.create_request("pvc-qos-restored-vac", required=1 << 30, snapshot=snapshot.snapshot_id, params=GPSSD2)
+    request.mutable_parameters.update({THROUGHPUT: "400"})
+    with_class = driver.controller.CreateVolume(request, timeout=30).volume
+    assert with_class.volume_context[IOPS] == "3000" and with_class.volume_context[THROUGHPUT] == "400"
+    request = csi.create_request("pvc-qos-restored-bad", required=1 << 30, snapshot=snapshot.snapshot_id)
+    request.mutable_parameters.update({"everest.io/crypt-key-id": "k"})
+    expect_error(C.INVALID_ARGUMENT, driver.controller.CreateVolume, request, match="R8: ")
+    for volume_id in (restored.volume_id, with_class.volume_id):
+        driver.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume_id), timeout=30)
