@@ -27,10 +27,12 @@ public struct ControllerService: Sendable {
     /// The RPCs this service implements, as ControllerGetCapabilities advertises them.
     /// PUBLISH_READONLY: `ControllerPublishVolumeRequest.readonly` reaches the node through the publish context
     /// (read-only staging); without it the external-attacher never sets the field.
+    /// MODIFY_VOLUME: GPSSD2's iops and throughput change in place (EVS ModifyVolumeQoS); CreateVolume takes
+    /// them in `mutable_parameters` too (a VolumeAttributesClass).
     static let capabilities: [CSI.ControllerServiceCapability.RPC.Kind] = [
         .createDeleteVolume, .publishUnpublishVolume, .listVolumes, .getCapacity, .createDeleteSnapshot,
         .listSnapshots, .publishReadonly, .expandVolume, .listVolumesPublishedNodes, .volumeCondition, .getVolume,
-        .getSnapshot, .singleNodeMultiWriter,
+        .getSnapshot, .singleNodeMultiWriter, .modifyVolume,
     ]
 
     // MARK: Capabilities
@@ -66,7 +68,7 @@ public struct ControllerService: Sendable {
         let preferred = RequestValidation.zones(request.accessibilityRequirements?.preferred ?? [])
 
         return try inFlight.run(["volume-name:\(request.name)"]) {
-            let spec: DiskSpec
+            var spec: DiskSpec
             if let snapshotSource {
                 guard let snapshot = try backend.getSnapshot(snapshotSource) else {
                     throw DriverError.notFound(kind: "snapshot", id: snapshotSource.rawValue)
@@ -79,10 +81,19 @@ public struct ControllerService: Sendable {
                 spec = DiskSpec(capacityGiB: gib, type: restore.type, mode: restore.mode, encryption: restore.encryption,
                                 sharing: restore.sharing, fsType: restore.fsType, allowedZones: requisite,
                                 preferredZones: preferred)
+                // Performance: what the class and PVC state, then a VolumeAttributesClass on top (checked against
+                // the type the restore gets: R8 keeps the source's).
+                let stated = try DiskAttributes.statedPerformance(parameters: request.parameters, annotations: pvcAnnotations)
+                let change = try EverestRules.checkMutableParameters(
+                    request.mutableParameters, diskType: restore.type ?? snapshot.sourceType)
+                spec.iops = change.iops ?? stated.iops
+                spec.throughput = change.throughput ?? stated.throughput
                 try RequestValidation.validateCapabilities(
                     request.volumeCapabilities, field: "volume_capabilities", sharing: restore.sharing ?? snapshot.sourceSharing)
             } else {
-                let attributes = try DiskAttributes(parameters: request.parameters, annotations: pvcAnnotations)
+                // mutable_parameters (a VolumeAttributesClass) take precedence over the class's parameters (CSI).
+                let attributes = try DiskAttributes(parameters: request.parameters, annotations: pvcAnnotations,
+                                                    mutableParameters: request.mutableParameters)
                 let gib = try RequestValidation.capacityGiB(request.capacityRange, defaultGiB: 1)
                 try RequestValidation.validateCapabilities(
                     request.volumeCapabilities, field: "volume_capabilities", sharing: attributes.sharing)
@@ -213,6 +224,21 @@ public struct ControllerService: Sendable {
         }
     }
 
+    /// ControllerModifyVolume: changes a GPSSD2 disk's iops and/or throughput (`everest.io/disk-iops`,
+    /// `everest.io/disk-throughput`); every other key is INVALID_ARGUMENT (type, mode, encryption and sharing
+    /// are fixed at creation, R8). Missing volume id: INVALID_ARGUMENT; unknown or malformed id: NOT_FOUND.
+    /// Idempotent; no mutable parameters is a no-op.
+    public func modifyVolume(_ request: CSI.ControllerModifyVolumeRequest) throws -> CSI.ControllerModifyVolumeResponse {
+        let id = try RequestValidation.diskID(request.volumeId, "ControllerModifyVolumeRequest.volume_id")
+        return try inFlight.run(["volume:\(request.volumeId)"]) {
+            let disk = try existingDisk(id)
+            let change = try EverestRules.checkMutableParameters(request.mutableParameters, diskType: disk.type,
+                                                                 disk: disk.id)
+            if !change.isEmpty { _ = try backend.modifyPerformance(disk: disk.id, change: change) }
+            return CSI.ControllerModifyVolumeResponse()
+        }
+    }
+
     // MARK: Snapshots
 
     /// CreateSnapshot: idempotent by name (another source is ALREADY_EXISTS); R4, R5, R6, R14 in the backend.
@@ -298,6 +324,8 @@ public struct ControllerService: Sendable {
             EverestNames.zoneLabel: disk.topology.zone,
         ]
         if let key = disk.encryption.keyID { context[EverestNames.cryptKeyID] = key }
+        if let iops = disk.iops { context[EverestNames.diskIOPS] = String(iops) }
+        if let throughput = disk.throughput { context[EverestNames.diskThroughput] = String(throughput) }
         if disk.sharing.isShared { context[EverestNames.diskShared] = "true" }
         return CSI.Volume(
             capacityBytes: Int64(disk.capacityGiB) * Self.gib, volumeId: disk.id.rawValue, volumeContext: context,

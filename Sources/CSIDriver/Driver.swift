@@ -104,6 +104,7 @@ public final class Driver: Sendable {
             endpoint.route(.controllerGetVolume) { (r: CSI.ControllerGetVolumeRequest, _) in try controller.getVolume(r) }
             endpoint.route(.getCapacity) { (r: CSI.GetCapacityRequest, _) in try controller.getCapacity(r, zones: zones) }
             endpoint.route(.controllerExpandVolume) { (r: CSI.ControllerExpandVolumeRequest, _) in try controller.expandVolume(r) }
+            endpoint.route(.controllerModifyVolume) { (r: CSI.ControllerModifyVolumeRequest, _) in try controller.modifyVolume(r) }
             endpoint.route(.createSnapshot) { (r: CSI.CreateSnapshotRequest, _) in try controller.createSnapshot(r) }
             endpoint.route(.deleteSnapshot) { (r: CSI.DeleteSnapshotRequest, _) in try controller.deleteSnapshot(r) }
             endpoint.route(.listSnapshots) { (r: CSI.ListSnapshotsRequest, _) in try controller.listSnapshots(r) }

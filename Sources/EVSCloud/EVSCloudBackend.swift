@@ -507,6 +507,50 @@ public final class EVSCloudBackend: BlockStorageBackend {
         return grown.disk(region: region)
     }
 
+    // MARK: Provisioned performance
+
+    /// EVS "ModifyVolumeQoS": PUT /v5/{project_id}/cloudvolumes/{volume_id}/qos {"qos_modify": {"iops", "throughput"}}
+    /// → 202 {"job_id"} (an EVS job). EVS takes both numbers for a GPSSD2 disk, so the one the change leaves unsaid
+    /// is the disk's current value (the volume object's `iops.total_val` / `throughput.total_val`).
+    public func modifyPerformance(disk: DiskID, change: PerformanceChange) throws(BackendError) -> Disk {
+        let budget = budget()
+        func current(_ volume: EVSVolume) -> Disk {
+            var value = volume.disk(region: region)
+            value.iops = volume.json["iops"]["total_val"].int
+            value.throughput = volume.json["throughput"]["total_val"].int
+            return value
+        }
+        guard let volume = try volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
+        let before = current(volume)
+        if change.isSatisfied(by: before) { return before }  // idempotent (also the empty change)
+        try rule { () throws(EverestRuleViolation) in try EverestRules.checkPerformanceChange(change, on: before) }
+        switch before.status {
+        case .available, .inUse: break
+        case .error: throw .busy("disk \(disk) is in status error and its iops and throughput cannot be changed")
+        default: throw .rule(.operationInFlight(key: disk.rawValue))
+        }
+        var qos: [String: JSON] = [:]
+        if let iops = change.iops ?? before.iops { qos["iops"] = .number(Double(iops)) }
+        if let throughput = change.throughput ?? before.throughput { qos["throughput"] = .number(Double(throughput)) }
+        let operation = "EVS modify QoS of disk \(disk)"
+        let answer: JSON
+        do {
+            answer = try client.call(.evs, "PUT", "/v5/\(project)/cloudvolumes/\(disk.rawValue)/qos",
+                                     body: ["qos_modify": .object(qos)], repeatable: true, operation: operation,
+                                     budget: budget)
+        } catch {
+            throw map(error, kind: "disk", id: disk.rawValue)
+        }
+        guard let jobID = answer["job_id"].string else { throw .storage("\(operation): no job_id in the answer") }
+        let job = try waitForJob(.evs, jobID, budget: budget, operation: operation,
+                                 pending: { () throws(BackendError) in .rule(.operationInFlight(key: disk.rawValue)) })
+        guard job.succeeded else {
+            throw .unavailable("\(operation): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
+        }
+        guard let changed = try self.volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
+        return current(changed)
+    }
+
     // MARK: Capacity and health
 
     public func capacity() throws(BackendError) -> BackendCapacity {

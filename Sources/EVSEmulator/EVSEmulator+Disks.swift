@@ -37,14 +37,18 @@ extension EVSEmulator {
                                                          settings: self.configuration.rules)
                 disk = Disk(id: id, name: name, capacityGiB: plan.capacityGiB, type: plan.type, mode: plan.mode,
                             encryption: plan.encryption, sharing: plan.sharing, topology: plan.topology,
-                            status: .creating, fsType: plan.fsType)
+                            status: .creating, fsType: plan.fsType,
+                            iops: plan.type.requiresProvisionedPerformance ? spec.iops : nil,
+                            throughput: plan.type.requiresProvisionedPerformance ? spec.throughput : nil)
             } else {
                 let type = spec.type ?? .sas
                 if !type.isCreatable { throw EverestRuleViolation.typeNotCreatable(type) }
                 disk = Disk(id: id, name: name, capacityGiB: spec.capacityGiB, type: type, mode: spec.mode ?? .vbd,
                             encryption: spec.encryption ?? .plain, sharing: spec.sharing ?? .nonShared,
                             topology: try self.chooseTopology(spec), status: .creating,
-                            fsType: spec.fsType ?? .ext4)
+                            fsType: spec.fsType ?? .ext4,
+                            iops: type.requiresProvisionedPerformance ? spec.iops : nil,
+                            throughput: type.requiresProvisionedPerformance ? spec.throughput : nil)
             }
             try MetadataStore.insert(disk, sourceSnapshot: source, in: db)
             return .create(disk)
@@ -183,5 +187,29 @@ extension EVSEmulator {
         }
         if let growError { throw growError }
         return disk
+    }
+}
+
+extension EVSEmulator {
+    // MARK: Provisioned performance
+
+    /// EVS's ModifyVolumeQoS on the metadata: one write transaction, so the new values are durable when it
+    /// returns (the emulator keeps no data that depends on them).
+    public func modifyPerformance(disk id: DiskID, change: PerformanceChange) throws(BackendError) -> Disk {
+        try write { db in
+            guard let (disk, _) = try MetadataStore.disk(id: id, in: db) else {
+                throw BackendError.notFound(kind: "disk", id: id.rawValue)
+            }
+            if change.isSatisfied(by: disk) { return disk }  // idempotent (also the empty change)
+            try EverestRules.checkPerformanceChange(change, on: disk)
+            switch disk.status {
+            case .available, .inUse: break
+            case .error: throw BackendError.busy("disk \(id) is in status error and its iops and throughput cannot be changed")
+            default: throw EverestRuleViolation.operationInFlight(key: id.rawValue)
+            }
+            try MetadataStore.setPerformance(iops: change.iops ?? disk.iops, throughput: change.throughput ?? disk.throughput,
+                                             disk: id, in: db)
+            return try MetadataStore.disk(id: id, in: db)!.disk
+        }
     }
 }

@@ -65,6 +65,14 @@ enum MetadataStore {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: "ALTER TABLE attachment ADD COLUMN readOnly INTEGER NOT NULL DEFAULT 0")
         }
+        // v3: a GPSSD2 disk's provisioned performance (EVS ModifyVolumeQoS changes it in place; NULL for other
+        // types and for disks made before v3).
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                ALTER TABLE disk ADD COLUMN iops INTEGER;
+                ALTER TABLE disk ADD COLUMN throughput INTEGER;
+                """)
+        }
         return migrator
     }
 
@@ -81,7 +89,8 @@ enum MetadataStore {
             sharing: Sharing(row["shared"] as Bool),
             topology: Topology(region: row["region"], zone: row["zone"]),
             status: DiskStatus(rawValue: row["status"]) ?? .error,
-            fsType: FileSystemType(rawValue: row["fsType"]) ?? .ext4)
+            fsType: FileSystemType(rawValue: row["fsType"]) ?? .ext4,
+            iops: row["iops"], throughput: row["throughput"])
     }
 
     static func snapshot(from row: Row) -> Snapshot {
@@ -106,11 +115,12 @@ enum MetadataStore {
         let now = EVSEmulator.now().timeIntervalSince1970
         try db.execute(sql: """
             INSERT INTO disk (id, name, capacityGiB, type, mode, cryptKeyID, shared, fsType, region, zone, status,
-                              sourceSnapshotID, createdAt, updatedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              sourceSnapshotID, createdAt, updatedAt, iops, throughput)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [disk.id.rawValue, disk.name, disk.capacityGiB, disk.type.rawValue, disk.mode.rawValue,
                              disk.encryption.keyID, disk.shared, disk.fsType.rawValue, disk.topology.region,
-                             disk.topology.zone, disk.status.rawValue, sourceSnapshot?.rawValue, now, now])
+                             disk.topology.zone, disk.status.rawValue, sourceSnapshot?.rawValue, now, now,
+                             disk.iops, disk.throughput])
     }
 
     static func disk(id: DiskID, in db: Database) throws -> (disk: Disk, source: SnapshotID?)? {
@@ -135,6 +145,11 @@ enum MetadataStore {
     static func setCapacity(_ gib: Int, status: DiskStatus, disk id: DiskID, in db: Database) throws {
         try db.execute(sql: "UPDATE disk SET capacityGiB = ?, status = ?, updatedAt = ? WHERE id = ?",
                        arguments: [gib, status.rawValue, EVSEmulator.now().timeIntervalSince1970, id.rawValue])
+    }
+
+    static func setPerformance(iops: Int?, throughput: Int?, disk id: DiskID, in db: Database) throws {
+        try db.execute(sql: "UPDATE disk SET iops = ?, throughput = ?, updatedAt = ? WHERE id = ?",
+                       arguments: [iops, throughput, EVSEmulator.now().timeIntervalSince1970, id.rawValue])
     }
 
     static func deleteDiskRow(_ id: DiskID, in db: Database) throws {

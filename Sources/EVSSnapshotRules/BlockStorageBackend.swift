@@ -236,6 +236,14 @@ public protocol BlockStorageBackend: Sendable {
     /// disk unchanged (idempotent). An unknown disk is `notFound`.
     func expand(disk: DiskID, newCapacityGiB: Int) throws(BackendError) -> Disk
 
+    /// Changes a disk's provisioned performance (ControllerModifyVolume): the iops and/or throughput `change`
+    /// states, keeping the other; the change was read by `EverestRules.checkMutableParameters`. Returns the
+    /// disk as it is afterwards. Idempotent: a disk that already has the values, or an empty change, is
+    /// returned unchanged. An unknown disk is `notFound`; a disk type without provisioned performance is
+    /// `.rule(.performanceNotProvisioned)` (`EverestRules.checkPerformanceChange`); a disk that is neither
+    /// available nor in-use is `.rule(.operationInFlight)` (or `busy` in error), as EVS allows the change only then.
+    func modifyPerformance(disk: DiskID, change: PerformanceChange) throws(BackendError) -> Disk
+
     /// Space of the storage that holds the data.
     func capacity() throws(BackendError) -> BackendCapacity
 

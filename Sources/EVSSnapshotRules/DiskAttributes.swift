@@ -39,8 +39,12 @@ public struct DiskAttributes: Sendable, Hashable, Codable {
     /// wins over the parameter, which wins over the default. Unknown `everest.io/*` keys are refused in
     /// parameters; in annotations only known keys are read (PVCs carry other tools' annotations, and an
     /// unknown `everest.io/*` annotation is refused too). Other keys (e.g. `csi.storage.k8s.io/*`) are ignored.
+    /// `mutableParameters` (CreateVolume's, from a VolumeAttributesClass) are checked by
+    /// `EverestRules.checkMutableParameters` against the type the rest states, and take precedence over
+    /// parameters and annotations, as the CSI spec requires of `mutable_parameters`.
     /// Refuses: unknown type, SATA (not creatable), GPSSD2 without iops and throughput, bad numbers, bad fstype.
-    public init(parameters: [String: String], annotations: [String: String] = [:]) throws(EverestRuleViolation) {
+    public init(parameters: [String: String], annotations: [String: String] = [:],
+                mutableParameters: [String: String] = [:]) throws(EverestRuleViolation) {
         for key in (parameters.keys.sorted() + annotations.keys.sorted())
         where key.hasPrefix(EverestNames.everestPrefix) && !Self.knownEverestKeys.contains(key) {
             throw .unknownParameter(key: key)
@@ -83,9 +87,12 @@ public struct DiskAttributes: Sendable, Hashable, Codable {
         }
         for key in [EverestNames.diskIOPS, EverestNames.diskThroughput] {
             guard let text = value(key) else { continue }
-            guard let number = Int(text), number > 0 else { throw .invalidParameter(key: key, value: text) }
+            let number = try Self.performanceValue(key: key, text: text)
             if key == EverestNames.diskIOPS { attributes.iops = number } else { attributes.throughput = number }
         }
+        let change = try EverestRules.checkMutableParameters(mutableParameters, diskType: attributes.type)
+        if let iops = change.iops { attributes.iops = iops }
+        if let throughput = change.throughput { attributes.throughput = throughput }
         if attributes.type.requiresProvisionedPerformance {
             if attributes.iops == nil { throw .missingParameter(key: EverestNames.diskIOPS, type: attributes.type) }
             if attributes.throughput == nil {
@@ -94,6 +101,28 @@ public struct DiskAttributes: Sendable, Hashable, Codable {
         }
         attributes.tags = value(EverestNames.diskVolumeTags)
         self = attributes
+    }
+
+    /// The value of `everest.io/disk-iops` or `everest.io/disk-throughput`: a positive whole number, else
+    /// `invalidParameter`. The one parser of both, at creation and in a modification.
+    public static func performanceValue(key: String, text: String) throws(EverestRuleViolation) -> Int {
+        guard let number = Int(text), number > 0 else { throw .invalidParameter(key: key, value: text) }
+        return number
+    }
+
+    /// The provisioned performance that PVC `annotations` and StorageClass `parameters` state (annotation wins),
+    /// nil where neither does: what a restored GPSSD2 disk is made with (R8 compares type, mode, encryption, sharing
+    /// and capacity with the source, not performance, which EVS sets per disk).
+    public static func statedPerformance(parameters: [String: String], annotations: [String: String] = [:])
+        throws(EverestRuleViolation) -> PerformanceChange {
+        var stated = PerformanceChange()
+        if let text = annotations[EverestNames.diskIOPS] ?? parameters[EverestNames.diskIOPS] {
+            stated.iops = try performanceValue(key: EverestNames.diskIOPS, text: text)
+        }
+        if let text = annotations[EverestNames.diskThroughput] ?? parameters[EverestNames.diskThroughput] {
+            stated.throughput = try performanceValue(key: EverestNames.diskThroughput, text: text)
+        }
+        return stated
     }
 
     /// The restore request these attributes state, for R8 (every attribute stated).

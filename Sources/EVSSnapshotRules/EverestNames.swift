@@ -33,6 +33,9 @@ public enum EverestNames {
     public static let diskIOPS = "everest.io/disk-iops"
     /// Provisioned throughput in MiB/s (GPSSD2 only, required there).
     public static let diskThroughput = "everest.io/disk-throughput"
+    /// The parameters a disk's owner may change after creation (ControllerModifyVolume, a
+    /// VolumeAttributesClass): GPSSD2's provisioned performance. Everything else is fixed at creation.
+    public static let mutableParameterKeys = [diskIOPS, diskThroughput]
     /// PV attribute of static PVs: `SCSI` or `VBD`.
     public static let diskMode = "everest.io/disk-mode"
     /// Sharing of the disk (`"true"` = shared). Not in the seed page; Everest's static-PV attribute.

@@ -94,6 +94,9 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     case sharingDiffers(requested: Sharing, source: Sharing, disk: DiskID)
     /// R8: requested capacity does not satisfy the capacity rule.
     case capacityDiffers(requestedGiB: Int, sourceGiB: Int, match: CapacityMatch, disk: DiskID)
+    /// R8: a modification names an attribute fixed at creation (type, mode, encryption, sharing, ...);
+    /// `accepted` are the keys that can change.
+    case parameterFixedAtCreation(key: String, accepted: [String])
 
     // R9
     /// R9: the request's topology excludes the snapshot's zone.
@@ -145,6 +148,12 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
     case typeNotCreatable(VolumeType)
     /// GPSSD2 needs iops and throughput.
     case missingParameter(key: String, type: VolumeType)
+    /// A mutable parameter (ControllerModifyVolume, VolumeAttributesClass) that is no disk attribute at all;
+    /// `accepted` are the keys that can change.
+    case parameterNotMutable(key: String, accepted: [String])
+    /// Provisioned iops and throughput were asked of a disk type that has none (only GPSSD2 has them);
+    /// `disk` is nil while the disk is still being created.
+    case performanceNotProvisioned(type: VolumeType, disk: DiskID?)
 
     // Generic CSI situations
     /// Same name already used with a different source or parameters.
@@ -161,14 +170,16 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         case .diskNotSnapshottable, .pvcNotBound, .diskNotFound: .r4
         case .snapshotQuotaReached: .r5
         case .restoreTargetExists, .cloneNotSupported: .r7
-        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers, .capacityDiffers: .r8
+        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers, .capacityDiffers,
+             .parameterFixedAtCreation: .r8
         case .zoneNotAllowed: .r9
         case .restorePVCField, .restorePVCStorage: .r10
         case .snapshotNotReady, .restorePending, .snapshotNotFound: .r11
         case .malformedQuantity, .capacityOutOfRange: .r12
         case .snapshotNotDeletable, .diskHasSnapshots, .diskAttached: .r13
         case .nameEmpty, .nameTooLong, .reservedSnapshotName: .r14
-        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter: .attributes
+        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter, .parameterNotMutable,
+             .performanceNotProvisioned: .attributes
         case .nameConflict, .operationInFlight: .csi
         }
     }
@@ -188,7 +199,7 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         case .snapshotQuotaReached: .stateConflict
         case .restoreTargetExists: .alreadyExists
         case .cloneNotSupported: .invalidRequest
-        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers: .invalidRequest
+        case .typeDiffers, .modeDiffers, .encryptionDiffers, .sharingDiffers, .parameterFixedAtCreation: .invalidRequest
         case .capacityDiffers: .outOfRange
         case .zoneNotAllowed: .notPlaceable
         case .restorePVCField, .restorePVCStorage: .invalidRequest
@@ -197,7 +208,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
         case .capacityOutOfRange: .outOfRange
         case .snapshotNotDeletable, .diskHasSnapshots, .diskAttached: .stateConflict
         case .nameEmpty, .nameTooLong, .reservedSnapshotName: .invalidRequest
-        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter: .invalidRequest
+        case .unknownParameter, .invalidParameter, .typeNotCreatable, .missingParameter, .parameterNotMutable,
+             .performanceNotProvisioned: .invalidRequest
         case .nameConflict: .alreadyExists
         case .operationInFlight: .inProgress
         }
@@ -260,6 +272,8 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             case .atLeast:
                 "restored disk capacity \(requested)Gi is smaller than source disk capacity \(source)Gi (disk \(disk))"
             }
+        case .parameterFixedAtCreation(let key, let accepted):
+            "\(key) cannot be modified: a disk's type, mode, encryption and sharing are fixed at creation; the parameters that can change are \(accepted.joined(separator: ", "))"
         case .zoneNotAllowed(let zone, let allowed, let snapshot):
             "snapshot zone \(zone) is not among the allowed zones \(allowed.joined(separator: ", ")) (snapshot \(snapshot))"
         case .restorePVCField(let field, let expected, let found):
@@ -298,6 +312,11 @@ public enum EverestRuleViolation: Error, Sendable, Hashable, CustomStringConvert
             "disk type \(type) can no longer be created"
         case .missingParameter(let key, let type):
             "disk type \(type) requires \(key)"
+        case .parameterNotMutable(let key, let accepted):
+            "\(key) is not a mutable parameter; the parameters that can change are \(accepted.joined(separator: ", "))"
+        case .performanceNotProvisioned(let type, let disk):
+            "disk type \(type) has no provisioned iops or throughput; \(EverestNames.mutableParameterKeys.joined(separator: " and ")) apply to GPSSD2 disks only"
+                + (disk.map { " (disk \($0))" } ?? "")
         case .nameConflict(let name, let existing):
             "name \(name) is already used by \(existing) with a different source or parameters"
         case .operationInFlight(let key):

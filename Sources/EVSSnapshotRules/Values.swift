@@ -223,16 +223,22 @@ public struct Disk: Sendable, Hashable, Codable {
     public var storageFormat: StorageFormat
     /// File system.
     public var fsType: FileSystemType
+    /// Provisioned IOPS (GPSSD2; nil for other types, or when the backend does not report it).
+    public var iops: Int?
+    /// Provisioned throughput in MiB/s (GPSSD2; nil otherwise).
+    public var throughput: Int?
 
-    /// Creates a disk; defaults follow Everest (SAS, VBD, plain, non-shared, available, CSI, ext4).
+    /// Creates a disk; defaults follow Everest (SAS, VBD, plain, non-shared, available, CSI, ext4, no
+    /// provisioned performance).
     public init(
         id: DiskID, name: String, capacityGiB: Int, type: VolumeType = .sas, mode: DiskMode = .vbd,
         encryption: Encryption = .plain, sharing: Sharing = .nonShared, topology: Topology,
-        status: DiskStatus = .available, storageFormat: StorageFormat = .csi, fsType: FileSystemType = .ext4
+        status: DiskStatus = .available, storageFormat: StorageFormat = .csi, fsType: FileSystemType = .ext4,
+        iops: Int? = nil, throughput: Int? = nil
     ) {
         self.id = id; self.name = name; self.capacityGiB = capacityGiB; self.type = type; self.mode = mode
         self.encryption = encryption; self.sharing = sharing; self.topology = topology; self.status = status
-        self.storageFormat = storageFormat; self.fsType = fsType
+        self.storageFormat = storageFormat; self.fsType = fsType; self.iops = iops; self.throughput = throughput
     }
 
     /// Whether the disk is shared.

@@ -29,6 +29,8 @@ struct ViolationTests {
         (.encryptionDiffers(requested: .plain, source: .kms(keyID: "k"), disk: "d-1a2b"), .r8, .invalidRequest),
         (.sharingDiffers(requested: .shared, source: .nonShared, disk: "d-1a2b"), .r8, .invalidRequest),
         (.capacityDiffers(requestedGiB: 20, sourceGiB: 10, match: .equal, disk: "d-1a2b"), .r8, .outOfRange),
+        (.parameterFixedAtCreation(key: "everest.io/disk-volume-type", accepted: EverestNames.mutableParameterKeys),
+         .r8, .invalidRequest),
         (.zoneNotAllowed(zone: "cn-north-4b", allowed: ["cn-north-4a"], snapshot: "s"), .r9, .notPlaceable),
         (.restorePVCField(field: "accessModes", expected: "ReadWriteOnce", found: "ReadWriteMany"), .r10, .invalidRequest),
         (.restorePVCStorage(found: "10", foundGiB: 1, unitless: true, expected: "10Gi"), .r10, .invalidRequest),
@@ -47,6 +49,8 @@ struct ViolationTests {
         (.invalidParameter(key: "everest.io/disk-volume-type", value: "FAST"), .attributes, .invalidRequest),
         (.typeNotCreatable(.sata), .attributes, .invalidRequest),
         (.missingParameter(key: "everest.io/disk-iops", type: .gpssd2), .attributes, .invalidRequest),
+        (.parameterNotMutable(key: "x", accepted: EverestNames.mutableParameterKeys), .attributes, .invalidRequest),
+        (.performanceNotProvisioned(type: .sas, disk: "d-1a2b"), .attributes, .invalidRequest),
         (.nameConflict(name: "n", existing: "d-1"), .csi, .alreadyExists),
         (.operationInFlight(key: "d-1"), .csi, .inProgress),
     ]
@@ -76,6 +80,7 @@ struct ViolationTests {
         case .encryptionDiffers: "encryptionDiffers"
         case .sharingDiffers: "sharingDiffers"
         case .capacityDiffers: "capacityDiffers"
+        case .parameterFixedAtCreation: "parameterFixedAtCreation"
         case .zoneNotAllowed: "zoneNotAllowed"
         case .restorePVCField: "restorePVCField"
         case .restorePVCStorage: "restorePVCStorage"
@@ -94,6 +99,8 @@ struct ViolationTests {
         case .invalidParameter: "invalidParameter"
         case .typeNotCreatable: "typeNotCreatable"
         case .missingParameter: "missingParameter"
+        case .parameterNotMutable: "parameterNotMutable"
+        case .performanceNotProvisioned: "performanceNotProvisioned"
         case .nameConflict: "nameConflict"
         case .operationInFlight: "operationInFlight"
         }
@@ -103,7 +110,7 @@ struct ViolationTests {
     func tableCoversEveryCase() {
         let names = Self.table.map { Self.caseName($0.0) }
         #expect(Set(names).count == names.count)
-        #expect(names.count == 42)  // the number of cases of EverestRuleViolation
+        #expect(names.count == 45)  // the number of cases of EverestRuleViolation
     }
 
     @Test("refusal kind and rule id per violation", arguments: table)

@@ -952,7 +952,7 @@ def test_controller_get_capabilities_lists_exactly_what_works(driver, csi, pb):
     assert names == {
         "CREATE_DELETE_VOLUME", "PUBLISH_UNPUBLISH_VOLUME", "LIST_VOLUMES", "GET_CAPACITY", "CREATE_DELETE_SNAPSHOT",
         "LIST_SNAPSHOTS", "PUBLISH_READONLY", "EXPAND_VOLUME", "LIST_VOLUMES_PUBLISHED_NODES", "VOLUME_CONDITION", "GET_VOLUME",
-        "GET_SNAPSHOT", "SINGLE_NODE_MULTI_WRITER",
+        "GET_SNAPSHOT", "SINGLE_NODE_MULTI_WRITER", "MODIFY_VOLUME",
     }
     assert len(caps) == len(names)
     # PUBLISH_READONLY: the flag reaches the node (test_node.py::test_read_only_attach_stages_read_only)
@@ -961,13 +961,11 @@ def test_controller_get_capabilities_lists_exactly_what_works(driver, csi, pb):
         volume_id=ro.volume_id, node_id="node-1", volume_capability=csi.cap("SINGLE_NODE_READER_ONLY"),
         readonly=True)).publish_context
     assert "true" in context.values()
-    # what is not advertised does not work: cloning is refused and ModifyVolume is unimplemented
-    assert "CLONE_VOLUME" not in names and "MODIFY_VOLUME" not in names
+    # what is not advertised does not work: cloning is refused (ModifyVolume: test_modify_volume.py)
+    assert "CLONE_VOLUME" not in names
     volume = csi.create(driver.controller, "pvc-caps")
     expect_error(C.INVALID_ARGUMENT, driver.controller.CreateVolume,
                  csi.create_request("pvc-clone", clone=volume.volume_id))
-    expect_error(C.UNIMPLEMENTED, driver.controller.ControllerModifyVolume,
-                 pb.ControllerModifyVolumeRequest(volume_id=volume.volume_id, mutable_parameters={"a": "b"}))
 
 
 # ---------------------------------------------------------------- DATA: snapshot + restore preserve bytes

@@ -10,6 +10,8 @@ bodies and job objects.
        GET    /v2/{project_id}/cloudvolumes/detail           ?name&id&status&limit&offset -> {"volumes", "count"}
        DELETE /v2/{project_id}/cloudvolumes/{volume_id}      -> {"job_id"}
        POST   /v2.1/{project_id}/cloudvolumes/{id}/action    {"os-extend": {"new_size"}} -> {"job_id"}
+       PUT    /v5/{project_id}/cloudvolumes/{id}/qos         {"qos_modify": {"iops", "throughput"}} -> 202 {"job_id"}
+                                                             (ModifyVolumeQoS; GPSSD2 only, available or in-use)
        POST   /v2/{project_id}/cloudsnapshots                {"snapshot": {volume_id, force, name, metadata}} -> {"snapshot"}
        GET    /v2/{project_id}/cloudsnapshots/detail         ?id&name&volume_id&status&limit&offset -> {"snapshots", "count"}
        DELETE /v2/{project_id}/cloudsnapshots/{snapshot_id}
@@ -345,6 +347,8 @@ def make_handler(state):
                 return self.delete_volume(r.group(1))
             if (r := m(r"/v2\.1/{p}/cloudvolumes/([^/]+)/action")) and method == "POST":
                 return self.extend(r.group(1), json_body(body))
+            if (r := m(r"/v5/{p}/cloudvolumes/([^/]+)/qos")) and method == "PUT":
+                return self.modify_qos(r.group(1), json_body(body))
             if method == "POST" and m(r"/v2/{p}/cloudsnapshots"):
                 return self.create_snapshot(json_body(body))
             if method == "GET" and m(r"/v2/{p}/cloudsnapshots/detail"):
@@ -428,6 +432,9 @@ def make_handler(state):
                 "service_type": "EVS", "tags": {}, "links": [],
                 "_created": now,
             }
+            if vtype == "GPSSD2":  # the volume object's provisioned performance: {"id", "total_val", "frozened", ...}
+                v["iops"] = qos_object(vid, vol["iops"])
+                v["throughput"] = qos_object(vid, vol["throughput"])
             state.volumes[vid] = v
             fault = state.take_fault("POST", "/v2.1/{p}/cloudvolumes#job", {"fail-job", "slow-job"})
 
@@ -529,6 +536,29 @@ def make_handler(state):
             del v["metadata"][key]
             v["updated_at"] = iso()
             return 200, None, []
+
+        def modify_qos(self, vid, req):
+            """ModifyVolumeQoS: GPSSD2 takes both iops and throughput (ESSD2, iops only, is not offered here)."""
+            v = self.volume(vid)
+            qos = req.get("qos_modify")
+            if not isinstance(qos, dict):
+                raise Fail(400, "EVS.5400", "Invalid input received: qos_modify is required")
+            if v["volume_type"] != "GPSSD2":
+                raise Fail(400, "EVS.5400", f"Invalid input received: volume type {v['volume_type']} does not support QoS modification")
+            iops, throughput = qos.get("iops"), qos.get("throughput")
+            for name, value in (("iops", iops), ("throughput", throughput)):
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    raise Fail(400, "EVS.5400", f"Invalid input received: {name} must be a positive integer")
+            if v["status"] not in ("available", "in-use"):
+                raise Fail(400, "EVS.5400", f"Invalid volume: volume status must be available or in-use, but current status is: {v['status']}")
+
+            def ok():  # the status stays as it is: the change applies to an attached disk as well
+                v["iops"]["total_val"] = iops
+                v["throughput"]["total_val"] = throughput
+                v["updated_at"] = iso()
+
+            job = state.new_job("modifyVolumeQoS", {"volume_id": vid}, ok)
+            return 202, {"job_id": job}, []
 
         def create_snapshot(self, req):
             s = req.get("snapshot")
@@ -656,6 +686,10 @@ def make_handler(state):
             raise Fail(404, "APIGW.0101", "no such control endpoint", "apigw")
 
     return Handler
+
+
+def qos_object(vid, total):
+    return {"id": str(uuid.uuid4()), "total_val": total, "frozened": False, "volume_id": vid}
 
 
 def json_body(body):

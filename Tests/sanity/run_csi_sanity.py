@@ -12,7 +12,9 @@ sanity-node, in its own session; csi-sanity with a JUnit report. The run fails w
   - after the driver stopped (SIGTERM, exit 0 expected): a mount under the temp dir (/proc/self/mountinfo), a loop
     device on a file under it (`losetup -j` on every file of the state, and /sys/block/loop*/loop/backing_file, which
     also shows deleted images), or a process of the driver's session or naming the temp dir is left;
-  - the secrets run (attachlimit) finds a secret's value in the driver's debug log.
+  - the secrets run (attachlimit) finds a secret's value in the driver's debug log;
+  - the run with mutable parameters (attachlimit) finds fewer than 2 ControllerModifyVolume calls answered OK that
+    carried them (the two "should modify" specs) in the driver's debug log: the specs must really modify.
 Whatever was left is reported, then removed (unmounted, detached, killed by pid) so the machine stays clean.
 Only the standard library: it runs with any python3.
 """
@@ -45,10 +47,17 @@ SECRET_VALUES = {  # csi-sanity sends these in every RPC that carries secrets; n
     "NodeExpandVolumeSecret": "sanity-node-expand-secret-value",
     "ModifyVolumeSecret": "sanity-modify-volume-secret-value",
 }
+# The second run makes every volume a GPSSD2 disk with provisioned performance (--csi.testvolumeparameters) and
+# has the ModifyVolume specs change it (--csi.testvolumemutableparameters), so they really modify something; the
+# default run sends no parameters (SAS disks), where ModifyVolume with no mutable parameters is a no-op.
+GPSSD2_PARAMETERS = {"everest.io/disk-volume-type": "GPSSD2", "everest.io/disk-iops": "3000",
+                     "everest.io/disk-throughput": "125"}
+GPSSD2_MUTABLE_PARAMETERS = {"everest.io/disk-iops": "6000", "everest.io/disk-throughput": "250"}
 RUNS = {
     "default": {"args": [], "log_level": "info", "secrets": False},
     "attachlimit": {"args": ["--csi.testnodevolumeattachlimit", "--csi.testvolumesize=1073741824"],
-                    "log_level": "debug", "secrets": True},
+                    "log_level": "debug", "secrets": True,
+                    "parameters": GPSSD2_PARAMETERS, "mutable_parameters": GPSSD2_MUTABLE_PARAMETERS},
 }
 
 
@@ -165,6 +174,11 @@ def run(args):
     sanity_args = [args.csi_sanity, f"--csi.endpoint=unix://{sock}", f"--csi.mountdir={mnt}",
                    f"--csi.stagingdir={stg}", f"--ginkgo.junit-report={junit}", "--ginkgo.no-color",
                    f"--ginkgo.timeout={args.timeout}s"] + spec["args"]
+    for key, flag in (("parameters", "testvolumeparameters"), ("mutable_parameters", "testvolumemutableparameters")):
+        if spec.get(key):
+            path = f"{tmp}/{key}.yaml"
+            pathlib.Path(path).write_text("".join(f'{name}: "{value}"\n' for name, value in spec[key].items()))
+            sanity_args.append(f"--csi.{flag}={path}")
     if spec["secrets"]:
         secrets = f"{tmp}/secrets.yaml"
         pathlib.Path(secrets).write_text("".join(f"{key}:\n  secretKey: {value}\n" for key, value in SECRET_VALUES.items()))
@@ -240,6 +254,16 @@ def run(args):
             problems.append(f"secret values in the driver's log: {', '.join(leaked)}")
         else:
             say(f"  no secret value in the driver's debug log ({len(log_text.splitlines())} lines)")
+
+    if spec.get("mutable_parameters"):
+        wanted = [f'"{key}": "{value}"' for key, value in spec["mutable_parameters"].items()]
+        modified = [line for line in pathlib.Path(log_path).read_text(errors="replace").splitlines()
+                    if "method=/csi.v1.Controller/ControllerModifyVolume" in line and "code=OK" in line
+                    and all(text in line for text in wanted)]
+        if len(modified) < 2:
+            problems.append(f"{len(modified)} ControllerModifyVolume calls with {', '.join(wanted)} answered OK, 2 expected")
+        else:
+            say(f"  {len(modified)} ControllerModifyVolume calls changed a GPSSD2 disk to {', '.join(wanted)}")
 
     # ---- what is left behind
     time.sleep(0.2)

@@ -275,8 +275,9 @@ final class Harness: @unchecked Sendable {  // libFuzzer calls the entry point f
             r.volumeId = resolve(r.volumeId)
             _ = try s.controller.getVolume(r)
         case .controllerModifyVolume:
-            // Not served (the driver does not register it: UNIMPLEMENTED); its decoder still runs.
-            let _: CSI.ControllerModifyVolumeRequest = try decode(bytes)
+            var r: CSI.ControllerModifyVolumeRequest = try decode(bytes)
+            r.volumeId = resolve(r.volumeId)
+            _ = try s.controller.modifyVolume(r)
 
         // Node
         case .nodeStageVolume:
