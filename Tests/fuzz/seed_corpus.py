@@ -112,6 +112,8 @@ def requests(pb):
         "ControllerGetVolumeRequest": [("plain", pb.ControllerGetVolumeRequest(volume_id="@v0"))],
         "ControllerModifyVolumeRequest": [
             ("plain", pb.ControllerModifyVolumeRequest(volume_id="@v0", mutable_parameters={"iops": "5000"})),
+            ("qos", pb.ControllerModifyVolumeRequest(volume_id="@v0", mutable_parameters={
+                "everest.io/disk-iops": "6000", "everest.io/disk-throughput": "250"})),
         ],
         "NodeStageVolumeRequest": [
             ("mount", pb.NodeStageVolumeRequest(volume_id="@v0", publish_context=ctx, staging_target_path=staging,
