@@ -61,3 +61,11 @@ def expect_error(code, call, *args, match=None, **kwargs):
             assert text in details, f"{text!r} not in {details!r}"
         return details
     raise AssertionError(f"expected {codes}, got success: {response}")
+
+
+def asan_built(binary):
+    """Whether `binary` is an AddressSanitizer build (`make asan`). Such a build measures ASan's allocator and runs
+    2-3 times slower than the driver that ships: memory bounds are not asserted on it, and latency bounds are
+    scaled (each test says how)."""
+    with open(binary, "rb") as f:
+        return b"AddressSanitizer" in f.read()

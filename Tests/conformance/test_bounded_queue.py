@@ -18,20 +18,14 @@ import time
 import grpc
 import pytest
 
+from csihelp import asan_built  # on an ASan build, RSS is printed, not asserted (its allocator, not the shipped one)
+
 THREADS, QUEUE, CALLS, BURSTS = 4, 16, 10_000, 3
 PAYLOAD = b"\x5a" * 4096
 # Measured here (debug build): idle server 28 MiB; held peaks 31-37 MiB, no growth from burst to burst. The bounds leave
 # room for allocator noise, not for per-call growth: 10,000 requests kept would be 40 MiB of payload alone.
 FLAT_MIB = 8
 FIRST_BURST_MIB = 16
-
-
-def asan_built(binary):
-    """An AddressSanitizer build (`make asan`) measures ASan's allocator, not the one the driver ships with: freed
-    memory waits in a 256 MiB quarantine, and even without it bursts measured 58, 84, 82 MiB. There the codes are
-    asserted and RSS only printed."""
-    with open(binary, "rb") as f:
-        return b"AddressSanitizer" in f.read()
 
 
 def rss_kib(pid, field="VmRSS"):

@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from csihelp import Csi
+from csihelp import Csi, asan_built
 
 C = grpc.StatusCode
 
@@ -67,7 +67,8 @@ def pvc_params(name):
     return {"csi.storage.k8s.io/pvc/name": name, "csi.storage.k8s.io/pvc/namespace": "default"}
 
 
-def test_16_create_volume_hang_until_their_deadline_while_probe_answers(start_driver, hung_apiserver, csi_pb):
+def test_16_create_volume_hang_until_their_deadline_while_probe_answers(start_driver, hung_apiserver, csi_pb,
+                                                                      driver_binary):
     kubeconfig, held = hung_apiserver
     csi = Csi(csi_pb[0])
     pb = csi_pb[0]
@@ -102,7 +103,10 @@ def test_16_create_volume_hang_until_their_deadline_while_probe_answers(start_dr
           f"max {max(probes) * 1000:.2f} ms; connections held by the server: {len(held)}")
     assert all(r[0] == C.DEADLINE_EXCEEDED for r in results), results
     assert times[0] >= deadline - 0.05 and times[-1] < deadline + 1.0, times
-    assert len(probes) >= 50 and max(probes) < 0.100, probes
+    # The bound is 100 ms; an AddressSanitizer build (`make asan`) runs 2-3 times slower, and once on a
+    # loaded machine one Probe in 121 took 100.7 ms there: 250 ms for that build.
+    bound = 0.250 if asan_built(driver_binary) else 0.100
+    assert len(probes) >= 50 and max(probes) < bound, probes
     assert held, "the driver never connected to the API server"
     # Every handler came back: a cheap call with a short deadline is answered at once (handlers were freed).
     start = time.monotonic()
