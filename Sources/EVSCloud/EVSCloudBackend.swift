@@ -397,12 +397,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
         } catch {
             throw map(error, kind: "server", id: node)
         }
-        guard let jobID = answer["job_id"].string else { throw .storage("\(operation): no job_id in the answer") }
-        let job = try waitForJob(.ecs, jobID, budget: budget, operation: operation,
-                                 pending: { () throws(BackendError) in .rule(.operationInFlight(key: disk.rawValue)) })
-        guard job.succeeded else {
-            throw .unavailable("\(operation): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
-        }
+        try finishJob(.ecs, answer: answer, disk: disk, budget: budget, operation: operation)
         guard let attached = try self.volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
         return attachment(attached, node: node)
     }
@@ -497,12 +492,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
         } catch {
             throw map(error, kind: "disk", id: disk.rawValue)
         }
-        guard let jobID = answer["job_id"].string else { throw .storage("\(operation): no job_id in the answer") }
-        let job = try waitForJob(.evs, jobID, budget: budget, operation: operation,
-                                 pending: { () throws(BackendError) in .rule(.operationInFlight(key: disk.rawValue)) })
-        guard job.succeeded else {
-            throw .unavailable("\(operation): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
-        }
+        try finishJob(.evs, answer: answer, disk: disk, budget: budget, operation: operation)
         guard let grown = try self.volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
         return grown.disk(region: region)
     }
@@ -541,12 +531,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
         } catch {
             throw map(error, kind: "disk", id: disk.rawValue)
         }
-        guard let jobID = answer["job_id"].string else { throw .storage("\(operation): no job_id in the answer") }
-        let job = try waitForJob(.evs, jobID, budget: budget, operation: operation,
-                                 pending: { () throws(BackendError) in .rule(.operationInFlight(key: disk.rawValue)) })
-        guard job.succeeded else {
-            throw .unavailable("\(operation): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
-        }
+        try finishJob(.evs, answer: answer, disk: disk, budget: budget, operation: operation)
         guard let changed = try self.volume(disk.rawValue, budget: budget) else { throw .notFound(kind: "disk", id: disk.rawValue) }
         return current(changed)
     }
@@ -665,6 +650,18 @@ public final class EVSCloudBackend: BlockStorageBackend {
 
     /// Polls a job until it finishes; when the deadline comes first, throws `pending()` (the caller's retry finds
     /// the object by its tag and continues to wait).
+    /// The job an answer names (`job_id`), waited for within the budget: while it still runs at the deadline the
+    /// disk is busy (`operationInFlight`, the caller retries); a failed job is `unavailable` with its error code.
+    func finishJob(_ service: CloudService, answer: JSON, disk: DiskID, budget: CallBudget,
+                   operation: String) throws(BackendError) {
+        guard let jobID = answer["job_id"].string else { throw .storage("\(operation): no job_id in the answer") }
+        let job = try waitForJob(service, jobID, budget: budget, operation: operation,
+                                 pending: { () throws(BackendError) in .rule(.operationInFlight(key: disk.rawValue)) })
+        guard job.succeeded else {
+            throw .unavailable("\(operation): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
+        }
+    }
+
     func waitForJob(_ service: CloudService, _ jobID: String, budget: CallBudget, operation: String,
                     pending: () throws(BackendError) -> BackendError) throws(BackendError) -> EVSJob {
         while true {
