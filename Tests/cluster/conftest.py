@@ -214,6 +214,25 @@ def _apply_deploy(admin, names):
         admin.kubectl("apply", "-f", str(REPO_ROOT / "deploy" / name))
 
 
+def driver_argv(built, sock, node_id, state, zones, identity):
+    """Our driver as every stack here runs it: all services, EVS_DRIVER's name, the test's per-disk limit, PVC
+    annotations read with `identity`'s kubeconfig. A backend's own flags go after it."""
+    argv = [built("evs-csi-driver"), "--endpoint", f"unix://{sock}", "--driver-name", EVS_DRIVER,
+            "--mode", "all", "--node-id", node_id, "--state-dir", state]
+    for zone in zones:
+        argv += ["--zone", zone]
+    return argv + ["--max-snapshots-per-disk", str(MAX_SNAPSHOTS_PER_DISK), "--kubeconfig", identity.kubeconfig,
+                   "--shutdown-grace", "5", "--log-level", "info"]
+
+
+def csi_stack(cluster, driver_name, argv, sock, csi_pb, identity):
+    """A driver process with the four sidecars, flagged as deploy/controller.yaml flags them (not started)."""
+    return kc.CSIStack(cluster, driver_name, argv, sock, csi_pb, NODE_NAME, identity,
+                       sidecar_args={"csi-provisioner": PROVISIONER_ARGS,
+                                     "csi-snapshotter": RETRY_ARGS, "csi-attacher": RETRY_ARGS,
+                                     "csi-resizer": RETRY_ARGS})
+
+
 @pytest.fixture(scope="session")
 def evs(cluster, admin, built, csi_pb):
     """deploy/ applied (namespace, RBAC, CSIDriver, StorageClasses, VolumeSnapshotClass) and our driver
@@ -226,14 +245,8 @@ def evs(cluster, admin, built, csi_pb):
     identity = cluster.service_account_user("evssnap", "evs-csi-controller")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="evs-e2e-", dir="/tmp"))
     state, sock = tmp / "state", tmp / "csi.sock"
-    argv = [built("evs-csi-driver"), "--endpoint", f"unix://{sock}", "--driver-name", EVS_DRIVER,
-            "--mode", "all", "--node-id", NODE_NAME, "--state-dir", state, "--zone", ZONE,
-            "--max-snapshots-per-disk", str(MAX_SNAPSHOTS_PER_DISK), "--kubeconfig", identity.kubeconfig,
-            "--shutdown-grace", "5", "--log-level", "info"]
-    stack = kc.CSIStack(cluster, EVS_DRIVER, argv, sock, csi_pb, NODE_NAME, identity,
-                        sidecar_args={"csi-provisioner": PROVISIONER_ARGS,
-                                      "csi-snapshotter": RETRY_ARGS, "csi-attacher": RETRY_ARGS,
-                                      "csi-resizer": RETRY_ARGS})
+    argv = driver_argv(built, sock, NODE_NAME, state, [ZONE], identity)
+    stack = csi_stack(cluster, EVS_DRIVER, argv, sock, csi_pb, identity)
     stack.start()
     TIMINGS["evs-csi-driver + 4 sidecars up, deploy/ applied"] = time.monotonic() - t0
     deployment = EVSDeployment(stack, state, identity)
@@ -295,10 +308,7 @@ def hostpath(cluster, admin, evs, testbin, csi_pb):
     sock = tmp / "csi.sock"
     argv = [testbin / "hostpathplugin", "--endpoint", f"unix://{sock}", "--drivername", HOSTPATH_DRIVER,
             "--nodeid", NODE_NAME, "--statedir", tmp / "state", "--enable-attach", "--v", "2"]
-    stack = kc.CSIStack(cluster, HOSTPATH_DRIVER, argv, sock, csi_pb, NODE_NAME, evs.identity,
-                        sidecar_args={"csi-provisioner": PROVISIONER_ARGS,
-                                      "csi-snapshotter": RETRY_ARGS, "csi-attacher": RETRY_ARGS,
-                                      "csi-resizer": RETRY_ARGS})
+    stack = csi_stack(cluster, HOSTPATH_DRIVER, argv, sock, csi_pb, evs.identity)
     t0 = time.monotonic()
     stack.start()
     TIMINGS["hostpathplugin + 4 sidecars up"] = time.monotonic() - t0

@@ -121,3 +121,23 @@ def made_objects(api):
     errors = made.delete_all()
     if errors:
         raise kc.HarnessError("cleanup failed:\n" + "\n".join(errors))
+
+
+def check_plugin_list(plugin, user, snapshot, source_pvc):
+    """`kubectl evssnap list`: a header, and the snapshot's row naming its source PVC, ready."""
+    result = plugin(user, "list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows and rows[0][0] == "NAME", result.stdout
+    row = next((r for r in rows[1:] if r and r[0] == snapshot), None)
+    assert row is not None, result.stdout
+    assert source_pvc in row and "true" in row, result.stdout
+
+
+def check_plugin_describe(plugin, user, snapshot, needles):
+    """`kubectl evssnap describe`: every needle (names, ids, disk attributes) is in its output."""
+    result = plugin(user, "describe", snapshot)
+    assert result.returncode == 0, result.stderr
+    for needle in needles:
+        assert needle in result.stdout, f"{needle!r} not in describe output:\n{result.stdout}"
+

@@ -18,9 +18,8 @@ import time
 import pytest
 
 import kubecluster as kc
-from conftest import EVS_DRIVER, MAX_SNAPSHOTS_PER_DISK, NODE_NAME, PROVISIONER_ARGS, REPO_ROOT, RETRY_ARGS, \
-    _apply_deploy
-from e2e import made_objects, timed, volume_handle, wait_bound
+from conftest import EVS_DRIVER, REPO_ROOT, _apply_deploy, csi_stack, driver_argv
+from e2e import check_plugin_describe, check_plugin_list, made_objects, timed, volume_handle, wait_bound
 from kubecluster import pvc_path, vs_path, vsc_path
 
 NS = "default"
@@ -59,18 +58,12 @@ def evs_cloud(request, cluster, admin, built, csi_pb, fake, timings):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="evs-cloud-e2e-", dir="/tmp"))
     sock = tmp / "csi.sock"
     server = fake["servers"][0]  # the node's ECS server id is its CSI node id
-    argv = [built("evs-csi-driver"), "--endpoint", f"unix://{sock}", "--driver-name", EVS_DRIVER,
-            "--mode", "all", "--node-id", server, "--state-dir", tmp / "state",
-            "--zone", f"{fake['region']}/{fake['zones'][0]}", "--zone", f"{fake['region']}/{fake['zones'][1]}",
-            "--max-snapshots-per-disk", str(MAX_SNAPSHOTS_PER_DISK), "--kubeconfig", identity.kubeconfig,
-            "--shutdown-grace", "5", "--log-level", "info",
+    zones = [f"{fake['region']}/{fake['zones'][0]}", f"{fake['region']}/{fake['zones'][1]}"]
+    argv = driver_argv(built, sock, server, tmp / "state", zones, identity) + [
             "--backend", "evs", "--project-id", fake["project_id"], "--cloud-credentials", fake["credentials_aksk"],
             "--evs-endpoint", fake["url"], "--ecs-endpoint", fake["url"], "--iam-endpoint", fake["url"],
             "--cloud-ca-file", fake["ca"], "--cloud-poll-interval-ms", "100"]
-    stack = kc.CSIStack(cluster, EVS_DRIVER, argv, sock, csi_pb, NODE_NAME, identity,
-                        sidecar_args={"csi-provisioner": PROVISIONER_ARGS,
-                                      "csi-snapshotter": RETRY_ARGS, "csi-attacher": RETRY_ARGS,
-                                      "csi-resizer": RETRY_ARGS})
+    stack = csi_stack(cluster, EVS_DRIVER, argv, sock, csi_pb, identity)
     stack.start()
     timings["evs backend: evs-csi-driver --backend evs + 4 sidecars up"] = time.monotonic() - t0
     yield stack
@@ -140,18 +133,11 @@ def test_seed_flow_on_the_evs_backend(admin, evs_cloud, fake, plugin, timings):
         assert snaps[0]["metadata"]["evssnap.io/source-volume-type"] == "SSD"
 
         # 3. kubectl evssnap list
-        result = plugin(admin, "list")
-        assert result.returncode == 0, result.stderr
-        rows = [line.split() for line in result.stdout.splitlines()]
-        row = next((r for r in rows[1:] if r and r[0] == "snap-1"), None)
-        assert rows and rows[0][0] == "NAME" and row is not None, result.stdout
-        assert "data-ssd" in row and "true" in row, result.stdout
+        check_plugin_list(plugin, admin, "snap-1", "data-ssd")
 
         # 4. kubectl evssnap describe
-        result = plugin(admin, "describe", "snap-1")
-        assert result.returncode == 0, result.stderr
-        for needle in ("snap-1", "data-ssd", handle, disk_id, "SSD", "cn-north-4a", EVS_DRIVER):
-            assert needle in result.stdout, f"{needle!r} not in describe output:\n{result.stdout}"
+        check_plugin_describe(plugin, admin, "snap-1",
+                              ("snap-1", "data-ssd", handle, disk_id, "SSD", "cn-north-4a", EVS_DRIVER))
 
         # 5. kubectl evssnap restore --wait: EVS creates the new disk from the snapshot (snapshot_id), identical.
         made.add(pvc_path(NS, "data-ssd-restore"))

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import REPO_ROOT, EVS_DRIVER
-from e2e import GI, made_objects, timed, volume_handle, wait_bound
+from e2e import GI, check_plugin_describe, check_plugin_list, made_objects, timed, volume_handle, wait_bound
 from kubecluster import pvc_path, vs_path, vsc_path
 
 NS = "default"  # the example's namespace, as the seed page has it
@@ -67,19 +67,11 @@ def test_seed_flow_through_kubectl_evssnap(admin, evs, plugin, timings):
             [(handle, "available", "SSD", 10)], snaps
 
         # 3. kubectl evssnap list
-        result = plugin(admin, "list")
-        assert result.returncode == 0, result.stderr
-        rows = [line.split() for line in result.stdout.splitlines()]
-        assert rows and rows[0][0] == "NAME", result.stdout
-        row = next((r for r in rows[1:] if r[0] == "snap-1"), None)
-        assert row is not None, result.stdout
-        assert "data-ssd" in row and "true" in row, result.stdout
+        check_plugin_list(plugin, admin, "snap-1", "data-ssd")
 
         # 4. kubectl evssnap describe: the snapshot, its content and the disk attributes a restore must match.
-        result = plugin(admin, "describe", "snap-1")
-        assert result.returncode == 0, result.stderr
-        for needle in ("snap-1", "data-ssd", handle, disk_id, "SSD", "cn-north-4a", EVS_DRIVER):
-            assert needle in result.stdout, f"{needle!r} not in describe output:\n{result.stdout}"
+        check_plugin_describe(plugin, admin, "snap-1",
+                              ("snap-1", "data-ssd", handle, disk_id, "SSD", "cn-north-4a", EVS_DRIVER))
 
         # 5. kubectl evssnap restore --wait: a new PVC of R10's shape, Bound to a disk identical to the source.
         made.add(pvc_path(NS, "data-ssd-restore"))
