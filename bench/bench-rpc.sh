@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-rpc: issue 11's table in ONE run, release builds. Three servers side by side, each in its own process:
-#   our driver (evs-csi-driver), hostpathplugin (the reference driver, from ../shared/testbin) and rpc-bench's
-#   empty-handler echo server (the gRPC layer alone).
+#   our driver (evs-csi-driver), hostpathplugin (the reference driver, from $EVSSNAP_TESTBIN; without it the
+#   hostpathplugin column is left out, with one line saying so) and rpc-bench's empty-handler echo server.
 # For each: RSS at idle and after 100k calls (anonymous and file-backed, /proc/PID/status); GetPluginInfo at 16 and 64
 # in flight from rpc-bench (C core client), ROUNDS rounds alternating between the servers, median printed with its
 # p99; start-up from exec to a served Probe (median of 5); binary size. Then, unless RPC_BENCH_METHODS=0, the
@@ -20,8 +20,9 @@ RELEASE_FLAGS=${RPC_BENCH_RELEASE_FLAGS:--c release --static-swift-stdlib}
 $SWIFT build $RELEASE_FLAGS --product evs-csi-driver >/dev/null
 $SWIFT build $RELEASE_FLAGS --product rpc-bench >/dev/null
 bin=$($SWIFT build $RELEASE_FLAGS --show-bin-path)
-testbin=${EVSSNAP_TESTBIN:-$(../shared/testbin/install.sh)}
-[ -x "$testbin/hostpathplugin" ] || { echo "bench-rpc: no hostpathplugin in $testbin" >&2; exit 1; }
+servers=(driver echo)
+rc=0; testbin=$(python3 Tests/testbin.py require "bench-rpc (hostpathplugin column)" hostpathplugin) || rc=$?
+case $rc in 0) servers=(driver hostpath echo) ;; 3) ;; *) exit 1 ;; esac
 work=$(mktemp -d /tmp/evssnap-bench-XXXX)
 pids=()
 cleanup() {
@@ -38,9 +39,9 @@ echo_cmd=("$bin/rpc-bench" --serve-echo "unix://$work/echo.sock" --method /csi.v
 
 wait_socket() { for _ in $(seq 400); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench-rpc: $1 never appeared" >&2; exit 1; }
 "${driver_cmd[@]}" >"$work/driver.log" 2>&1 & driver=$!; pids+=("$driver")
-"${hostpath_cmd[@]}" >"$work/hostpath.log" 2>&1 & hostpath=$!; pids+=("$hostpath")
+if [ -n "$testbin" ]; then "${hostpath_cmd[@]}" >"$work/hostpath.log" 2>&1 & hostpath=$!; pids+=("$hostpath"); fi
 "${echo_cmd[@]}" >"$work/echo.log" 2>&1 & echo_pid=$!; pids+=("$echo_pid")
-for s in driver hostpath echo; do wait_socket "$work/$s.sock"; done
+for s in "${servers[@]}"; do wait_socket "$work/$s.sock"; done
 sleep 1
 
 results="$work/results.txt"
@@ -49,7 +50,7 @@ memory() { # label pid phase
   awk -v label="$1" -v phase="$3" '/^VmRSS:|^RssAnon:|^RssFile:/ { v[$1] = $2 }
     END { printf "mem %s %s %d %d %d\n", label, phase, v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' "/proc/$2/status" >>"$results"
 }
-memory driver "$driver" idle; memory hostpath "$hostpath" idle; memory echo "$echo_pid" idle
+memory driver "$driver" idle; memory echo "$echo_pid" idle; [ -z "$testbin" ] || memory hostpath "$hostpath" idle
 
 load() { # label socket in-flight-list seconds|calls:N
   local what=(--duration "$4"); [[ $4 == calls:* ]] && what=(--calls "${4#calls:}")
@@ -57,18 +58,18 @@ load() { # label socket in-flight-list seconds|calls:N
     --warmup 1000 | awk -v label="$1" '/^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ / { printf "rate %s %s %s %s %s\n", label, $1, $4, $6, $3 }'
 }
 echo "warming each server with $WARM_CALLS GetPluginInfo calls (16 in flight)..."
-for s in driver hostpath echo; do load "$s" "$s" 16 "calls:$WARM_CALLS" >/dev/null; done
-memory driver "$driver" after; memory hostpath "$hostpath" after; memory echo "$echo_pid" after
+for s in "${servers[@]}"; do load "$s" "$s" 16 "calls:$WARM_CALLS" >/dev/null; done
+memory driver "$driver" after; memory echo "$echo_pid" after; [ -z "$testbin" ] || memory hostpath "$hostpath" after
 
 for round in $(seq "$ROUNDS"); do
-  echo "round $round of $ROUNDS: GetPluginInfo at $LEVELS in flight, ${SECONDS_PER_LEVEL} s per level, driver / hostpathplugin / echo"
-  for s in driver hostpath echo; do load "$s" "$s" "$LEVELS" "$SECONDS_PER_LEVEL" >>"$results"; done
+  echo "round $round of $ROUNDS: GetPluginInfo at $LEVELS in flight, ${SECONDS_PER_LEVEL} s per level: ${servers[*]}"
+  for s in "${servers[@]}"; do load "$s" "$s" "$LEVELS" "$SECONDS_PER_LEVEL" >>"$results"; done
 done
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()
 echo "start-up, exec to a served Probe (5 runs each)..."
-"$bin/rpc-bench" --startup --endpoint "unix://$work/su-hostpath.sock" --runs 5 -- "$testbin/hostpathplugin" \
+[ -z "$testbin" ] || "$bin/rpc-bench" --startup --endpoint "unix://$work/su-hostpath.sock" --runs 5 -- "$testbin/hostpathplugin" \
   --endpoint "unix://$work/su-hostpath.sock" --nodeid bench --drivername hostpath.csi.k8s.io --statedir "$work/su-hp" |
   awk '{ for (i = 1; i <= NF; i++) if ($i == "median") print "startup hostpath", $(i+1) }' >>"$results"
 "$bin/rpc-bench" --startup --endpoint "unix://$work/su-echo.sock" --runs 5 --method /csi.v1.Identity/GetPluginInfo -- \
@@ -78,10 +79,10 @@ echo "start-up, exec to a served Probe (5 runs each)..."
   --endpoint "unix://$work/su-driver.sock" --state-dir "$work/su-state" --node-id bench --log-level warning |
   awk '{ for (i = 1; i <= NF; i++) if ($i == "median") print "startup driver", $(i+1) }' >>"$results"
 echo "size driver $(stat -c %s "$bin/evs-csi-driver")" >>"$results"
-echo "size hostpath $(stat -c %s "$testbin/hostpathplugin")" >>"$results"
+[ -z "$testbin" ] || echo "size hostpath $(stat -c %s "$testbin/hostpathplugin")" >>"$results"
 echo "size echo $(stat -c %s "$bin/rpc-bench")" >>"$results"
 # What an image ships (tools/image-rootfs.sh strips the driver): the same three, stripped of symbols and debug info.
-for s in driver:"$bin/evs-csi-driver" hostpath:"$testbin/hostpathplugin" echo:"$bin/rpc-bench"; do
+for s in driver:"$bin/evs-csi-driver" ${testbin:+hostpath:"$testbin/hostpathplugin"} echo:"$bin/rpc-bench"; do
   strip -o "$work/stripped" "${s#*:}" && echo "stripped ${s%%:*} $(stat -c %s "$work/stripped")" >>"$results"
 done
 

@@ -63,18 +63,17 @@ for level in sorted({k[1] for k in rates}):
     row(f"GetPluginInfo, {level} in flight", cells)
     ratio = []
     for l in labels:
-        if (l, level) in medians and ("echo", level) in medians and ("hostpath", level) in medians:
-            r = medians[(l, level)][0]
-            ratio.append(f"{r / medians[('echo', level)][0]:.2f}x echo, {r / medians[('hostpath', level)][0]:.2f}x hp")
-        else:
-            ratio.append("-")
+        parts = [f"{medians[(l, level)][0] / medians[(base, level)][0]:.2f}x {short}"
+                 for base, short in (("echo", "echo"), ("hostpath", "hp"))
+                 if (l, level) in medians and (base, level) in medians]
+        ratio.append(", ".join(parts) or "-")
     row(f"  the same as ratios", ratio)
 row("start-up: exec to a served Probe (median of 5)", [f"{startup[l]:.1f} ms" if l in startup else "-" for l in labels])
 row("binary size", [f"{size[l]:.1f} MB" if l in size else "-" for l in labels])
 row("  stripped (as in an image)", [f"{stripped[l]:.1f} MB" if l in stripped else "-" for l in labels])
 
 print()
-print("goals (issue 11):")
+print("goals (issue 11):" + ("" if "hostpath" in size else " (the hostpathplugin ones need EVSSNAP_TESTBIN)"))
 
 
 def goal(text, ok):
@@ -87,9 +86,11 @@ if ("driver", "after") in mem and ("hostpath", "after") in mem:
     d, h = mem[("driver", "after")][0], mem[("hostpath", "after")][0]
     goal(f"RSS after {int(warm) // 1000}k calls <= hostpathplugin's: {d:.1f} vs {h:.1f} MiB", d <= h)
 for level in sorted({k[1] for k in rates}):
+    if ("driver", level) in medians and ("echo", level) in medians:
+        d, e = medians[("driver", level)], medians[("echo", level)]
+        goal(f"{level} in flight: >= 0.95x echo: {d[0] / e[0]:.2f}x", d[0] >= 0.95 * e[0])
     if all((l, level) in medians for l in labels):
         d, h, e = (medians[(l, level)] for l in labels)
-        goal(f"{level} in flight: >= 0.95x echo: {d[0] / e[0]:.2f}x", d[0] >= 0.95 * e[0])
         goal(f"{level} in flight: >= 1.0x hostpathplugin: {d[0] / h[0]:.2f}x", d[0] >= h[0])
         goal(f"{level} in flight: p99 <= hostpathplugin's: {d[1]:.2f} vs {h[1]:.2f} ms", d[1] <= h[1])
 if "driver" in startup:

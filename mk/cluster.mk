@@ -10,5 +10,5 @@ CLUSTER_PYTEST_ARGS ?=
 test-cluster: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product kubectl-evssnap
-	EVSSNAP_BIN="$(BIN)" $(if $(EVSSNAP_TESTBIN),EVSSNAP_TESTBIN="$(EVSSNAP_TESTBIN)") \
+	EVSSNAP_BIN="$(BIN)" EVSSNAP_SUITE=test-cluster \
 	  timeout -s TERM -k 30 $(CLUSTER_TEST_TIMEOUT) $(PY) -m pytest -q -p no:cacheprovider Tests/cluster $(CLUSTER_PYTEST_ARGS)

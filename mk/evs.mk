@@ -12,7 +12,7 @@ test-evs: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product kubectl-evssnap
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/evs
-	EVSSNAP_BIN="$(BIN)" $(if $(EVSSNAP_TESTBIN),EVSSNAP_TESTBIN="$(EVSSNAP_TESTBIN)") \
+	EVSSNAP_BIN="$(BIN)" EVSSNAP_SUITE="test-evs (seed flow on the test cluster, --backend evs)" \
 	  timeout -s TERM -k 30 $(EVS_CLUSTER_TEST_TIMEOUT) $(PY) -m pytest -q -p no:cacheprovider Tests/cluster/test_e2e_evs_backend.py
 
 ## test-evs-unit: the EVSCloud Swift tests only (SHA-256/HMAC, JSON, signing, backend on the fake with faults)

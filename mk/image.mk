@@ -25,9 +25,9 @@ image: deps-image driver-release
 TEST_IMAGE_DRIVER ?=
 test-image: deps-py
 	@if ! command -v podman >/dev/null || [ ! -x /usr/sbin/runc ]; then \
-	  echo "test-image: SKIPPED: podman or /usr/sbin/runc is missing (make deps-image installs them)"; exit 0; \
+	  $(NOTE_SKIP) "test-image: SKIPPED: podman or /usr/sbin/runc is missing (make deps-image installs them)"; exit 0; \
 	fi; \
-	if [ "$$(id -u)" != 0 ]; then echo "test-image: SKIPPED: needs root (podman with runc, as measured here)"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then $(NOTE_SKIP) "test-image: SKIPPED: needs root (podman with runc, as measured here)"; exit 0; fi; \
 	driver="$(TEST_IMAGE_DRIVER)"; \
 	if [ -z "$$driver" ]; then \
 	  $(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver || exit 1; \

@@ -6,4 +6,4 @@ BENCH_RUNS ?= 11
 ## bench-plugin: kubectl evssnap (release build) vs kubectl on the real kube-apiserver (testbin) with 1,000 snapshots
 bench-plugin: deps-py
 	$(SWIFT) build -c release $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product kubectl-evssnap
-	$(if $(EVSSNAP_TESTBIN),EVSSNAP_TESTBIN="$(EVSSNAP_TESTBIN)") tools/bench-plugin.sh "$(CURDIR)/$(SCRATCH)/release" $(BENCH_RUNS)
+	tools/bench-plugin.sh "$(CURDIR)/$(SCRATCH)/release" $(BENCH_RUNS)

