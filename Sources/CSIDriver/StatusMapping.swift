@@ -23,7 +23,7 @@ public enum StatusMapping {
         case let error as NodeOpsError:
             return RPCStatus(code: code(for: error), message: error.description)
         case let error as CSIDecodeError:
-            return RPCStatus(code: .invalidArgument, message: error.description)
+            return RPCStatus(code: code(for: error), message: error.description)
         default:
             return RPCStatus(code: .internal, message: "internal error: \(error)")
         }
@@ -41,6 +41,17 @@ public enum StatusMapping {
         // The CSI spec's code for "cannot provision in the requested topology".
         case .notPlaceable: .resourceExhausted
         case .inProgress: .aborted
+        }
+    }
+
+    /// A payload that cannot be decoded is INVALID_ARGUMENT, except a `starting_token` that no page could have
+    /// issued (a NUL or invalid UTF-8 in it): the CSI spec's ListVolumes/ListSnapshots error tables make an invalid
+    /// `starting_token` ABORTED, whichever way it is invalid.
+    static func code(for error: CSIDecodeError) -> RPCStatusCode {
+        switch error {
+        case .malformed: .invalidArgument
+        case .invalidUTF8(let field), .embeddedNUL(let field):
+            field.hasSuffix("Request.starting_token") ? .aborted : .invalidArgument
         }
     }
 

@@ -69,6 +69,13 @@ struct StatusMappingTests {
         Row(error: CSIDecodeError.invalidUTF8(field: "CreateVolumeRequest.name"), code: .invalidArgument,
             messageContains: "CreateVolumeRequest.name"),
         Row(error: CSIDecodeError.malformed(message: "CreateVolumeRequest"), code: .invalidArgument, messageContains: "malformed"),
+        Row(error: CSIDecodeError.embeddedNUL(field: "CreateVolumeRequest.name"), code: .invalidArgument,
+            messageContains: "NUL"),
+        // CSI's ListVolumes/ListSnapshots tables: an invalid starting_token is ABORTED, whatever makes it invalid.
+        Row(error: CSIDecodeError.embeddedNUL(field: "ListSnapshotsRequest.starting_token"), code: .aborted,
+            messageContains: "starting_token"),
+        Row(error: CSIDecodeError.invalidUTF8(field: "ListVolumesRequest.starting_token"), code: .aborted,
+            messageContains: "starting_token"),
         // Node side
         Row(error: NodeOpsError.notMounted(path: "/staging"), code: .failedPrecondition, messageContains: "/staging"),
         Row(error: NodeOpsError.alreadyInUseElsewhere(path: "/t", by: "/dev/loop3"), code: .alreadyExists, messageContains: "/t"),
