@@ -116,6 +116,9 @@ final class FakeEVS: @unchecked Sendable {
         try control("POST", "/_fake/faults", .object(body))
     }
     func state() throws -> JSON { try control("GET", "/_fake/state") }
+    /// What the fake holds until told (snapshots with "snapshot_seconds": -1, jobs of a slow-job fault with "seconds":
+    /// -1) finishes now.
+    func release() throws { _ = try control("POST", "/_fake/release") }
     func volumes() throws -> [JSON] { try state()["volumes"].array ?? [] }
     func snapshots() throws -> [JSON] { try state()["snapshots"].array ?? [] }
 

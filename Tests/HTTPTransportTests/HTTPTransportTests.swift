@@ -117,20 +117,20 @@ struct HTTPTransportTests {
             } catch {
                 guard case .timeout = error else { Issue.record("expected .timeout, got \(error)"); continue }
             }
+            // Never before the limit in force; and far from the 30 s that ignoring the deadline would take (a busy
+            // machine only makes this later, so the upper bound is a wide one, not a race).
             let elapsed = clock.now - start
-            #expect(elapsed >= .milliseconds(290) && elapsed < .milliseconds(1500), "took \(elapsed)")
+            #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(10), "took \(elapsed)")
         }
-        // A deadline already past fails at once, without a connection.
-        let start = clock.now
+        // A deadline already past fails without a request: the error says it was never sent.
         #expect(throws: HTTPTransportError.timeout("the deadline passed before the request was sent")) {
             try transport.send(HTTPRequest(url: server.url("/echo"), deadline: .now - .milliseconds(1)))
         }
-        #expect(clock.now - start < .milliseconds(50))
         // The default timeout applies when the request sets none.
         let short = HTTPTransport(configuration: .init(tls: .init(trust: .caFile(server.info.ca)), defaultTimeout: .milliseconds(200)))
         let begin = clock.now
         #expect(throws: HTTPTransportError.self) { try short.send(HTTPRequest(url: server.url("/hang"))) }
-        #expect(clock.now - begin < .milliseconds(1500))
+        #expect(clock.now - begin < .seconds(10))  // the 200 ms default, not a hang
     }
 
     @Test("plain HTTP works; connection refused and unresolvable host are their own errors")

@@ -124,10 +124,13 @@ struct RPCServerTests {
     @Test("a call whose deadline expired while queued -> DEADLINE_EXCEEDED without running the handler")
     func expiredBeforeHandler() async throws {
         let runs = Box<[String]>([])
+        // Block holds the only handler thread until the test releases it, after the quick call has ended: the quick
+        // call's deadline passes while it is queued by state, not by a 50 ms race against a 400 ms sleep.
+        let release = Box(false)
         let harness = try Harness(handlerThreads: 1) { server in
             server.register("/test.Slow/Block") { _, request in
                 runs.update { $0.append("block") }
-                usleep(400_000)
+                while !release.get { usleep(1_000) }
                 return request
             }
             server.register("/test.Slow/Quick") { _, request in
@@ -140,6 +143,7 @@ struct RPCServerTests {
         #expect(await waitFor { runs.get == ["block"] })
         let quick = await harness.client.call("/test.Slow/Quick", request: [2], timeout: .milliseconds(50))
         #expect(quick.status.code == .deadlineExceeded)
+        release.set(true)
         #expect(await blocker.status == .ok)
         // The queued call reached a handler thread after its deadline: its handler never ran. The pool has one
         // thread and runs calls in order, so once a later call has run, the expired one has been dealt with.

