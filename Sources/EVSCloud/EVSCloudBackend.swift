@@ -64,11 +64,11 @@ public final class EVSCloudBackend: BlockStorageBackend {
                     }
                     guard let settled else { continue }  // gone meanwhile: make it anew
                     if settled.createFailed { try removeFailed(settled, budget: budget); continue }
-                    return try checkCompatible(settled, spec: spec, source: source)
+                    return try adopt(settled, name: name, spec: spec, source: source, budget: budget)
                 case .deleting:
                     throw .rule(.operationInFlight(key: name))
                 default:
-                    return try checkCompatible(existing, spec: spec, source: source)
+                    return try adopt(existing, name: name, spec: spec, source: source, budget: budget)
                 }
             }
             let (body, planned) = try createBody(name: name, spec: spec, source: source, budget: budget)
@@ -103,6 +103,24 @@ public final class EVSCloudBackend: BlockStorageBackend {
             if source != nil { try checkRestored(volume, planned: planned, budget: budget) }
             return volume.disk(region: region)
         }
+    }
+
+    /// The disk an earlier attempt of this call made, if it is what the call asks for. A restore is checked against
+    /// its snapshot's source as after the job (the earlier attempt may have ended before its check ran); when the
+    /// snapshot is gone by now there is nothing left to compare with, and the disk is taken as it is.
+    private func adopt(_ volume: EVSVolume, name: String, spec: DiskSpec, source: SnapshotID?,
+                       budget: CallBudget) throws(BackendError) -> Disk {
+        let disk = try checkCompatible(volume, spec: spec, source: source)
+        guard source != nil, volume.status == .available || volume.status == .inUse else { return disk }
+        let planned: Disk
+        do {
+            planned = try createBody(name: name, spec: spec, source: source, budget: budget).planned
+        } catch {
+            if case .notFound = error { return disk }
+            throw error
+        }
+        try checkRestored(volume, planned: planned, budget: budget)
+        return disk
     }
 
     /// R8 after the fact: EVS gives a disk restored from a snapshot the mode and encryption of the snapshot's source

@@ -60,6 +60,32 @@ struct PublishedShapesTests {
         #expect(try fake.volumes().map { $0["id"].string } == [source.id.rawValue], "the mismatching disk is deleted")
     }
 
+    @Test("R8 also when a retried restore finds the disk its first attempt made before that attempt could check it")
+    func restoreCheckedOnRetry() throws {
+        let backend = fake.backend()
+        let source = try withDeadline(10) {
+            try backend.createDisk(name: "pvc-r8b", spec: DiskSpec(capacityGiB: 10, mode: .scsi), source: nil)
+        }
+        let snapshot = try readySnapshot(of: source.id, name: "snap-r8b", backend: backend)
+        try fake.control("POST", "/_fake/snapshot-source", ["id": .string(snapshot.id.rawValue), "metadata": ["hw:passthrough": "false"]])
+        // The first attempt's job outlives its call (ABORTED-class); the disk it made is VBD.
+        try fake.faults([["method": "POST", "path": "cloudvolumes#job", "action": "slow-job", "count": 1, "seconds": .number(1.5)]])
+        do {
+            _ = try withDeadline(0.8) { try backend.createDisk(name: "pvc-r8b-restore", spec: DiskSpec(capacityGiB: 10), source: snapshot.id) }
+            Issue.record("expected the deadline to pass first")
+        } catch {
+            #expect({ if case .rule(.operationInFlight) = error { true } else { false } }(), "\(error)")
+        }
+        #expect(try fake.volumes().count == 2)
+        do {
+            _ = try withDeadline(10) { try backend.createDisk(name: "pvc-r8b-restore", spec: DiskSpec(capacityGiB: 10), source: snapshot.id) }
+            Issue.record("expected R8")
+        } catch {
+            #expect(error.rule == .r8 && error.description.contains("VBD"), "\(error)")
+        }
+        #expect(try fake.volumes().map { $0["id"].string } == [source.id.rawValue], "the mismatching disk is deleted")
+    }
+
     @Test("2: no \"count\": a createVolume job with entities.volume_id; a batch job's disk is read from entities.sub_jobs")
     func createJobShape() throws {
         let backend = fake.backend()
