@@ -749,8 +749,19 @@ public final class EVSCloudBackend: BlockStorageBackend {
     /// Polls the snapshot while `condition` holds; nil when it is gone. At the deadline it returns the snapshot
     /// as it is (the caller's rule check then refuses it).
     func waitWhile(snapshot id: String, budget: CallBudget, _ condition: (EVSSnapshot) -> Bool) throws(BackendError) -> EVSSnapshot? {
+        var last: EVSSnapshot?
         while true {
-            guard let current = try findRawSnapshot(id, budget: budget) else { return nil }
+            let read: EVSSnapshot?
+            do {
+                read = try findRawSnapshot(id, budget: budget)
+            } catch {
+                // The deadline came during a poll's request: the snapshot as last seen, as when it comes between
+                // two polls (before, a slow answer turned R11's refusal into DEADLINE_EXCEEDED).
+                if case .deadlineExceeded = error, let last { return last }
+                throw error
+            }
+            guard let current = read else { return nil }
+            last = current
             if !condition(current) { return current }
             do {
                 try client.pause(budget: budget, operation: "snapshot \(id)", last: current.statusText)
