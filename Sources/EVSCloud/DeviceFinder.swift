@@ -1,8 +1,12 @@
 // Where an attached EVS disk appears on its server: udev's /dev/disk/by-id links, named after the serial the
-// hypervisor gives the disk. A VBD (virtio-blk) disk's serial is the first 20 characters of the volume id
-// (virtio-blk serials hold 20 bytes): `virtio-<id[0..<20]>`. A SCSI (passthrough) disk is named after its WWN:
-// `scsi-3<wwn>` (also `wwn-0x<wwn>`). The node waits for the link within the call's deadline: ECS reports the
-// attachment before udev has made the link.
+// hypervisor gives the disk. A VBD (virtio-blk) disk's serial is the volume id, cut to the 20 bytes a virtio-blk
+// serial holds: `virtio-<id[0..<20]>` (also the whole id, which some hypervisors keep). A SCSI (passthrough) disk is
+// named after the WWN EVS reports for it: `scsi-3<wwn>` (also `wwn-0x<wwn>`); without a WWN it is looked for by
+// the virtio names. These are the names Huawei's own CSI driver looks for on the node (huaweicloud-csi-driver
+// pkg/utils/mounts/mount.go getDevicePathBySerialID, with the WWN for SCSI disks: pkg/evs/nodeserver.go
+// getDevicePath); ECS's `attachments[].device` (e.g. /dev/vdb) is the name ECS asked for, which the guest kernel
+// need not use, so it is never taken as the device. The node waits for the link within the call's deadline: ECS
+// reports the attachment before udev has made the link.
 import EVSSnapshotRules
 import Glibc
 
@@ -20,15 +24,12 @@ public struct DeviceFinder: Sendable {
 
     /// The link names a disk may have, most specific first.
     public static func linkNames(volumeID: String, mode: DiskMode, wwn: String?) -> [String] {
+        let virtio = ["virtio-" + String(volumeID.prefix(20)), "virtio-" + volumeID]
         switch mode {
-        case .vbd: ["virtio-" + String(volumeID.prefix(20))]
+        case .vbd: return virtio
         case .scsi:
-            if let wwn, !wwn.isEmpty {
-                ["scsi-3" + wwn.lowercased(), "wwn-0x" + wwn.lowercased()]
-            } else {
-                // Without a WWN the SCSI serial is the volume id itself.
-                ["scsi-0HUAWEI_" + volumeID, "scsi-" + volumeID]
-            }
+            if let wwn, !wwn.isEmpty { return ["scsi-3" + wwn.lowercased(), "wwn-0x" + wwn.lowercased()] }
+            return virtio  // no WWN reported: as Huawei's driver, look for the volume id's serial
         }
     }
 

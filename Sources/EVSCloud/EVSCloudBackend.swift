@@ -53,25 +53,25 @@ public final class EVSCloudBackend: BlockStorageBackend {
         var attempt = 0
         while true {
             if let existing = try taggedVolume(named: name, budget: budget) {
+                // Decided by EVS's own status, not the domain's: only `error` is a create that failed (the disk
+                // status table); error_extending, error_rollbacking, rollbacking, awaiting-transfer, ... are disks a
+                // create made and something later touched, never deleted here (issue 20, point 7).
+                if existing.createFailed { try removeFailed(existing, budget: budget); continue }
                 switch existing.status {
                 case .creating:
                     let settled = try waitWhile(volume: existing.id, budget: budget, operation: "create disk \(name)") {
                         $0.status == .creating
                     }
                     guard let settled else { continue }  // gone meanwhile: make it anew
-                    if settled.status == .error { try removeFailed(settled, budget: budget); continue }
-                    return try checkCompatible(settled, spec: spec, source: source)
-                case .error:
-                    // What a failed create left: delete it, then create anew (never keep two).
-                    try removeFailed(existing, budget: budget)
-                    continue
+                    if settled.createFailed { try removeFailed(settled, budget: budget); continue }
+                    return try adopt(settled, name: name, spec: spec, source: source, budget: budget)
                 case .deleting:
                     throw .rule(.operationInFlight(key: name))
                 default:
-                    return try checkCompatible(existing, spec: spec, source: source)
+                    return try adopt(existing, name: name, spec: spec, source: source, budget: budget)
                 }
             }
-            let body = try createBody(name: name, spec: spec, source: source, budget: budget)
+            let (body, planned) = try createBody(name: name, spec: spec, source: source, budget: budget)
             let answer: JSON
             do {
                 answer = try client.call(.evs, "POST", "/v2.1/\(project)/cloudvolumes", body: body,
@@ -94,14 +94,59 @@ public final class EVSCloudBackend: BlockStorageBackend {
                 if let left = try taggedVolume(named: name, budget: budget) { try removeFailed(left, budget: budget) }
                 throw .unavailable("EVS create disk \(name): job \(jobID) failed: \(job.errorCode) \(job.failReason)".trimmingSpaces)
             }
-            guard let id = job.volumeID, let volume = try volume(id, budget: budget) else {
+            // The job names the disk (entities.volume_id, or entities.sub_jobs[] of a batch job); the create's
+            // answer lists it too (volume_ids).
+            guard let id = job.volumeID ?? answer["volume_ids"].array?.first?.string,
+                  let volume = try volume(id, budget: budget) else {
                 throw .storage("EVS create disk \(name): job \(jobID) succeeded without a volume")
             }
+            if source != nil { try checkRestored(volume, planned: planned, budget: budget) }
             return volume.disk(region: region)
         }
     }
 
-    private func createBody(name: String, spec: DiskSpec, source: SnapshotID?, budget: CallBudget) throws(BackendError) -> JSON {
+    /// The disk an earlier attempt of this call made, if it is what the call asks for. A restore is checked against
+    /// its snapshot's source as after the job (the earlier attempt may have ended before its check ran); when the
+    /// snapshot is gone by now there is nothing left to compare with, and the disk is taken as it is.
+    private func adopt(_ volume: EVSVolume, name: String, spec: DiskSpec, source: SnapshotID?,
+                       budget: CallBudget) throws(BackendError) -> Disk {
+        let disk = try checkCompatible(volume, spec: spec, source: source)
+        guard source != nil, volume.status == .available || volume.status == .inUse else { return disk }
+        let planned: Disk
+        do {
+            planned = try createBody(name: name, spec: spec, source: source, budget: budget).planned
+        } catch {
+            if case .notFound = error { return disk }
+            throw error
+        }
+        try checkRestored(volume, planned: planned, budget: budget)
+        return disk
+    }
+
+    /// R8 after the fact: EVS gives a disk restored from a snapshot the mode and encryption of the snapshot's source
+    /// (the create may not state them: EVS.1043), and takes type and sharing from the request. The disk EVS made is
+    /// read back and compared with what R8 planned from the snapshot's record; a difference is the R8 refusal, and
+    /// the disk is deleted, so no disk unlike its source is left behind.
+    private func checkRestored(_ volume: EVSVolume, planned: Disk, budget: CallBudget) throws(BackendError) {
+        let made = volume.disk(region: region)
+        let id = DiskID(volume.id)
+        var violation: EverestRuleViolation?
+        if made.type != planned.type {
+            violation = .typeDiffers(requested: made.type, source: planned.type, disk: id)
+        } else if made.mode != planned.mode {
+            violation = .modeDiffers(requested: made.mode, source: planned.mode, disk: id)
+        } else if made.encryption != planned.encryption {
+            violation = .encryptionDiffers(requested: made.encryption, source: planned.encryption, disk: id)
+        } else if made.sharing != planned.sharing {
+            violation = .sharingDiffers(requested: made.sharing, source: planned.sharing, disk: id)
+        }
+        guard let violation else { return }
+        try deleteVolume(volume, budget: budget)
+        throw .rule(violation)
+    }
+
+    private func createBody(name: String, spec: DiskSpec, source: SnapshotID?,
+                            budget: CallBudget) throws(BackendError) -> (body: JSON, planned: Disk) {
         let disk: Disk
         if let source {
             // A snapshot still `creating` is waited for within the call's deadline; R11 refuses it if it is
@@ -129,10 +174,14 @@ public final class EVSCloudBackend: BlockStorageBackend {
             EVSMetadata.volumeName: .string(name),
             EVSMetadata.fsType: .string(disk.fsType.rawValue),
         ]
-        if disk.mode == .scsi { metadata[EVSMetadata.passthrough] = "true" }
-        if let key = disk.encryption.keyID {
-            metadata[EVSMetadata.encrypted] = "1"
-            metadata[EVSMetadata.cmkID] = .string(key)
+        // From a snapshot, EVS refuses hw:passthrough, __system__encrypted and __system__cmkid (create page, note on
+        // metadata; error EVS.1043): the new disk takes them from the snapshot's source, checked after the job.
+        if source == nil {
+            if disk.mode == .scsi { metadata[EVSMetadata.passthrough] = "true" }
+            if let key = disk.encryption.keyID {
+                metadata[EVSMetadata.encrypted] = "1"
+                metadata[EVSMetadata.cmkID] = .string(key)
+            }
         }
         var volume: [String: JSON] = [
             "availability_zone": .string(disk.topology.zone),
@@ -141,12 +190,12 @@ public final class EVSCloudBackend: BlockStorageBackend {
             "volume_type": .string(disk.type.rawValue),
             "multiattach": .bool(disk.sharing.isShared),
             "metadata": .object(metadata),
-            "count": 1,
+            // No "count": one disk, a createVolume job (a count makes EVS a batch job, its disks in sub_jobs).
         ]
         if let source { volume["snapshot_id"] = .string(source.rawValue) }
         if let iops = spec.iops { volume["iops"] = .number(Double(iops)) }
         if let throughput = spec.throughput { volume["throughput"] = .number(Double(throughput)) }
-        return ["volume": .object(volume)]
+        return (["volume": .object(volume)], disk)
     }
 
     private func checkCompatible(_ volume: EVSVolume, spec: DiskSpec, source: SnapshotID?) throws(BackendError) -> Disk {
@@ -195,8 +244,13 @@ public final class EVSCloudBackend: BlockStorageBackend {
     public func deleteDisk(_ id: DiskID) throws(BackendError) {
         let budget = budget()
         guard let volume = try volume(id.rawValue, budget: budget) else { return }  // idempotent
-        switch volume.status {
-        case .creating, .extending, .attaching, .detaching: throw .rule(.operationInFlight(key: id.rawValue))
+        // EVS deletes a disk only in available, error, error_extending, error_restoring, error_rollbacking (EVS.1046).
+        switch volume.statusText {
+        case "creating", "extending", "attaching", "detaching", "rollbacking", "downloading", "restoring-backup",
+             "uploading", "backing-up", "retyping":
+            throw .rule(.operationInFlight(key: id.rawValue))
+        case "awaiting-transfer":
+            throw .busy("disk \(id) is awaiting transfer to another account (EVS status awaiting-transfer) and cannot be deleted")
         default: break
         }
         if volume.status != .deleting {
@@ -449,7 +503,9 @@ public final class EVSCloudBackend: BlockStorageBackend {
             do {
                 answer = try client.call(.ecs, "DELETE", "/v1/\(project)/cloudservers/\(server)/detachvolume/\(disk.rawValue)",
                                          operation: operation, budget: budget)
-            } catch where error.status == 404 {
+            } catch where error.code == "Ecs.0111" || error.status == 404 {
+                // 400 Ecs.0111 "The EVS disk has been detached from the ECS" (ECS error table): already done, as
+                // huaweicloud-csi-driver's ControllerUnpublishVolume takes it; a 404 (server or disk gone) too.
                 try forgetAttachMode(disk: disk, node: server, budget: budget)
                 continue
             } catch {
@@ -573,8 +629,9 @@ public final class EVSCloudBackend: BlockStorageBackend {
             return EVSVolume(json: answer["volume"])
         } catch where error.code == "EVS.5404" || error.status == 404 {
             return nil
-        } catch where error.code == "EVS.1002" || error.status == 400 {
-            return nil  // not even a valid id: no such disk
+        } catch where error.code == "EVS.1002" {
+            return nil  // "invalid volume id!": not even an EVS disk id, so no such disk. Any other 400 (EVS.0001, a
+                        // wrong project id) is an error: taking it for "gone" made DeleteVolume succeed doing nothing.
         } catch {
             throw map(error, kind: "disk", id: id)
         }
@@ -588,7 +645,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
             let answer: JSON
             do {
                 answer = try client.call(.evs, "GET", "/v2/\(project)/cloudvolumes/detail",
-                                         query: query + [("limit", String(limit)), ("offset", String(out.count))],
+                                         query: query + Self.pageQuery(limit: limit, offset: out.count),
                                          operation: "EVS list disks", budget: budget)
             } catch {
                 throw map(error, kind: "disks", id: "")
@@ -597,6 +654,12 @@ public final class EVSCloudBackend: BlockStorageBackend {
             out += page
             if page.count < limit { return out }
         }
+    }
+
+    /// limit and offset of one list page; a zero offset is left out (the disk list page: offset "greater than 0";
+    /// the SDKs send no zero offset either).
+    static func pageQuery(limit: Int, offset: Int) -> [(String, String)] {
+        offset > 0 ? [("limit", String(limit)), ("offset", String(offset))] : [("limit", String(limit))]
     }
 
     func taggedVolume(named name: String, budget: CallBudget) throws(BackendError) -> EVSVolume? {
@@ -612,7 +675,7 @@ public final class EVSCloudBackend: BlockStorageBackend {
             let answer: JSON
             do {
                 answer = try client.call(.evs, "GET", "/v2/\(project)/cloudsnapshots/detail",
-                                         query: query + [("limit", String(limit)), ("offset", String(out.count))],
+                                         query: query + Self.pageQuery(limit: limit, offset: out.count),
                                          operation: "EVS list snapshots", budget: budget)
             } catch {
                 throw map(error, kind: "snapshots", id: "")
@@ -686,8 +749,19 @@ public final class EVSCloudBackend: BlockStorageBackend {
     /// Polls the snapshot while `condition` holds; nil when it is gone. At the deadline it returns the snapshot
     /// as it is (the caller's rule check then refuses it).
     func waitWhile(snapshot id: String, budget: CallBudget, _ condition: (EVSSnapshot) -> Bool) throws(BackendError) -> EVSSnapshot? {
+        var last: EVSSnapshot?
         while true {
-            guard let current = try findRawSnapshot(id, budget: budget) else { return nil }
+            let read: EVSSnapshot?
+            do {
+                read = try findRawSnapshot(id, budget: budget)
+            } catch {
+                // The deadline came during a poll's request: the snapshot as last seen, as when it comes between
+                // two polls (before, a slow answer turned R11's refusal into DEADLINE_EXCEEDED).
+                if case .deadlineExceeded = error, let last { return last }
+                throw error
+            }
+            guard let current = read else { return nil }
+            last = current
             if !condition(current) { return current }
             do {
                 try client.pause(budget: budget, operation: "snapshot \(id)", last: current.statusText)
@@ -732,7 +806,13 @@ public final class EVSCloudBackend: BlockStorageBackend {
             if code == "EVS.5404" || status == 404 { return .notFound(kind: kind, id: id) }
             if status == 429 || status >= 500 { return .unavailable(error.description) }
             if status == 403 { return .permissionDenied(error.description) }
-            if status == 413 || code.hasSuffix(".0104") { return .limitExceeded(error.description) }
+            // Quota: EVS.1034 (disk count), EVS.1042 (gigabytes), both 400; 413 EVS.5413 "Insufficient volume quota";
+            // ECS's attach limit Ecs.0104. RESOURCE_EXHAUSTED through StatusMapping.
+            if status == 413 || ["EVS.1034", "EVS.1042", "EVS.5413"].contains(code) || code.hasSuffix(".0104") {
+                return .limitExceeded(error.description)
+            }
+            // Ecs.0103: the disk is not available to attach (in use elsewhere, or changing state).
+            if code == "Ecs.0103" { return .busy(error.description) }
             if status == 409 { return .busy(error.description) }
             return .invalid(error.description)
         }

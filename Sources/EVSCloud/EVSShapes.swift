@@ -55,14 +55,22 @@ struct EVSVolume {
         meta(EVSMetadata.attachMode(server: server)).map { $0 == EVSMetadata.readOnly }
     }
 
+    /// The domain's status. EVS has more (the disk status table): those without a domain equivalent are `error`
+    /// to the rules (neither snapshottable nor modifiable), but the backend decides deletes and retries by
+    /// `statusText` (`createFailed`, deleteDisk), never by this value: `error_extending`, `rollbacking`,
+    /// `error_rollbacking` and `awaiting-transfer` are disks that exist, not failed creates.
     var status: DiskStatus {
         if let status = DiskStatus(rawValue: statusText) { return status }
         switch statusText {
         case "downloading", "restoring-backup": return .creating
         case "retyping", "uploading", "backing-up", "reserved", "maintenance": return attachedServers.isEmpty ? .available : .inUse
-        default: return .error  // error_deleting, error_extending, error_restoring, unknown
+        default: return .error  // error_deleting, error_extending, error_restoring, rollbacking, error_rollbacking, awaiting-transfer, unknown
         }
     }
+
+    /// EVS's `error`: "an error occurred while the disk was being created" (the status table): what a failed
+    /// create left, the only status in which the driver deletes a disk of its own accord.
+    var createFailed: Bool { statusText == "error" }
 
     var mode: DiskMode { meta(EVSMetadata.passthrough)?.lowercased() == "true" ? .scsi : .vbd }
 
@@ -119,7 +127,12 @@ struct EVSJob {
     var status: String { json["status"].string ?? "" }
     var isFinished: Bool { status == "SUCCESS" || status == "FAIL" }
     var succeeded: Bool { status == "SUCCESS" }
-    var volumeID: String? { json["entities"]["volume_id"].string }
+    /// The disk a create job made: `entities.volume_id`, or for a batch job (batchCreateVolume) the first of
+    /// `entities.sub_jobs[].entities.volume_id` (the job page's two examples).
+    var volumeID: String? {
+        json["entities"]["volume_id"].string
+            ?? (json["entities"]["sub_jobs"].array ?? []).lazy.compactMap { $0["entities"]["volume_id"].string }.first
+    }
     var errorCode: String { json["error_code"].string ?? "" }
     var failReason: String { json["fail_reason"].string ?? "" }
 }

@@ -25,9 +25,14 @@ public struct AKSKSigner: Sendable {
         let (canonical, signedHeaders) = Self.canonicalRequest(signed)
         let toSign = Self.stringToSign(canonicalRequest: canonical, sdkDate: WallClock.sdkDate(now))
         let signature = Self.signature(secretKey: secretKey, stringToSign: toSign)
-        signed.headers.append(("Authorization",
-                               "\(Self.algorithm) Access=\(accessKey), SignedHeaders=\(signedHeaders), Signature=\(signature)"))
+        signed.headers.append(("Authorization", Self.authorization(accessKey: accessKey, signedHeaders: signedHeaders,
+                                                                   signature: signature)))
         return signed
+    }
+
+    /// The Authorization header's value.
+    public static func authorization(accessKey: String, signedHeaders: String, signature: String) -> String {
+        "\(algorithm) Access=\(accessKey), SignedHeaders=\(signedHeaders), Signature=\(signature)"
     }
 
     /// The canonical request of `request` (which must carry the headers to sign) and its signed-header list.
@@ -39,7 +44,7 @@ public struct AKSKSigner: Sendable {
         pairs.sort { a, b in a.0 == b.0 ? a.1 < b.1 : a.0 < b.0 }
         let query = pairs.map { pair -> String in pair.0 + "=" + pair.1 }.joined(separator: "&")
         var headers: [String: String] = [:]
-        for (name, value) in request.headers where name.lowercased() != "authorization" {
+        for (name, value) in request.headers where Self.isSigned(name) {
             headers[name.lowercased()] = trim(value)
         }
         let names = headers.keys.sorted()
@@ -48,6 +53,14 @@ public struct AKSKSigner: Sendable {
         let text = [request.method.uppercased(), uri, query, canonicalHeaders, signedHeaders,
                     Hex.encode(SHA256.hash(request.body))].joined(separator: "\n")
         return (text, signedHeaders)
+    }
+
+    /// Whether a header is signed. As the SDK does (huaweicloud-sdk-go-v3 core/auth/signer, whose published test
+    /// vector this follows): every header but Authorization, Content-Type, and names with "_" (proxies on the way
+    /// may drop those, and a signed header the gateway does not see fails the signature).
+    static func isSigned(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower != "authorization" && lower != "content-type" && !lower.contains("_")
     }
 
     /// The string to sign for a canonical request.

@@ -346,10 +346,10 @@ struct BackendTests {
 
 @Suite("Device lookup by serial under /dev/disk/by-id")
 struct DeviceFinderTests {
-    @Test("names: VBD is virtio-<first 20 characters of the id>, SCSI is scsi-3<wwn>")
+    @Test("names: VBD is virtio-<first 20 characters of the id> (or the whole id), SCSI is scsi-3<wwn>")
     func names() {
         let id = "0b549095-4937-4849-8e4c-52aa027d64f7"
-        #expect(DeviceFinder.linkNames(volumeID: id, mode: .vbd, wwn: nil) == ["virtio-0b549095-4937-4849-8"])
+        #expect(DeviceFinder.linkNames(volumeID: id, mode: .vbd, wwn: nil) == ["virtio-0b549095-4937-4849-8", "virtio-" + id])
         #expect(DeviceFinder.linkNames(volumeID: id, mode: .scsi, wwn: "6888603000008B2CFA16")
                 == ["scsi-36888603000008b2cfa16", "wwn-0x6888603000008b2cfa16"])
     }

@@ -58,7 +58,10 @@ final class FakeEVS: @unchecked Sendable {
     let info: [String: Any]
     let transport: CurlProgramTransport
 
+    /// The EVS endpoint (and the control endpoints); ECS and IAM have their own, as on the real cloud.
     var url: String { info["url"] as! String }
+    var ecsURL: String { info["ecs_url"] as! String }
+    var iamURL: String { info["iam_url"] as! String }
     var ca: String { info["ca"] as! String }
     var projectID: String { info["project_id"] as! String }
     var servers: [String] { info["servers"] as! [String] }
@@ -123,10 +126,10 @@ final class FakeEVS: @unchecked Sendable {
     func snapshots() throws -> [JSON] { try state()["snapshots"].array ?? [] }
 
     /// A client and backend on this fake with the given credentials.
-    func backend(credentials: CloudCredentials? = nil, rules: RuleSettings = .default) -> EVSCloudBackend {
-        let endpoint = ServiceEndpoint(url)!
+    func backend(credentials: CloudCredentials? = nil, rules: RuleSettings = .default, projectID: String? = nil) -> EVSCloudBackend {
         let configuration = CloudConfiguration(
-            evs: endpoint, ecs: endpoint, iam: endpoint, projectID: projectID,
+            evs: ServiceEndpoint(url)!, ecs: ServiceEndpoint(ecsURL)!, iam: ServiceEndpoint(iamURL)!,
+            projectID: projectID ?? self.projectID,
             credentials: credentials ?? .accessKey(accessKey: accessKey, secretKey: secretKey, securityToken: nil),
             tokenRefreshMargin: .seconds(1), defaultCallBudget: .seconds(20), initialBackoff: .milliseconds(50),
             maxBackoff: .milliseconds(400), pollInterval: .milliseconds(50), requestTimeout: .seconds(10))

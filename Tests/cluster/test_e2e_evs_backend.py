@@ -61,7 +61,7 @@ def evs_cloud(request, cluster, admin, built, csi_pb, fake, timings):
     zones = [f"{fake['region']}/{fake['zones'][0]}", f"{fake['region']}/{fake['zones'][1]}"]
     argv = driver_argv(built, sock, server, tmp / "state", zones, identity) + [
             "--backend", "evs", "--project-id", fake["project_id"], "--cloud-credentials", fake["credentials_aksk"],
-            "--evs-endpoint", fake["url"], "--ecs-endpoint", fake["url"], "--iam-endpoint", fake["url"],
+            "--evs-endpoint", fake["url"], "--ecs-endpoint", fake["ecs_url"], "--iam-endpoint", fake["iam_url"],
             "--cloud-ca-file", fake["ca"], "--cloud-poll-interval-ms", "100"]
     stack = csi_stack(cluster, EVS_DRIVER, argv, sock, csi_pb, identity)
     stack.start()

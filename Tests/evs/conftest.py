@@ -96,7 +96,7 @@ def evs_driver(driver_binary, csi_pb, fake):
     def start(credentials="aksk", extra_args=(), node_id=None):
         creds = fake["credentials_aksk"] if credentials == "aksk" else fake["credentials_password"]
         args = ["--backend", "evs", "--project-id", fake["project_id"], "--cloud-credentials", creds,
-                "--evs-endpoint", fake["url"], "--ecs-endpoint", fake["url"], "--iam-endpoint", fake["url"],
+                "--evs-endpoint", fake["url"], "--ecs-endpoint", fake["ecs_url"], "--iam-endpoint", fake["iam_url"],
                 "--cloud-ca-file", fake["ca"], "--cloud-poll-interval-ms", "50", *extra_args]
         proc = driverproc.DriverProcess(driver_binary, csi_pb, node_id=node_id or fake["servers"][0], extra_args=args,
                                         zones=[f"{fake['region']}/{z}" for z in fake["zones"]])

@@ -215,7 +215,7 @@ def fake_api(fake, method, path, body=None):
     auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": fake["username"], "password": fake["password"], "domain": {"name": fake["domain"]}}}},
         "scope": {"project": {"id": fake["project_id"]}}}}
-    req = urllib.request.Request(fake["url"] + "/v3/auth/tokens", method="POST", data=json.dumps(auth).encode())
+    req = urllib.request.Request(fake["iam_url"] + "/v3/auth/tokens", method="POST", data=json.dumps(auth).encode())
     with urllib.request.urlopen(req, context=fake.ctx, timeout=10) as r:
         token = r.headers["X-Subject-Token"]
     req = urllib.request.Request(fake["url"] + path.replace("{project_id}", fake["project_id"]), method=method,
@@ -305,7 +305,8 @@ def test_mode_record_without_attachment_is_overwritten_and_cleaned(evs_driver, f
 
 def test_fake_volume_metadata_endpoints_answer_as_published(evs_driver, fake, pb):
     """The fake's disk metadata endpoints: add/update answers every key, one key is {"meta": {...}}, a missing key
-    or disk is 404 with an EVS error body, a bad body is 400 EVS.5400."""
+    or disk is 404 with the Cinder-style body of the metadata pages ({"itemNotFound": {...}}), a bad body is 400
+    EVS.5400 ({"badRequest": {...}})."""
     proc = evs_driver()
     volume = Csi(pb).create(proc.controller, "pvc-meta", gib=10)
     vid = volume.volume_id
@@ -314,14 +315,14 @@ def test_fake_volume_metadata_endpoints_answer_as_published(evs_driver, fake, pb
     assert fake_api(fake, "GET", f"/v2/{{project_id}}/volumes/{vid}/metadata/k1") == (200, {"meta": {"k1": "v1"}})
     assert fake_api(fake, "DELETE", f"/v2/{{project_id}}/volumes/{vid}/metadata/k1") == (200, None)
     status, body = fake_api(fake, "DELETE", f"/v2/{{project_id}}/volumes/{vid}/metadata/k1")
-    assert status == 404 and body["error"]["code"] == "EVS.5404" and body["error"]["message"]
+    assert status == 404 and body["itemNotFound"]["code"] == "EVS.5404" and body["itemNotFound"]["message"]
     status, body = fake_api(fake, "POST", f"/v2/{{project_id}}/volumes/{vid}/metadata", {"metadata": {"k": 1}})
-    assert status == 400 and body["error"]["code"] == "EVS.5400"
+    assert status == 400 and body["badRequest"]["code"] == "EVS.5400"
     status, body = fake_api(fake, "POST", f"/v2/{{project_id}}/volumes/{vid}/metadata", {"metadata": {"k" * 256: "v"}})
-    assert status == 400 and body["error"]["code"] == "EVS.5400"
+    assert status == 400 and body["badRequest"]["code"] == "EVS.5400"
     status, body = fake_api(fake, "POST", "/v2/{project_id}/volumes/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
                             + "/metadata", {"metadata": {"k": "v"}})
-    assert status == 404 and body["error"]["code"] == "EVS.5404"
+    assert status == 404 and body["itemNotFound"]["code"] == "EVS.5404"
     proc.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=vid), timeout=30)
     assert_nothing_left(fake, proc)
 
@@ -347,3 +348,42 @@ def test_token_revoked_again_during_a_backoff_is_replaced_again(evs_driver, fake
     assert [(r["status"], r["code"]) for r in log] == \
         [(401, "APIGW.0301"), (429, "APIGW.0308"), (401, "APIGW.0301"), (200, None)], log
     assert fake.state()["tokens_issued"] == issued + 2
+
+
+def test_quota_is_resource_exhausted(evs_driver, fake, pb):
+    """EVS answers a create over the project's quota with 400 EVS.1042 (gigabytes) or EVS.1034 (disk count); the
+    driver answers RESOURCE_EXHAUSTED (the CSI spec's code for exhausted capacity), not INVALID_ARGUMENT."""
+    proc = evs_driver()
+    csi = Csi(pb)
+    fake.faults([], quota_gib=15)
+    try:
+        volume = csi.create(proc.controller, "pvc-quota-1", gib=10)
+        expect_error(Code.RESOURCE_EXHAUSTED, proc.controller.CreateVolume,
+                     csi.create_request("pvc-quota-2", required=10 * GIB), match=("EVS.1042",))
+        fake.faults([], quota_gib=-1, quota_volumes=1)
+        expect_error(Code.RESOURCE_EXHAUSTED, proc.controller.CreateVolume,
+                     csi.create_request("pvc-quota-3", required=10 * GIB), match=("EVS.1034",))
+    finally:
+        fake.faults([], quota_gib=-1, quota_volumes=-1)
+    assert [v["id"] for v in fake.state()["volumes"]] == [volume.volume_id]
+    proc.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume.volume_id), timeout=30)
+    assert_nothing_left(fake, proc)
+
+
+def test_unpublish_of_a_disk_ecs_already_detached_succeeds(evs_driver, fake, pb):
+    """ECS answers a detach of a disk it no longer sees attached with 400 Ecs.0111; ControllerUnpublishVolume is
+    then done (as huaweicloud-csi-driver's), and the publish-mode record goes."""
+    proc = evs_driver()
+    csi = Csi(pb)
+    server = fake["servers"][0]
+    volume = csi.create(proc.controller, "pvc-0111", gib=10)
+    proc.controller.ControllerPublishVolume(pb.ControllerPublishVolumeRequest(
+        volume_id=volume.volume_id, node_id=server, volume_capability=csi.cap()), timeout=30)
+    fake.faults([{"method": "DELETE", "path": "detachvolume", "action": "detached", "count": 1}])
+    proc.controller.ControllerUnpublishVolume(pb.ControllerUnpublishVolumeRequest(
+        volume_id=volume.volume_id, node_id=server), timeout=30)
+    assert [r["code"] for r in fake.request_log() if "detachvolume" in r["path"]] == ["Ecs.0111"]
+    disk = fake_volume(fake, volume.volume_id)
+    assert disk["attachments"] == [] and not any(k.startswith(ATTACH_MODE) for k in disk["metadata"])
+    proc.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume.volume_id), timeout=30)
+    assert_nothing_left(fake, proc)
