@@ -1,4 +1,5 @@
 import Testing
+import JSONCore
 @testable import EVSCloud
 
 @Suite("SHA-256 and HMAC-SHA256")
