@@ -37,7 +37,7 @@ for driver in "$@"; do
     if [ ! -x "$driver" ]; then echo "lean: $driver not built; skipped"; continue; fi
     needed=$(readelf -d "$driver" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
     echo "lean: $driver NEEDED: $needed"
-    bad=$(tr ' ' '\n' <<<"$needed" | grep -E "^lib($modules)[.-]" || true)
+    bad=$(tr ' ' '\n' <<<"$needed" | grep -E "^lib($modules)[.-]" | tr '\n' ' ' || true)
     [ -z "$bad" ] || { echo "lean: FAIL: $driver links $bad"; fail=1; }
     # Swift symbols name their module as <length><name>: $s10Foundation4DataV..., $s7NIOCore10ByteBufferV...
     syms=$(nm "$driver" 2>/dev/null | grep -oE '\$s(10Foundation|19FoundationEssentials|31FoundationInternationalization|7NIOCore|8NIOPosix|6NIOSSL|8NIOHTTP1|15AsyncHTTPClient|4Yams|14ArgumentParser)[0-9A-Za-z_]' \
