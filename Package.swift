@@ -9,7 +9,7 @@ var targets: [Target] = []
 
 // MARK: - Domain: EVSSnapshotRules
 // The Everest rules R1-R14, disk and snapshot value types, Kubernetes quantities.
-// Depends on nothing but the standard library and Foundation.
+// Depends on nothing but the standard library (no Foundation: the lean driver links it).
 products += [.library(name: "EVSSnapshotRules", targets: ["EVSSnapshotRules"])]
 targets += [
     .target(name: "EVSSnapshotRules", path: "Sources/EVSSnapshotRules"),
@@ -44,13 +44,28 @@ targets += [
     .testTarget(name: "RPCServerTests", dependencies: ["RPCServer"], path: "Tests/RPCServerTests"),
 ]
 
+// MARK: - Files: FileBytes
+// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, registry).
+targets += [.target(name: "FileBytes", path: "Sources/FileBytes")]
+
+// MARK: - JSON: JSONCore
+// The one JSON value, strict parser (RFC 8259) and writer of the driver, the EVS backend and the plugin. Standard
+// library only (the driver links no Foundation); held to JSONTestSuite, Foundation and libFuzzer (docs/json.md).
+products += [.library(name: "JSONCore", targets: ["JSONCore"])]
+targets += [
+    .target(name: "JSONCore", path: "Sources/JSONCore"),
+    .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], path: "Tests/JSONCoreTests"),
+    // `make bench-json`: a 1,000-VolumeSnapshot list, JSONCore beside Foundation's JSONSerialization.
+    .executableTarget(name: "json-bench", dependencies: ["JSONCore"], path: "Sources/json-bench"),
+]
+
 // MARK: - HTTP: CCurlShim, HTTPTransport
 // HTTPS for the driver (Kubernetes lookups, the EVS cloud backend) without Foundation, NIO or a linked TLS stack:
 // CCurlShim is the only code that calls libcurl, which it loads with dlopen on first use (Debian libcurl4).
 products += [.library(name: "HTTPTransport", targets: ["HTTPTransport"])]
 targets += [
     .target(name: "CCurlShim", path: "Sources/CCurlShim"),
-    .target(name: "HTTPTransport", dependencies: ["CCurlShim"], path: "Sources/HTTPTransport"),
+    .target(name: "HTTPTransport", dependencies: ["CCurlShim", "FileBytes"], path: "Sources/HTTPTransport"),
     .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], path: "Tests/HTTPTransportTests"),
 ]
 
@@ -70,7 +85,7 @@ targets += [
     .target(name: "CEVSFileOps"),
     .target(
         name: "EVSEmulator",
-        dependencies: ["EVSSnapshotRules", "CEVSFileOps", "SQLiteDB"]
+        dependencies: ["EVSSnapshotRules", "CEVSFileOps", "SQLiteDB", "FileBytes"]
     ),
     .executableTarget(name: "evs-bench-data", dependencies: ["EVSEmulator"]),
     // Driven and SIGKILLed by EVSEmulatorTests' crash test.
@@ -93,11 +108,11 @@ targets += [
 
 // MARK: - Cloud: EVSCloud
 // The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
-// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC and JSON; HTTPS through a transport.
+// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC, JSONCore; HTTPS through a transport.
 products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
-    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules"], path: "Sources/EVSCloud"),
-    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules"], path: "Tests/EVSCloudTests"),
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore"], path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore"], path: "Tests/EVSCloudTests"),
     // The adapter to the driver's HTTPTransport and the `--backend evs` wiring main.swift calls.
     .target(name: "EVSCloudTransport", dependencies: ["EVSCloud", "EVSSnapshotRules", "HTTPTransport"],
             path: "Sources/EVSCloudTransport"),
@@ -106,7 +121,7 @@ targets += [
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The services reach storage only through the domain's BlockStorageBackend and NodeDiskLocator; the executable
-// picks the storage (the emulator; a second backend is a new target wired in main.swift).
+// picks the storage: the emulator (EVSEmulator) or the EVS cloud (EVSCloud, through EVSCloudTransport), by --backend.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
 products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
 dependencies += [
@@ -117,21 +132,24 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "HTTPTransport",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "HTTPTransport", "JSONCore", "FileBytes",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
     .executableTarget(
         name: "evs-csi-driver",
         // No swift-argument-parser: it would bring FoundationEssentials into the driver (Flags.swift).
-        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport",
+        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport", "EVSSnapshotRules", "RPCServer",
                        .product(name: "Logging", package: "swift-log")]
     ),
-    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps", "RPCServer", .product(name: "Logging", package: "swift-log")]),
+    .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps",
+                                                       "RPCServer", "HTTPTransport", "JSONCore",
+                                                       .product(name: "Logging", package: "swift-log")]),
 ]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
-// Kubernetes API access (kubeconfig, auth, discovery) shared by driver and plugin.
+// The plugin's Kubernetes API access (kubeconfig, auth, discovery) over NIO; the driver does not use it (it has its
+// own lean access in CSIDriver/KubeAccess.swift over HTTPTransport: `make test-lean` checks that no NIO reaches it).
 // The plugin's commands and rendering; main.swift only in the executable.
 // KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
 dependencies += [
@@ -147,6 +165,7 @@ targets += [
     .target(
         name: "KubeClient",
         dependencies: [
+            "JSONCore",
             .product(name: "Yams", package: "Yams"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -162,7 +181,7 @@ targets += [
     ),
     .testTarget(
         name: "KubeClientTests",
-        dependencies: ["KubeClient", "KubeTestSupport"]
+        dependencies: ["KubeClient", "KubeTestSupport", "JSONCore"]
     ),
 ]
 
@@ -175,6 +194,7 @@ targets += [
         dependencies: [
             "EVSSnapshotRules",
             "KubeClient",
+            "JSONCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `-f pvc.yaml` (check, restore).
             .product(name: "Yams", package: "Yams"),
@@ -185,7 +205,7 @@ targets += [
     .testTarget(
         name: "EVSSnapCLITests",
         dependencies: ["EVSSnapCLI", "KubeTestSupport", "CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules",
-                       "RPCServer", .product(name: "Logging", package: "swift-log")],
+                       "RPCServer", "JSONCore", .product(name: "Logging", package: "swift-log")],
         exclude: ["Golden"]),
 ]
 
@@ -204,11 +224,17 @@ let fuzzedRequests = [
     "NodeStageVolumeRequest", "NodeUnstageVolumeRequest", "NodePublishVolumeRequest", "NodeUnpublishVolumeRequest",
     "NodeGetVolumeStatsRequest", "NodeExpandVolumeRequest", "NodeGetCapabilitiesRequest", "NodeGetInfoRequest",
 ]
-targets += [.target(name: "FuzzSupport", dependencies: ["CSIMessages"], path: "Tests/fuzz/Support")]
+// FuzzHarness: the replay `main` and the input helper every target uses; FuzzSupport adds the CSI decoder check.
+targets += [
+    .target(name: "FuzzHarness", path: "Tests/fuzz/Harness"),
+    .target(name: "FuzzSupport", dependencies: ["CSIMessages", "FuzzHarness"], path: "Tests/fuzz/Support"),
+]
 targets += fuzzedRequests.map { request in
     .executableTarget(name: "fuzz-decode-\(request)", dependencies: ["CSIMessages", "FuzzSupport"],
                       path: "Tests/fuzz/decode", sources: ["\(request).swift"])
 }
+// fuzz-json: JSONCore's parser and writer on any bytes.
+targets += [.executableTarget(name: "fuzz-json", dependencies: ["JSONCore", "FuzzHarness"], path: "Tests/fuzz/json")]
 targets += [
     .executableTarget(
         name: "fuzz-services",

@@ -1,6 +1,6 @@
 # ---- Benchmarks: not tests. Each prints its figures as ratios to a baseline measured in the same run.
-BENCHES += bench-rpc bench-data
-.PHONY: bench-rpc bench-rpc-core bench-data
+BENCHES += bench-rpc bench-data bench-json
+.PHONY: bench-rpc bench-rpc-core bench-data bench-json
 RPC_BENCH_SECONDS ?= 5
 RPC_BENCH_IN_FLIGHT ?= 1,16,64
 
@@ -21,3 +21,8 @@ bench-rpc-core:
 bench-data:
 	$(SWIFT) build -c release $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-bench-data
 	"$(CURDIR)/$(SCRATCH)/release/evs-bench-data"
+
+## bench-json: parse a 1,000-VolumeSnapshot list (2 MiB, managedFields) with JSONCore beside JSONSerialization
+bench-json:
+	$(SWIFT) build -c release $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product json-bench
+	"$(CURDIR)/$(SCRATCH)/release/json-bench"

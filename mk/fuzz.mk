@@ -4,7 +4,8 @@
 TEST_SUITES += test-fuzz-corpus
 BENCHES     += soak
 .PHONY: test-fuzz-corpus fuzz fuzz-build fuzz-seeds soak
-FUZZ_TARGETS  := $(sort $(patsubst Tests/fuzz/decode/%.swift,fuzz-decode-%,$(wildcard Tests/fuzz/decode/*.swift))) fuzz-services
+FUZZ_TARGETS  := $(sort $(patsubst Tests/fuzz/decode/%.swift,fuzz-decode-%,$(wildcard Tests/fuzz/decode/*.swift))) fuzz-services \
+                 fuzz-json
 FUZZ_SECONDS  ?= 30
 FUZZ_SCRATCH  ?= .build-fuzz
 # Extra libFuzzer flags for `make fuzz`, e.g. FUZZ_FLAGS=-jobs=2

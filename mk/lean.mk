@@ -31,3 +31,11 @@ driver-release: lean-libs
 # make bench-rpc measures the driver as shipped: rpc-bench and its echo server are linked the same way.
 bench-rpc: lean-libs
 bench-rpc: export RPC_BENCH_RELEASE_FLAGS = $(DRIVER_RELEASE_FLAGS)
+
+# The lean promise as a test: no Foundation, no NIO, by SwiftPM's dependency graph, readelf and nm (no timing).
+TEST_SUITES += test-lean
+.PHONY: test-lean
+## test-lean: the driver's dependency closure has no NIO/Foundation product; the built driver(s) link none (readelf, nm)
+test-lean:
+	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver
+	tools/lean-check.sh "$(SWIFT)" "$(BIN)/evs-csi-driver" "$(CURDIR)/$(SCRATCH)/release/evs-csi-driver"

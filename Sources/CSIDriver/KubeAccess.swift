@@ -1,4 +1,6 @@
+import FileBytes
 import HTTPTransport
+import JSONCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,8 +45,8 @@ public struct KubeAccess: Sendable {
 
     /// The current context of the kubeconfig at `path` (relative file paths resolve against its directory).
     public static func kubeconfig(path: String) throws(KubeAccessError) -> KubeAccess {
-        guard let bytes = FileAccess.read(path) else { throw KubeAccessError("cannot read kubeconfig \(path)") }
-        let document: KubeJSON
+        guard let bytes = try? FileBytes.read(path) else { throw KubeAccessError("cannot read kubeconfig \(path)") }
+        let document: JSON
         do { document = try KubeYAML.parse(String(decoding: bytes, as: UTF8.self)) } catch {
             throw KubeAccessError("kubeconfig \(path): \(error)")
         }
@@ -52,47 +54,46 @@ public struct KubeAccess: Sendable {
         return try kubeconfig(document, directory: directory, name: path)
     }
 
-    static func kubeconfig(_ document: KubeJSON, directory: String, name: String) throws(KubeAccessError) -> KubeAccess {
+    static func kubeconfig(_ document: JSON, directory: String, name: String) throws(KubeAccessError) -> KubeAccess {
         func fail(_ what: String) -> KubeAccessError { KubeAccessError("kubeconfig \(name): \(what)") }
-        func named(_ list: String, _ wanted: String) -> KubeJSON? {
-            guard case .array(let items)? = document[list] else { return nil }
-            return items.first { $0["name"]?.stringValue == wanted }
+        func named(_ list: String, _ wanted: String) -> JSON? {
+            document[list].elements.first { $0["name"].string == wanted }
         }
         func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : directory + "/" + file }
 
-        guard let current = document["current-context"]?.stringValue, !current.isEmpty else {
+        guard let current = document["current-context"].string, !current.isEmpty else {
             throw fail("no current-context")
         }
-        guard let context = named("contexts", current)?["context"] else { throw fail("context \(current) not found") }
-        guard let clusterName = context["cluster"]?.stringValue, let cluster = named("clusters", clusterName)?["cluster"] else {
+        guard let context = named("contexts", current)?["context"].nonNull else { throw fail("context \(current) not found") }
+        guard let clusterName = context["cluster"].string, let cluster = named("clusters", clusterName)?["cluster"].nonNull else {
             throw fail("the cluster of context \(current) not found")
         }
-        guard let server = cluster["server"]?.stringValue, server.hasPrefix("https://") || server.hasPrefix("http://") else {
+        guard let server = cluster["server"].string, server.hasPrefix("https://") || server.hasPrefix("http://") else {
             throw fail("cluster \(clusterName) has no http(s) server")
         }
-        for unsupported in ["proxy-url", "tls-server-name"] where cluster[unsupported] != nil {
+        for unsupported in ["proxy-url", "tls-server-name"] where !cluster[unsupported].isNull {
             throw fail("cluster \(clusterName): \(unsupported) is not supported by the driver")
         }
         var tls = TLSOptions()
         if cluster["insecure-skip-tls-verify"] == .bool(true) {
             tls.trust = .insecureSkipVerify
-        } else if let data = cluster["certificate-authority-data"]?.stringValue {
+        } else if let data = cluster["certificate-authority-data"].string {
             guard let pem = Base64.decode(data) else { throw fail("certificate-authority-data is not base64") }
             tls.trust = .caPEM(pem)
-        } else if let file = cluster["certificate-authority"]?.stringValue {
+        } else if let file = cluster["certificate-authority"].string {
             tls.trust = .caFile(resolve(file))
         }
 
         var authorization: HTTPAuthorization?
-        if let userName = context["user"]?.stringValue, !userName.isEmpty {
-            guard let user = named("users", userName)?["user"] else { throw fail("user \(userName) not found") }
-            for unsupported in ["exec", "auth-provider", "username", "password", "as", "impersonate"] where user[unsupported] != nil {
+        if let userName = context["user"].string, !userName.isEmpty {
+            guard let user = named("users", userName)?["user"].nonNull else { throw fail("user \(userName) not found") }
+            for unsupported in ["exec", "auth-provider", "username", "password", "as", "impersonate"] where !user[unsupported].isNull {
                 throw fail("user \(userName): \(unsupported) is not supported by the driver (use a token or a client certificate)")
             }
-            let certData = user["client-certificate-data"]?.stringValue
-            let keyData = user["client-key-data"]?.stringValue
-            let certFile = user["client-certificate"]?.stringValue
-            let keyFile = user["client-key"]?.stringValue
+            let certData = user["client-certificate-data"].string
+            let keyData = user["client-key-data"].string
+            let certFile = user["client-certificate"].string
+            let keyFile = user["client-key"].string
             if let certData, let keyData {
                 guard let cert = Base64.decode(certData), let key = Base64.decode(keyData) else {
                     throw fail("user \(userName): client certificate or key data is not base64")
@@ -103,9 +104,9 @@ public struct KubeAccess: Sendable {
             } else if certData != nil || keyData != nil || certFile != nil || keyFile != nil {
                 throw fail("user \(userName): a client certificate needs both the certificate and the key")
             }
-            if let token = user["token"]?.stringValue, !token.isEmpty {
+            if let token = user["token"].string, !token.isEmpty {
                 authorization = .bearer(token)
-            } else if let file = user["tokenFile"]?.stringValue, !file.isEmpty {
+            } else if let file = user["tokenFile"].string, !file.isEmpty {
                 authorization = .bearerTokenFile(resolve(file))
             }
         }

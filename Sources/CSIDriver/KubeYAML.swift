@@ -1,12 +1,14 @@
+import JSONCore
+
 /// The YAML subset kubeconfig files use, read without Foundation or a YAML library: block mappings and block
 /// sequences by indentation, plain / 'single' / "double" quoted scalars, `{}` and `[]`, comments, one document.
 /// Anything else (anchors, block scalars, flow collections with content) is an error naming the line, so a
 /// kubeconfig the driver cannot read fails loudly at start-up rather than being misread. A file that starts with
 /// `{` is read as JSON (kubeconfigs may be JSON).
 enum KubeYAML {
-    static func parse(_ text: String) throws(KubeParseError) -> KubeJSON {
+    static func parse(_ text: String) throws(KubeParseError) -> JSON {
         let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
-        if trimmed.first == "{" { return try KubeJSON(parsing: Array(text.utf8)) }
+        if trimmed.first == "{" { return try json(text) }
         var parser = Parser(lines: Self.lines(text))
         guard parser.index < parser.lines.count else { return .object([:]) }
         let value = try parser.node(minIndent: 0)
@@ -14,6 +16,11 @@ enum KubeYAML {
             throw KubeParseError("YAML line \(parser.lines[parser.index].number): unexpected indentation")
         }
         return value
+    }
+
+    /// A JSON kubeconfig.
+    static func json(_ text: String) throws(KubeParseError) -> JSON {
+        do { return try JSON.parse(text) } catch { throw KubeParseError("JSON: \(error)") }
     }
 
     struct Line {
@@ -67,14 +74,14 @@ enum KubeYAML {
 
         static func isSequenceItem(_ text: Substring) -> Bool { text == "-" || text.hasPrefix("- ") }
 
-        mutating func node(minIndent: Int) throws(KubeParseError) -> KubeJSON {
+        mutating func node(minIndent: Int) throws(KubeParseError) -> JSON {
             let line = lines[index]
             if line.indent < minIndent { throw fail("unexpected indentation") }
             return Self.isSequenceItem(line.text) ? try sequence(indent: line.indent) : try mapping(indent: line.indent)
         }
 
-        mutating func sequence(indent: Int) throws(KubeParseError) -> KubeJSON {
-            var items: [KubeJSON] = []
+        mutating func sequence(indent: Int) throws(KubeParseError) -> JSON {
+            var items: [JSON] = []
             while index < lines.count, lines[index].indent == indent, Self.isSequenceItem(lines[index].text) {
                 let rest = lines[index].text.dropFirst()
                 let spaces = rest.prefix { $0 == " " }.count
@@ -98,8 +105,8 @@ enum KubeYAML {
             return .array(items)
         }
 
-        mutating func mapping(indent: Int) throws(KubeParseError) -> KubeJSON {
-            var members: [String: KubeJSON] = [:]
+        mutating func mapping(indent: Int) throws(KubeParseError) -> JSON {
+            var members: [String: JSON] = [:]
             while index < lines.count, lines[index].indent == indent, !Self.isSequenceItem(lines[index].text) {
                 guard let (rawKey, rawValue) = KubeYAML.keyValue(lines[index].text) else { throw fail("expected 'key: value'") }
                 let key = try keyText(rawKey)
@@ -129,11 +136,11 @@ enum KubeYAML {
             return String(raw)
         }
 
-        func scalar(_ raw: Substring) throws(KubeParseError) -> KubeJSON {
+        func scalar(_ raw: Substring) throws(KubeParseError) -> JSON {
             switch raw.first {
             case "\"":
                 // YAML's double-quoted escapes that kubeconfigs use are JSON's.
-                do { return try KubeJSON(parsing: Array(raw.utf8)) } catch { throw fail("bad double-quoted string") }
+                do { return try JSON.parse(String(raw)) } catch { throw fail("bad double-quoted string") }
             case "'":
                 guard raw.count >= 2, raw.last == "'" else { throw fail("unterminated single-quoted string") }
                 let inner = raw.dropFirst().dropLast()
@@ -189,4 +196,10 @@ enum KubeYAML {
         }
         return nil
     }
+}
+
+/// A kubeconfig or API response the driver cannot read; the message says where.
+struct KubeParseError: Error, Equatable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

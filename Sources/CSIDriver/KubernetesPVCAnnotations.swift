@@ -1,4 +1,5 @@
 import HTTPTransport
+import JSONCore
 
 /// PVC annotations read from the Kubernetes API, for Everest's "PVC annotation wins" (see `PVCAnnotationSource`).
 /// One GET per CreateVolume that names a PVC, over `HTTPTransport` (libcurl, loaded on first use: a node plugin,
@@ -43,18 +44,15 @@ public final class KubernetesPVCAnnotations: PVCAnnotationSource {
         }
         switch response.status {
         case 200:
-            let object: KubeJSON
-            do { object = try KubeJSON(parsing: response.body) } catch {
+            let object: JSON
+            do { object = try JSON.parse(response.body) } catch {
                 throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): the answer is not JSON (\(error))")
             }
-            guard case .object(let members)? = object["metadata"]?["annotations"] else { return [:] }
-            var annotations: [String: String] = [:]
-            for (key, value) in members { if let text = value.stringValue { annotations[key] = text } }
-            return annotations
+            return object["metadata"]["annotations"].stringMap
         case 404:
             return nil
         default:
-            let message = (try? KubeJSON(parsing: response.body))?["message"]?.stringValue ?? response.text.prefix(200).description
+            let message = (try? JSON.parse(response.body))?["message"].string ?? response.text.prefix(200).description
             throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): HTTP \(response.status): \(message)")
         }
     }

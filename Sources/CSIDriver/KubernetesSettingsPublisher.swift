@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import HTTPTransport
+import JSONCore
 
 /// Publishes the driver's effective rule settings where `kubectl evssnap` reads them: as annotations of the
 /// driver's CSIDriver object (`RuleSettings.publishedAnnotations`, docs/rules.md "Settings"), with one JSON
@@ -19,7 +20,7 @@ public final class KubernetesSettingsPublisher: Sendable {
     /// at most `timeout` (at most 10 s). Throws when the object is missing, access is refused, or the wait runs out.
     public func publish(_ settings: RuleSettings, timeout: Duration = .seconds(10)) throws {
         let members = settings.publishedAnnotations.sorted { $0.key < $1.key }
-            .map { "\(KubeJSON.quote($0.key)):\(KubeJSON.quote($0.value))" }.joined(separator: ",")
+            .map { "\(JSON.quote($0.key)):\(JSON.quote($0.value))" }.joined(separator: ",")
         let body = Array("{\"metadata\":{\"annotations\":{\(members)}}}".utf8)
         guard KubernetesPVCAnnotations.isObjectName(settings.driverName) else {
             throw DriverError.invalidField(field: "--driver-name", reason: "\(settings.driverName) is not a Kubernetes object name")
@@ -34,7 +35,7 @@ public final class KubernetesSettingsPublisher: Sendable {
             throw DriverError.kubernetesUnavailable("publishing settings on CSIDriver \(settings.driverName): \(error)")
         }
         guard response.isSuccess else {
-            let message = (try? KubeJSON(parsing: response.body))?["message"]?.stringValue ?? String(response.text.prefix(200))
+            let message = (try? JSON.parse(response.body))?["message"].string ?? String(response.text.prefix(200))
             throw DriverError.kubernetesUnavailable(
                 "publishing settings on CSIDriver \(settings.driverName): HTTP \(response.status): \(message)")
         }
@@ -55,29 +56,5 @@ public enum DriverKubernetesAccess {
         if let kubeconfig { return try KubeAccess.kubeconfig(path: kubeconfig) }
         guard environment["KUBERNETES_SERVICE_HOST"] != nil else { return nil }
         return try KubeAccess.inCluster(environment: environment)
-    }
-}
-
-extension KubeJSON {
-    /// `text` as a JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,3 +1,4 @@
+import FileBytes
 import Glibc
 import NodeOps
 
@@ -66,7 +67,7 @@ enum StagedImage {
     private static func device(major: UInt32, minor: UInt32, describing: String? = nil) -> Found {
         let loopMajor: UInt32 = 7
         guard major == loopMajor,
-              let text = FileAccess.text("/sys/dev/block/\(major):\(minor)/loop/backing_file")
+              let text = FileBytes.text("/sys/dev/block/\(major):\(minor)/loop/backing_file")
         else { return .other(describing ?? "block device \(major):\(minor)") }
         var backing = String(text.drop { $0.isWhitespace })
         while let last = backing.last, last.isWhitespace { backing.removeLast() }

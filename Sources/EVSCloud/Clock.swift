@@ -23,7 +23,10 @@ public enum WallClock {
             + ":" + pad(c.second, 2) + "." + pad(fraction, 6) + "Z"
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction][Z|+00:00]` (UTC assumed without a zone) into seconds and nanoseconds.
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM|±HHMM]` (`T` or a space; UTC when no zone is written, as
+    /// EVS writes `created_at`) into seconds and nanoseconds since the epoch, UTC: `+08:00` is 8 hours ahead of UTC,
+    /// so 08:00+08:00 is 00:00Z. Nil for anything else: a missing or bad field, a day the month does not have, an
+    /// offset of 24 hours or more, trailing text. Digits of the fraction beyond nanoseconds are dropped.
     public static func parseISO8601(_ text: String) -> (seconds: Int64, nanos: Int32)? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
@@ -38,22 +41,47 @@ public enum WallClock {
         guard b.count >= 19, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 32, b[13] == 58, b[16] == 58,
               let year = num(0, 4), let month = num(5, 2), let day = num(8, 2), let hour = num(11, 2),
               let minute = num(14, 2), let second = num(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+              (1...12).contains(month), day >= 1, day <= daysIn(month, year), hour < 24, minute < 60, second < 61
+        else { return nil }
         var index = 19
         var nanos = 0
         if index < b.count, b[index] == 46 {
             index += 1
+            let digits = index
             var scale = 100_000_000
             while index < b.count, (48...57).contains(b[index]) {
                 nanos += Int(b[index] - 48) * scale
                 scale /= 10
                 index += 1
             }
+            guard index > digits else { return nil }
         }
-        let rest = String(decoding: b[index...], as: UTF8.self)
-        guard rest.isEmpty || rest == "Z" || rest == "+00:00" else { return nil }
+        var offset = 0
+        if index < b.count {
+            switch b[index] {
+            case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+                index += 1
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                let sign = b[index] == UInt8(ascii: "+") ? 1 : -1
+                let colon = index + 3 < b.count && b[index + 3] == 58
+                guard let h = num(index + 1, 2), let m = num(index + (colon ? 4 : 3), 2), h < 24, m < 60 else { return nil }
+                offset = sign * (h * 3600 + m * 60)
+                index += colon ? 6 : 5
+            default:
+                return nil
+            }
+        }
+        guard index == b.count else { return nil }
         let days = daysFromCivil(year, month, day)
-        return (Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second), Int32(nanos))
+        return (Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second - offset), Int32(nanos))
+    }
+
+    private static func daysIn(_ month: Int, _ year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     private static func pad(_ value: Int, _ width: Int) -> String {

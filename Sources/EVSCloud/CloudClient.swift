@@ -9,6 +9,7 @@
 // - Errors are parsed from the published bodies: EVS/ECS `{"error": {"message", "code"}}`, the API gateway's
 //   `{"error_msg", "error_code", "request_id"}`, Keystone's `{"error": {"code": 401, "message", "title"}}`.
 import Synchronization
+import JSONCore
 
 /// Everything the cloud backend needs to reach the APIs.
 public struct CloudConfiguration: Sendable {

@@ -12,6 +12,7 @@
 // docs/evs.md for the table). Idempotency after a crash: a disk or snapshot the driver makes carries its CSI name in
 // metadata (EVSMetadata.volumeName / .snapshotName); a repeated call looks for it first and never makes a second.
 // A create whose job fails leaves at most a disk in `error`, which the driver deletes before it reports the failure.
+import JSONCore
 import EVSSnapshotRules
 
 /// BlockStorageBackend over EVS + ECS.

@@ -1,6 +1,7 @@
 // How domain values are written to and read from EVS's published JSON (volume and snapshot objects, job objects),
 // and the metadata keys the driver sets on what it creates.
 import EVSSnapshotRules
+import JSONCore
 
 /// Metadata keys: EVS's own (`hw:passthrough`, `__system__encrypted`, `__system__cmkid`) and the driver's tags.
 public enum EVSMetadata {

@@ -1,4 +1,4 @@
-// SQLite metadata through GRDB: the schema, row <-> domain value mapping, and the queries the
+// SQLite metadata through SQLiteDB (a small wrapper with GRDB's names over SQLite's C API): the schema, row <-> domain value mapping, and the queries the
 // emulator runs. Every function takes a `Database` and runs inside the caller's transaction.
 //
 // Sort key: each table has `seq INTEGER PRIMARY KEY AUTOINCREMENT` (never reused), so listings are in
@@ -8,7 +8,7 @@ import EVSSnapshotRules
 import SQLiteDB
 
 enum MetadataStore {
-    /// The schema, as GRDB migrations (applied in order, each once).
+    /// The schema, as migrations (applied in order, each once).
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

@@ -9,6 +9,7 @@
 //
 // Hazards: raw descriptors, closed by a `defer` right after they are opened. A file is written under a
 // name unique to the writing process, then renamed into place, so a reader sees a whole id or none.
+import FileBytes
 import Glibc
 
 /// The nodes known to the emulator's state directory. Stateless: every call reads or writes the files.
@@ -91,20 +92,7 @@ public struct NodeRegistry: Sendable {
     }
 
     /// The content of a registry file (at most 4 KiB), or nil when it is missing.
-    private func content(of path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var count = 0
-        while count < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            count += n
-        }
-        return String(decoding: buffer[..<count], as: UTF8.self)
-    }
+    private func content(of path: String) -> String? { FileBytes.text(path, limit: 4096) }
 }
 
 extension EVSEmulator {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import KubeClient
 
 // Resource types (`ResourceType`: group, version, plural, kind, REST paths) are KubeClient's.
@@ -48,7 +49,7 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Builds the error from a response body (a Status object, or plain text such as `404 page not found`).
-    public init(code: Int, body: JSONValue?, text: String?) {
+    public init(code: Int, body: JSON?, text: String?) {
         self.code = code
         let reason = body?["reason"].string ?? ""
         self.reason = reason.isEmpty ? APIError.defaultReason(code) : reason
@@ -104,13 +105,13 @@ public protocol ClusterAPI: Sendable {
     func servedVersions(group: String) async throws -> [String]
 
     /// One object; throws `APIError` NotFound when it does not exist.
-    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSON
 
     /// All objects of a type (namespace nil: every namespace or cluster-scoped), following list continuations.
-    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue]
+    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSON]
 
     /// Creates an object; with `.server` dry run nothing is persisted. Returns the object as stored.
-    func create(_ type: ResourceType, namespace: String?, object: JSONValue, dryRun: DryRun) async throws -> JSONValue
+    func create(_ type: ResourceType, namespace: String?, object: JSON, dryRun: DryRun) async throws -> JSON
 
     /// Deletes an object. Deleting an object that is gone throws NotFound (the caller decides).
     func delete(_ type: ResourceType, namespace: String?, name: String) async throws
@@ -118,7 +119,7 @@ public protocol ClusterAPI: Sendable {
 
 extension ClusterAPI {
     /// The object, or nil when it does not exist.
-    public func getIfExists(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue? {
+    public func getIfExists(_ type: ResourceType, namespace: String?, name: String) async throws -> JSON? {
         do { return try await get(type, namespace: namespace, name: name) } catch let e as APIError where e.isNotFound { return nil }
     }
 }

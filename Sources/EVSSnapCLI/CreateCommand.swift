@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONCore
 import KubeClient
 
 /// `kubectl evssnap create PVC`: preflight R1-R5 and R14, then create the VolumeSnapshot.
@@ -71,7 +72,7 @@ struct CreateCommand: EVSSnapCommand {
         for outcome in target.outcomes { try outcome.enforce(env.console) }
 
         let vsType = try await session.volumeSnapshots()
-        let object: JSONValue = [
+        let object: JSON = [
             "apiVersion": .string(vsType.groupVersion),
             "kind": "VolumeSnapshot",
             "metadata": ["name": .string(snapName), "namespace": .string(session.namespace)],
@@ -80,7 +81,7 @@ struct CreateCommand: EVSSnapCommand {
                 "volumeSnapshotClassName": .string(snapshotClass ?? Rules.settings.defaultSnapshotClass),
             ],
         ]
-        let created: JSONValue
+        let created: JSON
         if dryRun == .client {
             created = object
         } else {

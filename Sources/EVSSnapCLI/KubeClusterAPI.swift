@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import KubeClient
 
 /// `ClusterAPI` over the shared `KubeClient` (kubeconfig, TLS, auth, `-v` logging and Warning headers are its job).
@@ -20,8 +21,8 @@ struct KubeClusterAPI: ClusterAPI {
         }
     }
 
-    private func parse(_ data: Data) throws -> JSONValue {
-        do { return try JSONValue.parseAPIObject(data) } catch {
+    private func parse(_ data: Data) throws -> JSON {
+        do { return try JSON.parse(data, skippingKeys: ["managedFields"]) } catch {
             throw CLIError.runtime("the server sent a body that is not JSON (\(data.count) bytes)")
         }
     }
@@ -42,7 +43,7 @@ struct KubeClusterAPI: ClusterAPI {
         return versions
     }
 
-    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue {
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSON {
         let r = try await call {
             try await client.send(method: "GET", path: type.path(namespace: namespace, name: name),
                                   resource: type.qualifiedName, name: name)
@@ -50,8 +51,8 @@ struct KubeClusterAPI: ClusterAPI {
         return try parse(r.body)
     }
 
-    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue] {
-        var items: [JSONValue] = []
+    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSON] {
+        var items: [JSON] = []
         var token: String?
         repeat {
             var query = [URLQueryItem(name: "limit", value: String(pageSize))]
@@ -64,16 +65,16 @@ struct KubeClusterAPI: ClusterAPI {
                 }
             }
             let page = try await Profile.step("parse \(r.body.count) bytes") { try parse(r.body) }
-            items += page["items"].array
+            items += page["items"].elements
             token = page["metadata"]["continue"].string.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil
         return items
     }
 
-    func create(_ type: ResourceType, namespace: String?, object: JSONValue, dryRun: DryRun) async throws -> JSONValue {
+    func create(_ type: ResourceType, namespace: String?, object: JSON, dryRun: DryRun) async throws -> JSON {
         var query: [URLQueryItem] = []
         if dryRun == .server { query.append(URLQueryItem(name: "dryRun", value: "All")) }
-        let body = Data(object.compactJSON().utf8)
+        let body = Data(object.description.utf8)
         let r = try await call {
             try await client.send(method: "POST", path: type.path(namespace: namespace), query: query, body: body,
                                   resource: type.qualifiedName, name: object["metadata"]["name"].string)

@@ -1,11 +1,12 @@
 import Foundation
+import JSONCore
 
 /// Read-only typed views over the few fields the plugin uses. Each keeps the raw object for `-o yaml|json`.
 
 /// Common metadata accessors.
 public protocol KubeObjectView: Sendable {
     /// The object as the server sent it.
-    var raw: JSONValue { get }
+    var raw: JSON { get }
 }
 
 extension KubeObjectView {
@@ -19,8 +20,8 @@ extension KubeObjectView {
 
 /// A PersistentVolumeClaim.
 public struct PVC: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     /// `status.phase`: Pending, Bound, Lost.
     public var phase: String { raw["status"]["phase"].string ?? "Pending" }
     /// `spec.volumeName`: the bound PV.
@@ -34,7 +35,7 @@ public struct PVC: KubeObjectView {
     /// `status.capacity.storage`.
     public var capacity: String? { raw["status"]["capacity"]["storage"].string }
     /// `spec.accessModes`.
-    public var accessModes: [String] { raw["spec"]["accessModes"].array.compactMap(\.string) }
+    public var accessModes: [String] { raw["spec"]["accessModes"].elements.compactMap(\.string) }
     /// The provisioner the PV controller (or the provisioner itself) wrote on the PVC, and the annotation key.
     public var provisionerAnnotation: (key: String, value: String)? {
         for key in PVC.provisionerKeys { if let v = annotations[key], !v.isEmpty { return (key, v) } }
@@ -52,8 +53,8 @@ public struct PVC: KubeObjectView {
 
 /// A PersistentVolume.
 public struct PV: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     /// `spec.csi.driver`: the authority on whether this is an Everest disk (R3).
     public var csiDriver: String? { raw["spec"]["csi"]["driver"].string }
     /// `spec.csi.volumeHandle`: the EVS disk id.
@@ -69,7 +70,7 @@ public struct PV: KubeObjectView {
     /// `status.phase`.
     public var phase: String { raw["status"]["phase"].string ?? "" }
     /// `spec.accessModes`.
-    public var accessModes: [String] { raw["spec"]["accessModes"].array.compactMap(\.string) }
+    public var accessModes: [String] { raw["spec"]["accessModes"].elements.compactMap(\.string) }
     /// Whether the PV is a FlexVolume (old, not CSI: R3).
     public var isFlexVolume: Bool { !raw["spec"]["flexVolume"].isNull }
     /// The FlexVolume driver, if any.
@@ -77,9 +78,9 @@ public struct PV: KubeObjectView {
     /// Values of a node-affinity match expression key (topology), in order of appearance.
     public func nodeAffinityValues(key: String) -> [String] {
         var values: [String] = []
-        for term in raw["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"].array {
-            for expr in term["matchExpressions"].array where expr["key"].string == key {
-                values += expr["values"].array.compactMap(\.string)
+        for term in raw["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"].elements {
+            for expr in term["matchExpressions"].elements where expr["key"].string == key {
+                values += expr["values"].elements.compactMap(\.string)
             }
         }
         return values
@@ -88,8 +89,8 @@ public struct PV: KubeObjectView {
 
 /// A VolumeSnapshot.
 public struct VolumeSnapshot: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     /// `spec.source.persistentVolumeClaimName`.
     public var sourcePVC: String? { raw["spec"]["source"]["persistentVolumeClaimName"].string }
     /// `spec.source.volumeSnapshotContentName` (pre-provisioned snapshots).
@@ -112,8 +113,8 @@ public struct VolumeSnapshot: KubeObjectView {
 
 /// A VolumeSnapshotContent.
 public struct VolumeSnapshotContent: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     /// `spec.driver`.
     public var driver: String? { raw["spec"]["driver"].string }
     /// `spec.source.volumeHandle`: the disk the snapshot was taken of.
@@ -132,35 +133,35 @@ public struct VolumeSnapshotContent: KubeObjectView {
     /// `status.readyToUse`.
     public var readyToUse: Bool { raw["status"]["readyToUse"].bool ?? false }
     /// `status.restoreSize` in bytes.
-    public var restoreSizeBytes: Int64? { raw["status"]["restoreSize"].int }
+    public var restoreSizeBytes: Int64? { raw["status"]["restoreSize"].int64 }
     /// `status.error.message`.
     public var errorMessage: String? { raw["status"]["error"]["message"].string }
 }
 
 /// A StorageClass.
 public struct StorageClass: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     public var provisioner: String { raw["provisioner"].string ?? "" }
     public var parameters: [String: String] { raw["parameters"].stringMap }
 }
 
 /// A VolumeSnapshotClass.
 public struct VolumeSnapshotClass: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     public var driver: String { raw["driver"].string ?? "" }
     public var deletionPolicy: String { raw["deletionPolicy"].string ?? "" }
 }
 
 /// A core/v1 Event.
 public struct KubeEvent: KubeObjectView {
-    public var raw: JSONValue
-    public init(_ raw: JSONValue) { self.raw = raw }
+    public var raw: JSON
+    public init(_ raw: JSON) { self.raw = raw }
     public var type: String { raw["type"].string ?? "" }
     public var reason: String { raw["reason"].string ?? "" }
     public var message: String { raw["message"].string ?? "" }
-    public var count: Int64 { raw["count"].int ?? 1 }
+    public var count: Int64 { raw["count"].int64 ?? 1 }
     public var source: String {
         raw["source"]["component"].string ?? raw["reportingComponent"].string ?? ""
     }

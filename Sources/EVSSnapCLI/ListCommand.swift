@@ -55,7 +55,7 @@ struct ListCommand: EVSSnapCommand {
             return
         }
         switch output {
-        case .json: env.console.out.write(ObjectPrinter.list(snapshots.map(\.raw)).prettyJSON() + "\n")
+        case .json: env.console.out.write(ObjectPrinter.list(snapshots.map(\.raw)).prettyPrinted() + "\n")
         case .yaml: env.console.out.write(ObjectPrinter.list(snapshots.map(\.raw)).yaml())
         case .name:
             for s in snapshots { env.console.print(ObjectPrinter.name(vsType, s.name)) }

@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import JSONCore
 import KubeClient
 
 /// The result of one rule check, for `check` to print and for the other commands to enforce.
@@ -141,7 +142,7 @@ struct Preflight {
         // R5: the disk's snapshots; from the VolumeSnapshotContents of its volumeHandle, else from the
         // VolumeSnapshots of the PVC in its namespace.
         let handle = pv?.volumeHandle
-        let contents: ClusterRead<[JSONValue]>
+        let contents: ClusterRead<[JSON]>
         if handle == nil {
             contents = .forbidden(pvRead.refusal ?? "no volumeHandle")
         } else {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import KubeClient
 
 /// A kubectl-style table: upper-case headers, columns left-aligned and separated by three spaces.
@@ -50,16 +51,16 @@ enum ObjectPrinter {
     }
 
     /// One object in the requested format; nil format = the `created` line.
-    static func render(_ object: JSONValue, type: ResourceType, format: WriteOutputFormat) -> String {
+    static func render(_ object: JSON, type: ResourceType, format: WriteOutputFormat) -> String {
         switch format {
         case .yaml: return object.yaml()
-        case .json: return object.prettyJSON() + "\n"
+        case .json: return object.prettyPrinted() + "\n"
         case .name: return name(type, object["metadata"]["name"].string ?? "") + "\n"
         }
     }
 
     /// A `kind: List` wrapper, as `kubectl get -o yaml|json` prints several objects.
-    static func list(_ items: [JSONValue]) -> JSONValue {
+    static func list(_ items: [JSON]) -> JSON {
         ["apiVersion": "v1", "kind": "List", "items": .array(items), "metadata": ["resourceVersion": ""]]
     }
 }

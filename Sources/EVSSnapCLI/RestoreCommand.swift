@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONCore
 import KubeClient
 
 /// `kubectl evssnap restore SNAPSHOT --to NEW-PVC`: build the R10 PVC and refuse R7, R8, R9, R11 first.
@@ -73,7 +74,7 @@ struct RestoreCommand: EVSSnapCommand {
     func execute(in env: CommandEnvironment) async throws {
         let session = try await Session.open(kube, env: env)
         try await session.loadDriverSettings()
-        let object: JSONValue
+        let object: JSON
         let ns: String
         let name: String
         if let filename {
@@ -111,7 +112,7 @@ struct RestoreCommand: EVSSnapCommand {
             object = plan.pvc
         }
 
-        let created: JSONValue
+        let created: JSON
         if dryRun == .client {
             created = object
         } else {

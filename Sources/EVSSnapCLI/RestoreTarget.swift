@@ -1,10 +1,11 @@
 import EVSSnapshotRules
 import Foundation
+import JSONCore
 import Yams
 
 /// A Kubernetes object read from a file (`-f FILE`, `-` for stdin), in YAML or JSON, as kubectl accepts it.
 enum ManifestFile {
-    static func read(_ path: String) throws -> JSONValue {
+    static func read(_ path: String) throws -> JSON {
         let text: String
         if path == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -22,25 +23,25 @@ enum ManifestFile {
         } catch {
             throw CLIError.runtime("error parsing \(path): \(error)")
         }
-        guard documents.count == 1, let object = JSONValue(yaml: documents[0]), object["kind"].string != nil else {
+        guard documents.count == 1, let object = JSON(yaml: documents[0]), object["kind"].string != nil else {
             throw CLIError.runtime("\(path) must hold one Kubernetes object (found \(documents.count) documents)")
         }
         return object
     }
 }
 
-extension JSONValue {
+extension JSON {
     /// A value from Yams' `Any` tree; YAML scalars keep their written form where Kubernetes reads a string.
     init?(yaml: Any) {
         switch yaml {
         case let s as String: self = .string(s)
         case let b as Bool: self = .bool(b)
         case let i as Int: self = .int(Int64(i))
-        case let d as Double: self = .double(d)
-        case let a as [Any]: self = .array(a.compactMap { JSONValue(yaml: $0) })
+        case let d as Double: self = .number(d)
+        case let a as [Any]: self = .array(a.compactMap { JSON(yaml: $0) })
         case let m as [AnyHashable: Any]:
-            var o: [String: JSONValue] = [:]
-            for (k, v) in m { if let key = k.base as? String ?? (k.base as? CustomStringConvertible)?.description { o[key] = JSONValue(yaml: v) ?? .null } }
+            var o: [String: JSON] = [:]
+            for (k, v) in m { if let key = k.base as? String ?? (k.base as? CustomStringConvertible)?.description { o[key] = JSON(yaml: v) ?? .null } }
             self = .object(o)
         case is NSNull: self = .null
         default: return nil
@@ -52,7 +53,7 @@ extension JSONValue {
         switch self {
         case .string(let s): return s
         case .int(let i): return String(i)
-        case .double(let d): return JSONValue.formatDouble(d)
+        case .number(let d): return JSON.number(d).description
         case .bool(let b): return String(b)
         default: return nil
         }
@@ -63,7 +64,7 @@ extension JSONValue {
 /// the PVC `restore` builds itself, against the snapshot its dataSource names.
 enum RestoreTarget {
     /// The R10 fields of a PVC object.
-    static func shape(_ pvc: JSONValue, namespace: String) -> RestorePVCShape {
+    static func shape(_ pvc: JSON, namespace: String) -> RestorePVCShape {
         let spec = pvc["spec"]
         let ds = spec["dataSource"].isNull ? spec["dataSourceRef"] : spec["dataSource"]
         return RestorePVCShape(
@@ -72,7 +73,7 @@ enum RestoreTarget {
             storageClassName: spec["storageClassName"].string ?? pvc["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"].string,
             annotations: pvc["metadata"]["annotations"].stringMap,
             labels: pvc["metadata"]["labels"].stringMap,
-            accessModes: spec["accessModes"].array.compactMap(\.string),
+            accessModes: spec["accessModes"].elements.compactMap(\.string),
             storage: spec["resources"]["requests"]["storage"].scalarText ?? "",
             dataSource: ds.isNull ? nil : .init(kind: ds["kind"].string ?? "", apiGroup: ds["apiGroup"].string, name: ds["name"].string ?? ""))
     }
@@ -81,12 +82,12 @@ enum RestoreTarget {
         var outcomes: [RuleOutcome] = []
         var warnings: [String] = []
         /// The PVC as it would be created (the file's object, with the namespace in effect).
-        var object: JSONValue
+        var object: JSON
         var namespace: String
     }
 
     /// Checks `object` (a PersistentVolumeClaim) as a restore of the VolumeSnapshot its dataSource names.
-    static func check(_ object: JSONValue, session: Session) async throws -> Result {
+    static func check(_ object: JSON, session: Session) async throws -> Result {
         guard object["kind"].string == "PersistentVolumeClaim" else {
             throw CLIError.runtime("the object is a \(object["kind"].string ?? "<no kind>"), not a PersistentVolumeClaim")
         }

@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import JSONCore
 import Synchronization
 
 /// The plugin's adapter to the shared domain module `EVSSnapshotRules`: it turns Kubernetes objects into the
@@ -248,9 +249,9 @@ extension Rules {
     /// Zones a StorageClass's `allowedTopologies` permit (empty = no requirement), for R9.
     static func allowedZones(_ sc: StorageClass) -> [String] {
         var zones: [String] = []
-        for term in sc.raw["allowedTopologies"].array {
-            for expr in term["matchLabelExpressions"].array where (expr["key"].string ?? "").hasSuffix("zone") {
-                zones += expr["values"].array.compactMap(\.string)
+        for term in sc.raw["allowedTopologies"].elements {
+            for expr in term["matchLabelExpressions"].elements where (expr["key"].string ?? "").hasSuffix("zone") {
+                zones += expr["values"].elements.compactMap(\.string)
             }
         }
         return zones
@@ -259,7 +260,7 @@ extension Rules {
     /// The restore PVC of R10 for `snapshot`, with the outcomes of R10, R12, R8 and R9.
     static func restorePlan(name: String, namespace: String, volumeSnapshot: String, snapshot: Snapshot,
                             storageClassName: String, storageClass: ClusterRead<StorageClass?>,
-                            sourceUnknown: [String] = []) -> (pvc: JSONValue, outcomes: [RuleOutcome]) {
+                            sourceUnknown: [String] = []) -> (pvc: JSON, outcomes: [RuleOutcome]) {
         let shape = EverestRules.restorePVC(name: name, namespace: namespace, volumeSnapshotName: volumeSnapshot,
                                             snapshot: snapshot, storageClassName: storageClassName, settings: settings)
         let outcomes = restoreChecks(shape, volumeSnapshot: volumeSnapshot, snapshot: snapshot, storageClass: storageClass,
@@ -347,18 +348,18 @@ extension Rules {
     }
 
     /// The PVC object for a shape; empty labels (source topology unknown) are left out.
-    static func pvcObject(_ shape: RestorePVCShape) -> JSONValue {
-        var metadata: JSONValue = ["name": .string(shape.name), "namespace": .string(shape.namespace)]
+    static func pvcObject(_ shape: RestorePVCShape) -> JSON {
+        var metadata: JSON = ["name": .string(shape.name), "namespace": .string(shape.namespace)]
         let labels = shape.labels.filter { !$0.value.isEmpty }
         if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues { .string($0) }) }
         if !shape.annotations.isEmpty { metadata["annotations"] = .object(shape.annotations.mapValues { .string($0) }) }
-        var spec: JSONValue = [
+        var spec: JSON = [
             "accessModes": .array(shape.accessModes.map { .string($0) }),
             "resources": ["requests": ["storage": .string(shape.storage)]],
         ]
         if let sc = shape.storageClassName { spec["storageClassName"] = .string(sc) }
         if let ds = shape.dataSource {
-            var d: JSONValue = ["kind": .string(ds.kind), "name": .string(ds.name)]
+            var d: JSON = ["kind": .string(ds.kind), "name": .string(ds.name)]
             if let g = ds.apiGroup { d["apiGroup"] = .string(g) }
             spec["dataSource"] = d
         }

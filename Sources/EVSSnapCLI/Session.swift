@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import JSONCore
 import KubeClient
 
 /// One command's view of the cluster: the connection, the namespace in effect and the snapshot API
@@ -43,7 +44,7 @@ final class Session {
     /// Lists VolumeSnapshots (namespace nil: all namespaces) with the first version of R2's preference (v1,
     /// served by every external-snapshotter since 6.0) straight away, without a discovery round trip first;
     /// when the server does not serve it (404 on the collection), discovery picks the version or refuses (R2).
-    func listVolumeSnapshots(namespace: String?) async throws -> (type: ResourceType, items: [JSONValue]) {
+    func listVolumeSnapshots(namespace: String?) async throws -> (type: ResourceType, items: [JSON]) {
         if snapshotVersionCache == nil, let preferred = EverestNames.snapshotVersions.first {
             let type = ResourceType.volumeSnapshots.withVersion(preferred)
             do {
@@ -64,10 +65,10 @@ final class Session {
 
     // MARK: The driver's rule settings
 
-    private var csiDriverRead: ClusterRead<JSONValue?>?
+    private var csiDriverRead: ClusterRead<JSON?>?
 
     /// The driver's CSIDriver object (R2; it carries the published settings), read once.
-    func csiDriver() async throws -> ClusterRead<JSONValue?> {
+    func csiDriver() async throws -> ClusterRead<JSON?> {
         if let r = csiDriverRead { return r }
         let r = try await clusterGet(.csiDrivers, name: Rules.settings.driverName)
         csiDriverRead = r
@@ -108,12 +109,12 @@ final class Session {
     }
 
     /// A cluster-scoped object, nil when it does not exist, or the refusal.
-    func clusterGet(_ type: ResourceType, name: String) async throws -> ClusterRead<JSONValue?> {
+    func clusterGet(_ type: ResourceType, name: String) async throws -> ClusterRead<JSON?> {
         try await clusterRead("get", type) { try await api.getIfExists(type, namespace: nil, name: name) }
     }
 
     /// Every object of a cluster-scoped type (or of a namespaced type in all namespaces), or the refusal.
-    func clusterList(_ type: ResourceType) async throws -> ClusterRead<[JSONValue]> {
+    func clusterList(_ type: ResourceType) async throws -> ClusterRead<[JSON]> {
         try await clusterRead("list", type) { try await api.list(type, namespace: nil, fieldSelector: nil) }
     }
 

@@ -60,7 +60,7 @@ enum DiskFacts {
         case "Pending": return .creating
         default: break
         }
-        let conditions = pvc?.raw["status"]["conditions"].array.compactMap { $0["type"].string } ?? []
+        let conditions = pvc?.raw["status"]["conditions"].elements.compactMap { $0["type"].string } ?? []
         if conditions.contains("Resizing") || conditions.contains("FileSystemResizePending") || conditions.contains("ControllerResizeInProgress") {
             return .extending
         }

@@ -1,14 +1,15 @@
+import JSONCore
 /// YAML output in the block style of `kubectl get -o yaml`: keys sorted, list items not indented
 /// below their key, strings quoted only when they would otherwise read as another type.
-extension JSONValue {
+extension JSON {
     /// The value as a YAML document (no leading `---`), ending with a newline.
     public func yaml() -> String {
         var out = ""
         switch self {
         case .object(let o) where !o.isEmpty:
-            JSONValue.writeMapping(o, into: &out, level: 0)
+            JSON.writeMapping(o, into: &out, level: 0)
         case .array(let a) where !a.isEmpty:
-            JSONValue.writeSequence(a, into: &out, level: 0)
+            JSON.writeSequence(a, into: &out, level: 0)
         default:
             out += scalarYAML() + "\n"
         }
@@ -17,7 +18,7 @@ extension JSONValue {
 
     private static func pad(_ level: Int) -> String { String(repeating: "  ", count: level) }
 
-    private static func writeMapping(_ o: [String: JSONValue], into out: inout String, level: Int, firstInline: Bool = false) {
+    private static func writeMapping(_ o: [String: JSON], into out: inout String, level: Int, firstInline: Bool = false) {
         for (n, k) in o.keys.sorted().enumerated() {
             let v = o[k]!
             let prefix = (n == 0 && firstInline) ? "" : pad(level)
@@ -35,7 +36,7 @@ extension JSONValue {
         }
     }
 
-    private static func writeSequence(_ a: [JSONValue], into out: inout String, level: Int) {
+    private static func writeSequence(_ a: [JSON], into out: inout String, level: Int) {
         for v in a {
             out += pad(level) + "- "
             switch v {
@@ -55,8 +56,8 @@ extension JSONValue {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
-        case .double(let d): return JSONValue.formatDouble(d)
-        case .string(let s): return JSONValue.yamlScalarString(s)
+        case .number(let d): return JSON.number(d).description
+        case .string(let s): return JSON.yamlScalarString(s)
         case .array: return "[]"
         case .object: return "{}"
         }
@@ -65,7 +66,7 @@ extension JSONValue {
     /// A string as a YAML scalar: plain when unambiguous, 'single-quoted' when it would read as
     /// a number, boolean or null or contains YAML syntax, "double-quoted" when it has control characters.
     static func yamlScalarString(_ s: String) -> String {
-        if s.unicodeScalars.contains(where: { $0.value < 0x20 }) { return quoteJSON(s) }
+        if s.unicodeScalars.contains(where: { $0.value < 0x20 }) { return JSON.quote(s) }
         if needsQuotes(s) { return "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
         return s
     }

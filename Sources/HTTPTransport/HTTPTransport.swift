@@ -1,5 +1,6 @@
 // HTTPTransport: HTTP/1.1 and HTTPS for the driver, over libcurl loaded on first use (see CCurlShim). Foundation-free.
 internal import CCurlShim
+import FileBytes
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -255,8 +256,9 @@ final class TokenSource: Sendable {
             return entry.token
         }
         guard let path else { return "" }
-        guard let bytes = readWholeFile(path) else {
-            throw .invalidRequest("cannot read the bearer token file \(path)")
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(path) } catch {
+            throw .invalidRequest("cannot read the bearer token file \(path) (\(error.reason))")
         }
         var token = Substring(String(decoding: bytes, as: UTF8.self))
         while let last = token.last, last.isWhitespace { token = token.dropLast() }
@@ -264,24 +266,6 @@ final class TokenSource: Sendable {
         let value = String(token)
         cached.withLock { $0 = (value, now) }
         return value
-    }
-}
-
-/// The bytes of a small file, or nil if it cannot be read. Foundation-free.
-func readWholeFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { return nil }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if n == 0 { return result }
-        result.append(contentsOf: chunk[0..<n])
     }
 }
 

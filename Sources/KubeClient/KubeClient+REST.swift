@@ -1,5 +1,6 @@
 // REST verbs: get, list, listAll, create, delete.
 import Foundation
+import JSONCore
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
@@ -66,10 +67,10 @@ extension KubeClient {
     /// DELETE one object. Returns the answer body (the object with deletionTimestamp, or a Success Status) as JSON.
     @discardableResult
     public func delete(_ resource: ResourceType, name: String, namespace: String? = nil,
-                       options: DeleteOptions = DeleteOptions()) async throws -> KubeResult<JSONValue> {
+                       options: DeleteOptions = DeleteOptions()) async throws -> KubeResult<JSON> {
         let r = try await send(method: "DELETE", path: resource.path(namespace: namespaceFor(resource, namespace), name: name),
                                query: options.queryItems, resource: resource.qualifiedName, name: name)
-        let v = (try? JSONDecoder().decode(JSONValue.self, from: r.body)) ?? .null
+        let v = (try? JSONDecoder().decode(JSON.self, from: r.body)) ?? .null
         return KubeResult(object: v, warnings: r.warnings)
     }
 }

@@ -1,3 +1,4 @@
+import JSONCore
 import EVSSnapshotRules
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 // Test support: starts Tests/fake-evs/fake_evs.py (HTTPS on loopback, its own CA) and talks to it with the real
 // `curl` program, so the EVS client is exercised over real TLS without the driver's libcurl transport.
 import EVSCloud
+import JSONCore
 import EVSSnapshotRules
 import Foundation
 

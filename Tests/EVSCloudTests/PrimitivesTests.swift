@@ -1,4 +1,5 @@
 import Testing
+import JSONCore
 @testable import EVSCloud
 
 @Suite("SHA-256 and HMAC-SHA256")
@@ -177,5 +178,34 @@ struct ClockTests {
         #expect(ServiceEndpoint("ftp://x") == nil)
         #expect(ServiceEndpoint("https://x:0") == nil)
         #expect(ServiceEndpoint("https://") == nil)
+    }
+}
+
+@Suite("ISO 8601 with offsets")
+struct ISO8601OffsetTests {
+    /// 2016-02-04T01:43:37.445Z written with other offsets: each is the same instant.
+    static let sameInstant = ["2016-02-04T01:43:37.445Z", "2016-02-04T01:43:37.445z", "2016-02-04T09:43:37.445+08:00",
+                              "2016-02-03T20:13:37.445-05:30", "2016-02-04T01:43:37.445+00:00", "2016-02-04T07:28:37.445+0545",
+                              "2016-02-04 01:43:37.445", "2016-02-04T01:43:37.445000000Z", "2016-02-04T02:43:37.4450000009+01:00"]
+
+    @Test("an offset is subtracted: +08:00 is ahead of UTC, -05:30 behind", arguments: sameInstant)
+    func offsets(text: String) throws {
+        let parsed = try #require(WallClock.parseISO8601(text))
+        #expect(parsed.seconds == 1_454_550_217 && parsed.nanos == 445_000_000)
+    }
+
+    static let refused = ["2016-02-30T00:00:00Z", "2015-02-29T00:00:00Z", "2016-02-04T01:43:37+24:00", "2016-02-04T01:43:37+08",
+                          "2016-02-04T01:43:37.Z", "2016-02-04T01:43:37Z junk", "2016-02-04T01:43:37+08:00:00",
+                          "2016-02-04T01:43:37 +08:00", "2016-02-04T01:60:00Z", ""]
+
+    @Test("anything else is nil, never a silent epoch 0", arguments: refused)
+    func refuses(text: String) {
+        #expect(WallClock.parseISO8601(text) == nil)
+    }
+
+    @Test("a leap day and the day before the epoch")
+    func edges() {
+        #expect(WallClock.parseISO8601("2000-02-29T00:00:00Z")?.seconds == 951_782_400)
+        #expect(WallClock.parseISO8601("1970-01-01T07:59:59+08:00")?.seconds == -1)
     }
 }

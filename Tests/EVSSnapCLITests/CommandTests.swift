@@ -1,5 +1,6 @@
 import EVSSnapCLI
 import Foundation
+import JSONCore
 import Testing
 import struct KubeClient.ResourceType
 
@@ -47,7 +48,7 @@ struct CreateTests {
 
             """)
         let json = await evssnap(["create", "data-ssd", "--name", "s2", "--dry-run=client", "-o", "json"], cluster: cluster)
-        #expect(try JSONValue.parse(json.out)["metadata"]["name"].string == "s2")
+        #expect(try JSON.parse(json.out)["metadata"]["name"].string == "s2")
         #expect(json.out.hasPrefix("{\n    \"apiVersion\": \"snapshot.storage.k8s.io/v1\",\n"))
     }
 
@@ -157,9 +158,9 @@ struct ListTests {
 
             """)
         let json = await evssnap(["list", "-o", "json"], cluster: Self.cluster())
-        let list = try? JSONValue.parse(json.out)
+        let list = try? JSON.parse(json.out)
         #expect(list?["kind"].string == "List")
-        #expect(list?["items"].array.map { $0["metadata"]["name"].string ?? "" } == ["snap-1", "snap-2", "snap-static"])
+        #expect(list?["items"].elements.map { $0["metadata"]["name"].string ?? "" } == ["snap-1", "snap-2", "snap-static"])
         let yaml = await evssnap(["list", "snap-1", "-o", "yaml"], cluster: Self.cluster())
         #expect(yaml.out.hasPrefix("apiVersion: v1\nitems: []\nkind: List\n"))
     }

@@ -1,5 +1,6 @@
 import EVSSnapCLI
 import Foundation
+import JSONCore
 import Synchronization
 import struct KubeClient.ResourceType
 
@@ -9,7 +10,7 @@ final class InMemoryCluster: ClusterAPI {
     struct Key: Hashable { var plural: String; var namespace: String; var name: String }
     struct Write: Equatable { var verb: String; var plural: String; var name: String; var dryRun: DryRun }
     struct State {
-        var objects: [Key: JSONValue] = [:]
+        var objects: [Key: JSON] = [:]
         var writes: [Write] = []
         var version = ServerVersion(gitVersion: "v1.36.2", major: "1", minor: "36")
         var served: [String: [String]] = ["snapshot.storage.k8s.io": ["v1"]]
@@ -21,7 +22,7 @@ final class InMemoryCluster: ClusterAPI {
     /// Called after each GET of a named object, with the number of GETs of it so far (to script --wait).
     let afterGet: Mutex<(@Sendable (InMemoryCluster, String, Int) -> Void)?> = Mutex(nil)
 
-    func put(_ type: ResourceType, _ object: JSONValue) {
+    func put(_ type: ResourceType, _ object: JSON) {
         let key = Key(plural: type.plural, namespace: type.namespaced ? (object["metadata"]["namespace"].string ?? "") : "",
                       name: object["metadata"]["name"].string ?? "")
         state.withLock { $0.objects[key] = object }
@@ -31,7 +32,7 @@ final class InMemoryCluster: ClusterAPI {
         state.withLock { _ = $0.objects.removeValue(forKey: Key(plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)) }
     }
 
-    func object(_ type: ResourceType, namespace: String?, name: String) -> JSONValue? {
+    func object(_ type: ResourceType, namespace: String?, name: String) -> JSON? {
         state.withLock { $0.objects[Key(plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)] }
     }
 
@@ -48,10 +49,10 @@ final class InMemoryCluster: ClusterAPI {
 
     func servedVersions(group: String) async throws -> [String] { state.withLock { $0.served[group] ?? [] } }
 
-    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSONValue {
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> JSON {
         try check(type.plural)
         let key = Key(plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)
-        let (found, count) = state.withLock { s -> (JSONValue?, Int) in
+        let (found, count) = state.withLock { s -> (JSON?, Int) in
             s.gets[type.plural + "/" + name, default: 0] += 1
             return (s.objects[key], s.gets[type.plural + "/" + name]!)
         }
@@ -60,7 +61,7 @@ final class InMemoryCluster: ClusterAPI {
         return found
     }
 
-    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSONValue] {
+    func list(_ type: ResourceType, namespace: String?, fieldSelector: String?) async throws -> [JSON] {
         try check(type.plural)
         // The real server's answer for a collection of a group/version it does not serve.
         if type.group == "snapshot.storage.k8s.io", !(state.withLock { $0.served[type.group] ?? [] }).contains(type.version) {
@@ -79,7 +80,7 @@ final class InMemoryCluster: ClusterAPI {
         return items
     }
 
-    func create(_ type: ResourceType, namespace: String?, object: JSONValue, dryRun: DryRun) async throws -> JSONValue {
+    func create(_ type: ResourceType, namespace: String?, object: JSON, dryRun: DryRun) async throws -> JSON {
         try check(type.plural)
         let name = object["metadata"]["name"].string ?? ""
         var stored = object

@@ -1,11 +1,12 @@
 import EVSSnapCLI
+import JSONCore
 import Testing
 
 @Test("YAML in kubectl's style: sorted keys, unindented lists, quoted ambiguous strings")
 func yamlStyle() {
-    let v: JSONValue = [
-        "b": ["x": "10", "y": "true", "z": "", "w": "a: b", "n": 3, "f": false, "e": [:] as JSONValue, "l": [] as JSONValue],
-        "a": ["one", ["k": "v", "j": "w"] as JSONValue],
+    let v: JSON = [
+        "b": ["x": "10", "y": "true", "z": "", "w": "a: b", "n": 3, "f": false, "e": [:] as JSON, "l": [] as JSON],
+        "a": ["one", ["k": "v", "j": "w"] as JSON],
         "c": .null,
     ]
     #expect(v.yaml() == """
@@ -30,15 +31,15 @@ func yamlStyle() {
 @Test("JSON round trip keeps every type; pretty output is indented by four spaces")
 func jsonRoundTrip() throws {
     let text = #"{"a":1,"b":1.5,"c":"x\"y\n","d":[true,null],"e":{}}"#
-    let v = try JSONValue.parse(text)
+    let v = try JSON.parse(text)
     #expect(v["a"] == .int(1))
-    #expect(v["b"] == .double(1.5))
+    #expect(v["b"] == .number(1.5))
     #expect(v["c"].string == "x\"y\n")
     #expect(v["d"] == [true, nil])
-    #expect(try JSONValue.parse(v.compactJSON()) == v)
-    #expect(try JSONValue.parse(v.prettyJSON()) == v)
-    let nested: JSONValue = ["k": [1]]
-    #expect(nested.prettyJSON() == "{\n    \"k\": [\n        1\n    ]\n}")
+    #expect(try JSON.parse(v.description) == v)
+    #expect(try JSON.parse(v.prettyPrinted()) == v)
+    let nested: JSON = ["k": [1]]
+    #expect(nested.prettyPrinted() == "{\n    \"k\": [\n        1\n    ]\n}")
 }
 
 @Test("table columns are padded to the widest cell plus three spaces; the last is not padded")

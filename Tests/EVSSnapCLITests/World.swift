@@ -1,5 +1,6 @@
 import EVSSnapCLI
 import Foundation
+import JSONCore
 import struct KubeClient.ResourceType
 
 /// A small cluster shaped like the recorded one (k8s-fixtures): namespace apps, StorageClass csi-disk
@@ -39,8 +40,8 @@ enum World {
     }
 
     static func storageClass(_ name: String, provisioner: String = "disk.csi.everest.io", params: [String: String],
-                             zones: [String]? = nil) -> JSONValue {
-        var o: JSONValue = ["apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": ["name": .string(name)],
+                             zones: [String]? = nil) -> JSON {
+        var o: JSON = ["apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": ["name": .string(name)],
                             "provisioner": .string(provisioner), "parameters": .object(params.mapValues { .string($0) })]
         if let zones {
             o["allowedTopologies"] = [["matchLabelExpressions": [["key": "topology.kubernetes.io/zone", "values": .array(zones.map { .string($0) })]]]]
@@ -50,8 +51,8 @@ enum World {
 
     static func pvc(_ name: String, namespace: String = "apps", phase: String = "Bound", storageClass: String = "csi-disk",
                     volume: String? = nil, storage: String = "10Gi", annotations: [String: String] = [:],
-                    dataSource: String? = nil) -> JSONValue {
-        var o: JSONValue = [
+                    dataSource: String? = nil) -> JSON {
+        var o: JSON = [
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": ["name": .string(name), "namespace": .string(namespace), "creationTimestamp": "2026-11-27T20:00:00Z",
                          "labels": ["failure-domain.beta.kubernetes.io/region": "cn-north-4",
@@ -73,7 +74,7 @@ enum World {
 
     static func pv(_ name: String, driver: String = "disk.csi.everest.io", handle: String, claim: String,
                    phase: String = "Bound", capacity: String = "10Gi", fsType: String = "ext4",
-                   attributes: [String: String] = [:]) -> JSONValue {
+                   attributes: [String: String] = [:]) -> JSON {
         ["apiVersion": "v1", "kind": "PersistentVolume", "metadata": ["name": .string(name)],
          "spec": ["capacity": ["storage": .string(capacity)], "storageClassName": "csi-disk",
                   "claimRef": ["name": .string(claim), "namespace": "apps"],
@@ -85,7 +86,7 @@ enum World {
     /// A VolumeSnapshot and (unless `content` is false) its content.
     static func addSnapshot(_ c: InMemoryCluster, _ name: String, namespace: String = "apps", pvc: String, disk: String,
                             ready: Bool = true, error: String? = nil, content: Bool = true, created: String = "2026-11-27T20:50:00Z") {
-        var status: JSONValue = ["readyToUse": .bool(ready)]
+        var status: JSON = ["readyToUse": .bool(ready)]
         if content { status["boundVolumeSnapshotContentName"] = .string("snapcontent-\(name)") }
         if ready { status["restoreSize"] = "10Gi"; status["creationTime"] = .string(created) }
         if let error { status["error"] = ["message": .string(error), "time": .string(created)] }
@@ -94,7 +95,7 @@ enum World {
                    "spec": ["source": ["persistentVolumeClaimName": .string(pvc)], "volumeSnapshotClassName": "csi-disk-snapclass"],
                    "status": status])
         if content {
-            var cs: JSONValue = ["readyToUse": .bool(ready)]
+            var cs: JSON = ["readyToUse": .bool(ready)]
             if ready { cs["restoreSize"] = .int(10_737_418_240); cs["snapshotHandle"] = .string("s-\(name)") }
             if let error { cs["error"] = ["message": .string(error)] }
             c.put(vsc, ["apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",

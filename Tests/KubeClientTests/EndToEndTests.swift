@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import Synchronization
 import Testing
 @testable import KubeClient
@@ -134,7 +135,7 @@ struct EndToEndTests {
         defer { server.stop() }
         let sink = Sink()
         try await KubeClient.with(try server.clientConfig(), options: quiet(sink)) { client in
-            let typo: JSONValue = .object([
+            let typo: JSON = .object([
                 "apiVersion": .string("snapshot.storage.k8s.io/v1"), "kind": .string("VolumeSnapshot"),
                 "metadata": .object(["name": .string("snap-typo")]),
                 "spec": .object(["source": .object(["persistentVolumeClaimName": .string("data-ssd")]),
@@ -162,7 +163,7 @@ struct EndToEndTests {
             }
             #expect(ready)
             let deleted = try await client.delete(.volumeSnapshots, name: "snap-e2e")
-            #expect(deleted.object["metadata"]?["deletionTimestamp"]?.stringValue != nil)
+            #expect(deleted.object["metadata"]["deletionTimestamp"].string != nil)
             await #expect(throws: KubeAPIError.self) {
                 _ = try await client.get(VolumeSnapshot.self, .volumeSnapshots, name: "snap-e2e")
             }
@@ -180,11 +181,11 @@ struct EndToEndTests {
                 fieldSelector: "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=data-ssd-restore"))
             #expect(!both.items.isEmpty && both.items.allSatisfy { $0.involvedObject.kind == "PersistentVolumeClaim" })
             await #expect {
-                _ = try await client.list(JSONValue.self, .eventsV1, options: ListOptions(fieldSelector: "involvedObject.name=snap-1"))
+                _ = try await client.list(JSON.self, .eventsV1, options: ListOptions(fieldSelector: "involvedObject.name=snap-1"))
             } throws: { e in
                 (e as? KubeAPIError)?.description == "Error from server (BadRequest): field label not supported: involvedObject.name"
             }
-            let v1 = try await client.list(JSONValue.self, .eventsV1, options: ListOptions(fieldSelector: "regarding.name=snap-1"))
+            let v1 = try await client.list(JSON.self, .eventsV1, options: ListOptions(fieldSelector: "regarding.name=snap-1"))
             #expect(v1.items.count == 3)
         }
     }

@@ -1,4 +1,6 @@
 import CSIMessages
+// The decoder targets import FuzzSupport alone: the replay main and fuzzInput come with it.
+@_exported import FuzzHarness
 
 /// The check every decoder target runs on one input: protobuf-c's unpack and the Swift conversion must not crash
 /// (nor leak or touch freed memory: ASan and LeakSanitizer watch), and whatever decodes must survive a round
