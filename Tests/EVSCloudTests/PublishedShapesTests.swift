@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import JSONCore
 import Testing
 @testable import EVSCloud
 
