@@ -16,12 +16,13 @@ makes the mount holding /var/lib private, covers /var/lib with a tmpfs (nothing 
 and bind-mounts the host state directory on /var/lib/evssnap before exec'ing the driver; the driver's pid is
 the process's pid, so SIGKILL ends the namespace with it.
 
-`wrap` is a command prefix run inside the namespace in front of the driver: `setpriv` to drop a capability,
-`strace` to kill the driver at a chosen system call (see `kill_at`).
+`wrap` is a command prefix run inside the namespace in front of the driver (`setpriv` to drop a capability);
+`Killer` attaches strace to kill the driver at a chosen system call.
 """
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 
 import driverproc
@@ -49,12 +50,30 @@ def namespace_tools_missing():
     return None
 
 
-def kill_at(syscall, n):
-    """A `wrap` prefix that SIGKILLs the driver on entering its `n`-th `syscall` (counted per thread, so per node
-    call in a fresh process: the call's handler thread makes every NodeOps system call). The system call itself
-    is not made: the driver dies with everything before it done and nothing after."""
-    return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
-            "-e", f"inject={syscall}:signal=KILL:when={n}"]
+class Killer:
+    """strace attached to a running driver (all its threads, and the tools it starts: -f), SIGKILLing it on entering
+    its `n`-th `syscall`. Attached after start-up, so the counts start at the node call: strace counts per thread,
+    and the call's handler thread makes every NodeOps system call. The system call itself is not made: the driver
+    dies with everything before it done and nothing after. A tool the driver runs (blkid, mkfs, resize2fs) that
+    reaches its own n-th `syscall` first is killed instead."""
+
+    def __init__(self, pid, syscall, n):
+        self.proc = subprocess.Popen(
+            ["strace", "-f", "-p", str(pid), "-o", "/dev/null", "-e", f"trace={syscall}",
+             "-e", f"inject={syscall}:signal=KILL:when={n}"], stderr=subprocess.PIPE, text=True)
+        # strace says "Process N attached" (with its threads) once every thread is traced
+        for line in self.proc.stderr:
+            if "attached" in line:
+                break
+        else:
+            raise RuntimeError(f"strace did not attach to {pid}: exit {self.proc.wait()}")
+
+    def close(self):
+        """Detaches (SIGTERM: strace lets its tracees go on) unless the driver died and strace ended with it."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait()
+        self.proc.stderr.close()
 
 
 class NamespacedDriver(driverproc.DriverProcess):
@@ -98,9 +117,29 @@ class NamespacedDriver(driverproc.DriverProcess):
         return self.start()
 
     def kill(self):
+        """SIGKILL the driver and whatever wraps it (strace's tracee first: strace alone would detach it)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.kills += 1
+            for pid in reversed(_descendants(self.proc.pid)):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         super().kill()
+
+    def killer(self, syscall, n):
+        """A `Killer` attached to the running driver."""
+        return Killer(self.proc.pid, syscall, n)
+
+    def died(self, timeout=30):
+        """Whether the driver has ended, waiting up to `timeout` s for it (killed at a system call, it ends once
+        strace lets it go). Counts a kill when it has."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self.kills += 1
+        self._close_channel()
+        return True
 
     def namespace_mounts(self):
         """The plugin namespace's mount table (its /proc/<pid>/mountinfo), for checks that it holds the
@@ -111,7 +150,10 @@ class NamespacedDriver(driverproc.DriverProcess):
         """Stops the driver, cleans up what is left under mnt/ (reported by the caller first) and the shared
         bind of mnt/ itself, and removes the temp dir."""
         if self.proc is not None and self.proc.poll() is None:
-            self.stop()
+            try:
+                self.stop()
+            except AssertionError:
+                self.kill()  # reported by the test that left it hanging
         self._close_channel()
         for mount_point in sorted(driverproc.mounts_under(self.mnt), key=len, reverse=True):
             if mount_point != str(self.mnt):
@@ -167,4 +209,19 @@ def _loop_devices_backed_by(stats):
         device, inode = struct.unpack_from("=QQ", info)
         if (os.makedev((device >> 8) & 0xFFF, (device & 0xFF) | ((device >> 12) & 0xFFF00)), inode) in wanted:
             found.append(f"/dev/{entry.name}")
+    return found
+
+
+def _descendants(pid):
+    """`pid`'s descendants, parents before children (from /proc/<pid>/task/*/children)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        for task in pathlib.Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
     return found
