@@ -69,6 +69,13 @@ extension NodeOperations {
     /// system before mounting it, the next time the volume is staged. `notMounted` when the path is neither a
     /// mounted loop device nor a block staging or target.
     public func expand(image: String?, stagingOrTargetPath: String) throws -> Int64 {
+        // The image first: one with no device is not staged on this node, whatever the path (notAttached).
+        var identity: FileIdentity?
+        if let image {
+            guard let found = try FileIdentity.of(image) else { throw NodeOpsError.notFound(path: image) }
+            guard try !LoopDevices.bound(to: found).isEmpty else { throw NodeOpsError.notAttached(image: image) }
+            identity = found
+        }
         guard let path = try canonicalPath(stagingOrTargetPath) else { throw NodeOpsError.notFound(path: stagingOrTargetPath) }
         let table = try MountTable.current()
         let blockFile = path + "/" + NodeOperations.blockDeviceFileName
@@ -83,15 +90,11 @@ extension NodeOperations {
             device = entry.major == LoopDevice.major ? LoopDevices.device(number: Int(entry.minor)) : nil
             if device == nil { throw NodeOpsError.alreadyInUseElsewhere(path: path, by: describe(entry, nil)) }
         } else {
-            if let image, try LoopDevices.bound(toPath: image).isEmpty { throw NodeOpsError.notAttached(image: image) }
             throw NodeOpsError.notMounted(path: path)
         }
         guard let device else { throw NodeOpsError.notMounted(path: path) }
-        if let image {
-            guard let identity = try FileIdentity.of(image) else { throw NodeOpsError.notFound(path: image) }
-            guard device.serves(identity) else {
-                throw NodeOpsError.alreadyInUseElsewhere(path: path, by: "\(device), not image \(image)")
-            }
+        if let image, let identity, !device.serves(identity) {
+            throw NodeOpsError.alreadyInUseElsewhere(path: path, by: "\(device), not image \(image)")
         }
         try refreshCapacity(of: device)
         let size = try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))

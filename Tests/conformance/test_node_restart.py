@@ -8,6 +8,7 @@ nothing mounted or loop-attached under its directories.
 """
 import os
 import pathlib
+import shutil
 
 import grpc
 import pytest
@@ -25,6 +26,8 @@ def _reason():
         return "needs root (loop devices, mounts and mount namespaces)"
     if not os.path.exists("/dev/loop-control"):
         return "/dev/loop-control is missing (no loop device support)"
+    if shutil.which("setpriv") is None:
+        return "setpriv is not installed (util-linux)"
     return nsnode.namespace_tools_missing()
 
 
@@ -436,6 +439,7 @@ def test_every_node_call_across_restarts_in_new_namespaces(stack, fs):
     assert not tally.failures, "\n".join(tally.failures)
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (make deps installs it)")
 @pytest.mark.parametrize("fs", ["ext4", "xfs", "block"])
 def test_every_node_call_killed_in_the_middle(stack, fs):
     """Part 2: the plugin killed at each system call of each node call, started again in a new namespace, and the
