@@ -23,7 +23,7 @@ enum Capabilities {
     }
 }
 
-enum OfflineResize {
+enum Ext4Growth {
     /// Whether the ext4 file system on `device` is smaller than the device by at least one block, from its
     /// superblock (1024 bytes at offset 1024; layout in the kernel's fs/ext4/ext4.h, `struct ext4_super_block`):
     /// s_blocks_count_lo at 0x4, s_log_block_size at 0x18, s_magic (0xEF53) at 0x38, s_feature_incompat at 0x60

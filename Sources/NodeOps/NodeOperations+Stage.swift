@@ -63,7 +63,7 @@ extension NodeOperations {
                 try FileSystemProbe.makeFileSystem(fsType, on: device.path)
                 formatted = true
             case .fileSystem(let found) where found == fsType.rawValue:
-                if fsType == .ext4 && !readOnly { try OfflineResize.growExt4IfSmaller(device: device) }
+                if fsType == .ext4 && !readOnly { try Ext4Growth.growExt4IfSmaller(device: device) }
             case .fileSystem(let found):
                 throw NodeOpsError.fsMismatch(device: device.path, found: found, wanted: fsType.rawValue)
             case .other(let found):

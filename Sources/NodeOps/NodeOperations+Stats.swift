@@ -101,7 +101,7 @@ extension NodeOperations {
         guard let entry = mountedFileSystem else { return size }
         switch entry.fsType {
         case "ext4", "ext3", "ext2":
-            guard try OfflineResize.ext4Smaller(device: device) else { return size }
+            guard try Ext4Growth.ext4Smaller(device: device) else { return size }
             guard Capabilities.effectiveHas(Capabilities.sysResource) else {
                 throw NodeOpsError.onlineResizeNotPermitted(device: device.path, path: path, capability: "CAP_SYS_RESOURCE")
             }
