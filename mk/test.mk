@@ -42,6 +42,7 @@ test-plugin:
 test-conformance: deps-py
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evs-csi-driver
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
+	  Tests/conformance/test_node_restart.py \
 	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py Tests/conformance/test_pvc_annotations.py
 
 ## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)

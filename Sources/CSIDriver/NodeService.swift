@@ -72,8 +72,12 @@ public struct NodeService: Sendable {
     public func unstage(_ request: CSI.NodeUnstageVolumeRequest) throws -> CSI.NodeUnstageVolumeResponse {
         try RequestValidation.require(request.volumeId, "NodeUnstageVolumeRequest.volume_id")
         let stagingPath = try RequestValidation.nodePath(request.stagingTargetPath, "NodeUnstageVolumeRequest.staging_target_path")
+        // The volume's image, when the locator can tell it at once: its loop devices that nothing mounts go too (a
+        // stage killed between binding the device and mounting it).
+        let image = (try? RequestValidation.diskID(request.volumeId, "NodeUnstageVolumeRequest.volume_id"))
+            .flatMap { locator.devicePathIfPresent(of: $0) }
         try inFlight.run(["volume:\(request.volumeId)"]) {
-            try operations.unstage(stagingPath: stagingPath)
+            try operations.unstage(stagingPath: stagingPath, image: image)
         }
         return CSI.NodeUnstageVolumeResponse()
     }
@@ -93,9 +97,12 @@ public struct NodeService: Sendable {
         let image = try imagePath(id, publishContext: request.publishContext)
         try inFlight.run(["volume:\(request.volumeId)", "target:\(targetPath)"]) {
             // The staging path must hold this volume, or the pod would get another volume's data under this name.
-            if case .image(let staged) = try StagedImage.at(stagingPath), staged != StagedImage.canonical(image) {
+            // The same file by device and inode numbers: the kernel's path text for a device bound by a plugin in
+            // another (since destroyed) mount namespace is not a path here (issue 19).
+            let staged = try operations.content(at: stagingPath)
+            if case .loop(let device) = staged, !(try staged.serves(image: image)) {
                 throw DriverError.conflict(
-                    "staging path \(stagingPath) holds \(staged), not volume \(request.volumeId) (\(image))")
+                    "staging path \(stagingPath) holds \(device), not volume \(request.volumeId) (\(image))")
             }
             // SINGLE_NODE_SINGLE_WRITER: one workload, so one target path (CSI: FAILED_PRECONDITION otherwise).
             if capability.accessMode?.mode == .singleNodeSingleWriter {
@@ -108,7 +115,7 @@ public struct NodeService: Sendable {
                 }
             }
             try operations.publish(stagingPath: stagingPath, targetPath: targetPath,
-                                   readOnly: request.readonly, access: access)
+                                   readOnly: request.readonly, access: access, image: image)
         }
         return CSI.NodePublishVolumeResponse()
     }
@@ -171,8 +178,9 @@ public struct NodeService: Sendable {
                 reason: "required_bytes \(range.requiredBytes), limit_bytes \(range.limitBytes): bytes must not be negative and the limit not below the requirement")
         }
         // NodeExpandVolume carries no publish context: when the locator cannot tell the path without one, the
-        // image staged at the volume path is used, if it is this volume's.
-        let image = try locator.devicePath(of: id, published: nil) ?? stagedImage(request)
+        // device staged at the volume path is grown, if the locator recognises it as this volume's.
+        let image = try locator.devicePath(of: id, published: nil)
+        if image == nil { try checkStagedVolume(request) }
         let bytes = try inFlight.run(["volume:\(request.volumeId)"]) {
             try operations.expand(image: image, stagingOrTargetPath: volumePath)
         }
@@ -203,16 +211,19 @@ public struct NodeService: Sendable {
         return own
     }
 
-    /// The image staged at a NodeExpandVolume request's volume path (else its staging path); the locator must
-    /// recognise it as this volume's. NOT_FOUND when nothing is staged there.
-    func stagedImage(_ request: CSI.NodeExpandVolumeRequest) throws -> String {
+    /// The device staged at a NodeExpandVolume request's volume path (else its staging path) must be one the
+    /// locator recognises as this volume's (by the kernel's name for its backing file: used only when the locator
+    /// cannot tell the volume's path). NOT_FOUND when nothing is staged there.
+    func checkStagedVolume(_ request: CSI.NodeExpandVolumeRequest) throws {
         for path in [request.volumePath, request.stagingTargetPath] where !path.isEmpty {
-            switch try StagedImage.at(path) {
-            case .image(let image):
-                guard locator.isDevicePath(image, of: DiskID(request.volumeId)) else {
-                    throw DriverError.conflict("\(path) holds \(image), not volume \(request.volumeId)")
+            switch try operations.content(at: path) {
+            case .loop(let device):
+                var name = device.backingFile
+                if device.backingDeleted { name.removeLast(" (deleted)".count) }
+                guard locator.isDevicePath(name, of: DiskID(request.volumeId)) else {
+                    throw DriverError.conflict("\(path) holds \(device), not volume \(request.volumeId)")
                 }
-                return image
+                return
             case .other(let what):
                 throw DriverError.conflict("\(path) holds \(what), not a staged disk of volume \(request.volumeId)")
             case .nothing:

@@ -1,41 +1,9 @@
-import FileBytes
 import Glibc
 import NodeOps
 
-/// Which disk image a staged or published path shows: the backing file of the loop device mounted there
-/// (a file system), bound there (a block target), or bound at `<path>/block` (a block staging). The Node
-/// service uses it to check that a request's paths hold the request's volume, and to find the image when
-/// no publish context is given (NodeExpandVolume on a node-only process).
+/// Checks on a disk's data file by its path in this mount namespace (what is staged where is NodeOps'
+/// `content(at:)`, by device and inode numbers).
 enum StagedImage {
-    /// What is at a path.
-    enum Found: Equatable {
-        /// Nothing mounted or bound there.
-        case nothing
-        /// A loop device whose backing file is this (canonical) image path.
-        case image(String)
-        /// Something that is not a loop device (described).
-        case other(String)
-    }
-
-    /// What `path` shows; `.nothing` when the path does not exist.
-    static func at(_ path: String) throws -> Found {
-        guard let resolved = realpath(path, nil) else { return .nothing }
-        let canonical = String(cString: resolved)
-        free(resolved)
-        var info = stat()
-        if stat(canonical, &info) == 0, (info.st_mode & S_IFMT) == S_IFBLK {
-            return device(major: major(info.st_rdev), minor: minor(info.st_rdev))
-        }
-        if let entry = try MountTable.current().topmost(at: canonical) {
-            return device(major: entry.major, minor: entry.minor, describing: "\(entry.fsType) from \(entry.source)")
-        }
-        let file = canonical + "/" + NodeOperations.blockDeviceFileName
-        if stat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFBLK {
-            return device(major: major(info.st_rdev), minor: minor(info.st_rdev))
-        }
-        return .nothing
-    }
-
     /// Whether something exists at `path` (lstat: a dangling symbolic link counts).
     static func exists(_ path: String) -> Bool {
         var info = stat()
@@ -62,24 +30,5 @@ enum StagedImage {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-
-    private static func device(major: UInt32, minor: UInt32, describing: String? = nil) -> Found {
-        let loopMajor: UInt32 = 7
-        guard major == loopMajor,
-              let text = FileBytes.text("/sys/dev/block/\(major):\(minor)/loop/backing_file")
-        else { return .other(describing ?? "block device \(major):\(minor)") }
-        var backing = String(text.drop { $0.isWhitespace })
-        while let last = backing.last, last.isWhitespace { backing.removeLast() }
-        if backing.hasSuffix(" (deleted)") { backing.removeLast(" (deleted)".count) }
-        return .image(backing)
-    }
-
-    private static func major(_ dev: dev_t) -> UInt32 {
-        UInt32(truncatingIfNeeded: ((dev >> 32) & 0xFFFF_F000) | ((dev >> 8) & 0x0000_0FFF))
-    }
-
-    private static func minor(_ dev: dev_t) -> UInt32 {
-        UInt32(truncatingIfNeeded: ((dev >> 12) & 0xFFFF_FF00) | (dev & 0x0000_00FF))
     }
 }

@@ -91,7 +91,7 @@ public enum StatusMapping {
     /// NodeOpsError → gRPC code, as the CSI spec lists them for the Node RPCs.
     static func code(for error: NodeOpsError) -> RPCStatusCode {
         switch error {
-        case .notMounted, .notAttached, .fsMismatch, .blankReadOnly, .symbolicLink: .failedPrecondition
+        case .notMounted, .notAttached, .fsMismatch, .blankReadOnly, .symbolicLink, .onlineResizeNotPermitted: .failedPrecondition
         case .alreadyInUseElsewhere, .mountOptionsDiffer: .alreadyExists
         case .notFound: .notFound
         case .unsupportedFileSystem: .invalidArgument

@@ -13,6 +13,11 @@ extension EVSEmulator: NodeDiskLocator {
     public func isDevicePath(_ path: String, of id: DiskID) -> Bool {
         EmulatorNodeLocator().isDevicePath(path, of: id)
     }
+
+    /// The disk's image file when the disk exists.
+    public func devicePathIfPresent(of id: DiskID) -> String? {
+        (try? devicePath(of: id, published: nil)) ?? nil
+    }
 }
 
 /// The emulator's node side in a process that does not own the state directory (`--mode node`): the image is
@@ -32,6 +37,12 @@ public struct EmulatorNodeLocator: NodeDiskLocator {
             throw .notFound(kind: "volume", id: id.rawValue)
         }
         return path
+    }
+
+    /// `<state>/disks/<id>.img` when it exists (nil without a state directory).
+    public func devicePathIfPresent(of id: DiskID) -> String? {
+        guard stateDirectory != nil else { return nil }
+        return (try? devicePath(of: id, published: nil)) ?? nil
     }
 
     /// Whether `path` is an emulator image file named after the disk.

@@ -15,4 +15,13 @@ public protocol NodeDiskLocator: Sendable {
     /// Whether `path`, found staged on this node, holds disk `id`'s data (NodeExpandVolume in a process that
     /// cannot tell the path itself).
     func isDevicePath(_ path: String, of id: DiskID) -> Bool
+
+    /// The path of disk `id`'s data when it can be told at once, without waiting for a device to appear; nil
+    /// otherwise (NodeUnstageVolume, to let go of loop devices a killed stage bound but never mounted).
+    func devicePathIfPresent(of id: DiskID) -> String?
+}
+
+extension NodeDiskLocator {
+    /// By default, never at once.
+    public func devicePathIfPresent(of id: DiskID) -> String? { nil }
 }

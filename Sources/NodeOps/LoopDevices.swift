@@ -1,18 +1,52 @@
 // Loop devices through ioctls, not losetup: LOOP_CTL_GET_FREE on /dev/loop-control finds (or creates) a free
 // device, LOOP_SET_FD binds it to the image, LOOP_CLR_FD unbinds it, LOOP_SET_CAPACITY re-reads the size.
-// Which image a device serves is read back from sysfs (/sys/block/loopN/loop/backing_file), so NodeOps keeps
-// no state of its own and a restarted driver finds its devices again.
+// Which image a device serves is the kernel's answer to LOOP_GET_STATUS64: the device and inode numbers of its
+// backing file, compared with stat() of the image. Never the path text in /sys/block/loopN/loop/backing_file:
+// the kernel writes that path as seen through the mount the file was opened by, which in a container is the
+// container's own hostPath bind mount; once that container is gone (a DaemonSet restart or upgrade) it reads
+// `/disks/<id>.img` to everyone (issue 19). NodeOps keeps no state of its own, so a restarted driver, in any
+// mount namespace, finds its devices again.
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// A file as the kernel tells files apart: the device it is on and its inode number (`st_dev`, `st_ino`). Two
+/// paths name the same file, through whatever mounts, exactly when their identities are equal; an inode number
+/// is not reused while a loop device holds the file open, even after the file is unlinked.
+public struct FileIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// `st_dev`, in glibc's dev_t encoding.
+    public var device: UInt64
+    /// `st_ino`.
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    init(_ st: stat) {
+        self.init(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// The identity of the file at `path` (symbolic links followed); nil when nothing is there.
+    public static func of(_ path: String) throws -> FileIdentity? {
+        try statOrNil(path).map(FileIdentity.init)
+    }
+
+    public var description: String { "inode \(inode) on \(deviceMajor(dev_t(device))):\(deviceMinor(dev_t(device)))" }
+}
+
 /// A loop device bound to an image file.
 public struct LoopDevice: Sendable, Hashable, CustomStringConvertible {
     /// N in /dev/loopN.
     public var number: Int
-    /// The image the kernel reports as backing file (canonical path at attach time).
+    /// The backing file's path as the kernel reports it (sysfs): for messages only. It is the path through the
+    /// mount the file was opened by, so it may not exist in this mount namespace; `backing` says which file it is.
     public var backingFile: String
+    /// The backing file's identity (LOOP_GET_STATUS64's lo_device and lo_inode); nil only when the kernel's
+    /// status could not be read (the device was unbound meanwhile).
+    public var backing: FileIdentity?
     /// Whether the device is read-only (/sys/block/loopN/ro): NodeOps binds a second, read-only device to the
     /// image for a read-only block publish, because a read-only bind of a device node does not stop writes.
     public var readOnly: Bool
@@ -24,11 +58,21 @@ public struct LoopDevice: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(path) (\(backingFile)\(readOnly ? ", read-only" : ""))" }
 
-    public init(number: Int, backingFile: String, readOnly: Bool = false) {
+    public init(number: Int, backingFile: String, backing: FileIdentity? = nil, readOnly: Bool = false) {
         self.number = number
         self.backingFile = backingFile
+        self.backing = backing
         self.readOnly = readOnly
     }
+
+    /// Whether this device serves the file with identity `image`.
+    public func serves(_ image: FileIdentity) -> Bool { backing == image }
+
+    /// Whether this device and `other` serve the same file.
+    public func sharesBacking(with other: LoopDevice) -> Bool { backing != nil && backing == other.backing }
+
+    /// Whether the backing file has been unlinked since it was bound (sysfs appends " (deleted)").
+    public var backingDeleted: Bool { backingFile.hasSuffix(LoopDevices.deletedSuffix) }
 }
 
 /// Serialises find-or-attach across threads so one image never gets two devices from this process.
@@ -59,52 +103,107 @@ enum LoopDevices {
         return devices.sorted { $0.number < $1.number }
     }
 
-    /// Devices bound to `image` (a canonical path). A file unlinked since is reported with " (deleted)" and
-    /// no longer matches.
-    static func bound(to image: String) throws -> [LoopDevice] {
-        try all().filter { $0.backingFile == image }
+    /// Devices bound to the file with identity `image`.
+    static func bound(to image: FileIdentity) throws -> [LoopDevice] {
+        try all().filter { $0.serves(image) }
+    }
+
+    /// Devices bound to the file at `image`; none when it does not exist.
+    static func bound(toPath image: String) throws -> [LoopDevice] {
+        guard let identity = try FileIdentity.of(image) else { return [] }
+        return try bound(to: identity)
     }
 
     /// /dev/loop`number` if it is bound (its loop/ directory in sysfs exists only while it is).
     static func device(number: Int) -> LoopDevice? {
-        guard let backing = try? readWholeFile("\(sysBlock)/loop\(number)/loop/backing_file") else { return nil }
+        guard let text = try? readWholeFile("\(sysBlock)/loop\(number)/loop/backing_file") else { return nil }
         let readOnly = (try? readWholeFile("\(sysBlock)/loop\(number)/ro"))?.hasPrefix("1") ?? false
-        return LoopDevice(number: number, backingFile: backing.trimmingTrailingWhitespace, readOnly: readOnly)
+        return LoopDevice(number: number, backingFile: text.trimmingTrailingWhitespace,
+                          backing: backingIdentity(number: number), readOnly: readOnly)
     }
 
-    /// Returns a device bound to `image` with the wanted read-only state, reusing one if it exists. `created` tells
-    /// the caller whether it should detach the device when undoing. A read-only device is bound to the image opened
-    /// O_RDONLY, which makes the kernel mark the device read-only (writes fail with EPERM).
+    /// LOOP_GET_STATUS64 on /dev/loop`number`: the backing file's device and inode numbers, the first two u64 of
+    /// `struct loop_info64` (<linux/loop.h>; 232 bytes). The kernel fills them with vfs_getattr, as stat(2) does,
+    /// and encodes the device with huge_encode_dev. nil when the device is not bound (ENXIO) or cannot be opened.
+    static func backingIdentity(number: Int) -> FileIdentity? {
+        let node = "/dev/loop\(number)"
+        return try? withFD(node, O_RDONLY) { fd -> FileIdentity in
+            var info = [UInt64](repeating: 0, count: 232 / 8)
+            try info.withUnsafeMutableBytes { raw in
+                _ = try sys("ioctl LOOP_GET_STATUS64", node) { ioctl(fd, IoctlRequest.loopGetStatus64, raw.baseAddress!) }
+            }
+            // huge_encode_dev: minor's low 8 bits, major from bit 8 (12 bits), minor's upper bits from bit 20.
+            let encoded = info[0]
+            let major = UInt32(truncatingIfNeeded: (encoded & 0xF_FF00) >> 8)
+            let minor = UInt32(truncatingIfNeeded: (encoded & 0xFF) | ((encoded >> 12) & 0xFFF_FF00))
+            return FileIdentity(device: UInt64(makeDevice(major: major, minor: minor)), inode: info[1])
+        }
+    }
+
+    /// Returns a device bound to `image` with the wanted read-only state, reusing one if it exists (found by the
+    /// image's device and inode numbers, in whatever mount namespace it was bound). `created` tells the caller
+    /// whether it should detach the device when undoing. A read-only device is bound to the image opened O_RDONLY,
+    /// which makes the kernel mark the device read-only (writes fail with EPERM).
+    ///
+    /// Never two devices of one image with the same read-only state: the look-up and LOOP_SET_FD run under a thread
+    /// lock in this process and an exclusive POSIX record lock (fcntl F_SETLKW) on the image itself, which every
+    /// attach in every process (an old plugin still running beside a new one) takes. Not flock(2): a flock belongs
+    /// to the open file description, which LOOP_SET_FD hands to the kernel, so it would stay held for as long as
+    /// the device is bound, and the next attach would wait forever (found by the kill-in-the-middle suite). A POSIX
+    /// lock belongs to the process: released when it closes the descriptor or dies.
+    ///
+    /// A crash between LOOP_SET_FD and the caller's mount leaves a bound, unmounted device; there is no record to fall out of step with: the next attach finds
+    /// that device by identity and reuses it, and unstage with the image detaches it.
     static func attach(image: String, readOnly: Bool = false) throws -> (device: LoopDevice, created: Bool) {
         guard let canonical = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
         guard let st = try statOrNil(canonical), isRegularFile(st) else {
             throw NodeOpsError.syscallFailed(call: "attach loop", path: image, errno: EINVAL)
         }
         return try attachLock.withLock { _ in
-            if let existing = try bound(to: canonical).first(where: { $0.readOnly == readOnly }) { return (existing, false) }
-            return try withFD(canonical, readOnly ? O_RDONLY : O_RDWR) { imageFD in
-                try withFD("/dev/loop-control", O_RDWR) { control in
-                    // Another process may take the free device between GET_FREE and SET_FD (EBUSY): ask again.
-                    var lastError: NodeOpsError?
-                    for _ in 0..<16 {
-                        let number = try sys("ioctl LOOP_CTL_GET_FREE", "/dev/loop-control") {
-                            ioctl(control, IoctlRequest.loopControlGetFree)
-                        }
-                        let node = "/dev/loop\(number)"
-                        do {
-                            try waitForNode(node)
-                            try withFD(node, O_RDWR) { loopFD in
-                                try sys("ioctl LOOP_SET_FD", node) { ioctl(loopFD, IoctlRequest.loopSetFD, imageFD) }
-                            }
-                            return (LoopDevice(number: Int(number), backingFile: canonical, readOnly: readOnly), true)
-                        } catch let error as NodeOpsError where error.errno == EBUSY {
-                            lastError = error
-                        }
-                    }
-                    throw lastError ?? NodeOpsError.syscallFailed(call: "attach loop", path: image, errno: EBUSY)
-                }
+            // A write lock needs a descriptor open for writing, whichever way the device will read the image.
+            try withFD(canonical, O_RDWR) { lockFD in
+                try lockExclusively(lockFD, canonical)  // released when the process closes the image, or ends
+                return try attachLocked(canonical, readOnly: readOnly)
             }
         }
+    }
+
+    /// The look-up and LOOP_SET_FD of `attach`, with both locks held.
+    private static func attachLocked(_ canonical: String, readOnly: Bool) throws -> (device: LoopDevice, created: Bool) {
+        try withFD(canonical, readOnly ? O_RDONLY : O_RDWR) { imageFD in
+            let identity = FileIdentity(try fileStatus(imageFD, canonical))
+            if let existing = try bound(to: identity).first(where: { $0.readOnly == readOnly }) { return (existing, false) }
+            return try withFD("/dev/loop-control", O_RDWR) { control in
+                // Another process may take the free device between GET_FREE and SET_FD (EBUSY): ask again.
+                var lastError: NodeOpsError?
+                for _ in 0..<16 {
+                    let number = try sys("ioctl LOOP_CTL_GET_FREE", "/dev/loop-control") {
+                        ioctl(control, IoctlRequest.loopControlGetFree)
+                    }
+                    let node = "/dev/loop\(number)"
+                    do {
+                        try waitForNode(node)
+                        try withFD(node, O_RDWR) { loopFD in
+                            try sys("ioctl LOOP_SET_FD", node) { ioctl(loopFD, IoctlRequest.loopSetFD, imageFD) }
+                        }
+                        return (LoopDevice(number: Int(number), backingFile: canonical, backing: identity, readOnly: readOnly), true)
+                    } catch let error as NodeOpsError where error.errno == EBUSY {
+                        lastError = error
+                    }
+                }
+                throw lastError ?? NodeOpsError.syscallFailed(call: "attach loop", path: canonical, errno: EBUSY)
+            }
+        }
+    }
+
+    /// fcntl(F_SETLKW) write lock on the whole file (`struct flock` from <fcntl.h>).
+    private static func lockExclusively(_ fd: Int32, _ path: String) throws {
+        var region = flock()
+        region.l_type = Int16(F_WRLCK)
+        region.l_whence = Int16(SEEK_SET)
+        region.l_start = 0
+        region.l_len = 0  // to the end, however far the file grows
+        try sys("fcntl F_SETLKW", path) { fcntl(fd, F_SETLKW, &region) }
     }
 
     /// devtmpfs creates /dev/loopN when LOOP_CTL_GET_FREE adds a device; give it a moment, then create

@@ -15,7 +15,12 @@ extension NodeOperations {
     /// Idempotent: the same source already there is success; another source is `alreadyInUseElsewhere`; the same
     /// source with the other read-only state is `mountOptionsDiffer`. A staging path with nothing staged is
     /// `notMounted`. On failure the bind mount and anything created are removed.
-    public func publish(stagingPath: String, targetPath: String, readOnly: Bool, access: VolumeAccess) throws {
+    ///
+    /// `image` is the volume's image; a read-only block publish of a read-write staging needs it to bind the
+    /// read-only device (the kernel's path text for the staged device's file may not exist in this mount
+    /// namespace). It must be the staged device's file (same device and inode numbers).
+    public func publish(stagingPath: String, targetPath: String, readOnly: Bool, access: VolumeAccess,
+                        image: String? = nil) throws {
         guard let staging = try canonicalPath(stagingPath) else { throw NodeOpsError.notMounted(path: stagingPath) }
         let table = try MountTable.current()
         var undo = UndoLog()
@@ -53,7 +58,7 @@ extension NodeOperations {
                 let st = try statOrNil(target)
                 let device = st.flatMap { isBlockDevice($0) && deviceMajor($0.st_rdev) == LoopDevice.major
                     ? LoopDevices.device(number: Int(deviceMinor($0.st_rdev))) : nil }
-                guard let device, device.backingFile == staged.backingFile else {
+                guard let device, device.sharesBacking(with: staged) else {
                     throw NodeOpsError.alreadyInUseElsewhere(path: target, by: describe(existing, device))
                 }
                 guard device.readOnly == (readOnly || staged.readOnly) else {
@@ -65,7 +70,11 @@ extension NodeOperations {
             // a second, read-only loop device of the same image instead.
             var source = staged
             if readOnly && !staged.readOnly {
-                let (device, created) = try LoopDevices.attach(image: staged.backingFile, readOnly: true)
+                let imagePath = image ?? staged.backingFile
+                guard let identity = try FileIdentity.of(imagePath), staged.serves(identity) else {
+                    throw NodeOpsError.alreadyInUseElsewhere(path: file, by: "block device \(staged), not image \(imagePath)")
+                }
+                let (device, created) = try LoopDevices.attach(image: imagePath, readOnly: true)
                 if created { undo.push { try? LoopDevices.detach(device) } }
                 source = device
             }
@@ -105,7 +114,7 @@ extension NodeOperations {
         guard let staged else { return [] }
         let target = try canonicalPath(targetPath) ?? targetPath
         var points: [String] = []
-        for device in try LoopDevices.bound(to: staged.backingFile) {
+        for device in try LoopDevices.all() where device.number == staged.number || device.sharesBacking(with: staged) {
             for entry in NodeOperations.users(of: device, in: table)
             where entry.mountPoint != staging && entry.mountPoint != blockFile && entry.mountPoint != target
                 && !points.contains(entry.mountPoint) {

@@ -13,11 +13,19 @@ extension NodeOperations {
     ///   mount table and needs no record file. `readOnly` uses a read-only loop device.
     ///
     /// Idempotent: the same image already staged there is success (`alreadyStaged`); a different image, or the
-    /// other access type, is `alreadyInUseElsewhere`. On failure everything this call did is undone.
+    /// other access type, is `alreadyInUseElsewhere`. The image is recognised by its device and inode numbers,
+    /// so a staging made by a plugin in another (since destroyed) mount namespace is the same staging.
+    /// On failure everything this call did is undone.
+    ///
+    /// An ext4 file system smaller than its device (the disk was grown while the kernel would not let this
+    /// process grow it online, see `expand`) is checked and grown before it is mounted: `e2fsck -f -p` and
+    /// `resize2fs` on the unmounted device, where no workload can hold it.
     @discardableResult
     public func stage(image: String, stagingPath: String, access: VolumeAccess, readOnly: Bool) throws -> StagedVolume {
-        guard let canonicalImage = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
-        if let existing = try existingStaging(image: canonicalImage, stagingPath: stagingPath, access: access, readOnly: readOnly) {
+        guard let canonicalImage = try canonicalPath(image), let identity = try FileIdentity.of(canonicalImage) else {
+            throw NodeOpsError.notFound(path: image)
+        }
+        if let existing = try existingStaging(image: identity, stagingPath: stagingPath, access: access, readOnly: readOnly) {
             return existing
         }
         var undo = UndoLog()
@@ -55,7 +63,7 @@ extension NodeOperations {
                 try FileSystemProbe.makeFileSystem(fsType, on: device.path)
                 formatted = true
             case .fileSystem(let found) where found == fsType.rawValue:
-                break
+                if fsType == .ext4 && !readOnly { try Ext4Growth.growExt4IfSmaller(device: device) }
             case .fileSystem(let found):
                 throw NodeOpsError.fsMismatch(device: device.path, found: found, wanted: fsType.rawValue)
             case .other(let found):
@@ -74,17 +82,17 @@ extension NodeOperations {
 
     /// Success (the staging as found) when `image` is already staged at `stagingPath` with `access`; nil when
     /// nothing is staged there; throws when something else is.
-    private func existingStaging(image: String, stagingPath: String, access: VolumeAccess, readOnly: Bool) throws -> StagedVolume? {
+    private func existingStaging(image: FileIdentity, stagingPath: String, access: VolumeAccess, readOnly: Bool) throws -> StagedVolume? {
         guard let staging = try canonicalPath(stagingPath) else { return nil }
         let table = try MountTable.current()
         let file = staging + "/" + NodeOperations.blockDeviceFileName
         if let entry = table.topmost(at: staging) {
             let device = entry.major == LoopDevice.major ? LoopDevices.device(number: Int(entry.minor)) : nil
-            guard let device, device.backingFile == image else {
+            guard let device, device.serves(image) else {
                 throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: describe(entry, device))
             }
             guard case .mount(let fsType, _) = access else {
-                throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: "a mounted \(entry.fsType) file system of \(image) (staged for mount, not block)")
+                throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: "a mounted \(entry.fsType) file system of \(device) (staged for mount, not block)")
             }
             // Already staged here with another file system: an incompatible capability for a staged volume
             // (CSI: ALREADY_EXISTS), not a disk that holds other data (fsMismatch is for a fresh stage).
@@ -100,7 +108,7 @@ extension NodeOperations {
         if table.isMountPoint(file), let st = try statOrNil(file) {
             let device = isBlockDevice(st) && deviceMajor(st.st_rdev) == LoopDevice.major
                 ? LoopDevices.device(number: Int(deviceMinor(st.st_rdev))) : nil
-            guard let device, device.backingFile == image else {
+            guard let device, device.serves(image) else {
                 throw NodeOpsError.alreadyInUseElsewhere(path: staging, by: device.map { "block device \($0)" } ?? "a bind mount at \(file)")
             }
             guard access == .block else {
@@ -121,7 +129,20 @@ extension NodeOperations {
     /// is success. The staging directory itself is left for the caller (kubelet owns it). Removes only what NodeOps
     /// made: the `block` file when it was a mount point, or an empty one left by an interrupted unstage; a symbolic
     /// link at the staging path is refused (`symbolicLink`).
-    public func unstage(stagingPath: String) throws {
+    ///
+    /// `image`, when given, is the volume's image: its loop devices that nothing mounts are detached too, so a
+    /// stage interrupted between binding the device and mounting it (a plugin killed there) leaves nothing once
+    /// the volume is unstaged.
+    public func unstage(stagingPath: String, image: String? = nil) throws {
+        try unstagePath(stagingPath)
+        guard let image else { return }
+        let table = try MountTable.current()
+        for device in try LoopDevices.bound(toPath: image) where NodeOperations.users(of: device, in: table).isEmpty {
+            try LoopDevices.detach(device)
+        }
+    }
+
+    private func unstagePath(_ stagingPath: String) throws {
         try refuseSymbolicLink(stagingPath)
         guard let staging = try canonicalPath(stagingPath) else { return }
         var loops: Set<Int> = []

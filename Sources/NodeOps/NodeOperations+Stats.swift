@@ -39,9 +39,10 @@ extension NodeOperations {
             if let entry, entry.major == LoopDevice.major { loopNumber = Int(entry.minor) }
         }
         if let loopNumber {
+            // The kernel's path text may name the file through a mount of another namespace (a plugin restarted in a
+            // new container): only " (deleted)", which the kernel appends to an unlinked file, says it is gone.
             if let device = LoopDevices.device(number: loopNumber) {
-                let imageExists = try statOrNil(device.backingFile) != nil
-                if device.backingFile.hasSuffix(LoopDevices.deletedSuffix) || !imageExists {
+                if device.backingDeleted {
                     problems.append("backing image \(device.backingFile) of \(device.path) is missing")
                 }
             } else {
@@ -56,34 +57,60 @@ extension NodeOperations {
 
     // MARK: Expand
 
-    /// Grows a staged volume after its image file was grown: LOOP_SET_CAPACITY on the image's loop device, then
-    /// `resize2fs <device>` (ext4) or `xfs_growfs -d <mount point>` (xfs) when `stagingOrTargetPath` is a mounted file
-    /// system; nothing more for block volumes. Online ext4 growth needs CAP_SYS_RESOURCE; without it (as in an unprivileged
-    /// container) the file system's mounts are taken down, `e2fsck -f -p` + `resize2fs` run offline, and the mounts are
-    /// put back as they were (see `OfflineResize`); a busy mount makes that fail with nothing changed. Returns the device size in bytes. Idempotent (growing to the current
-    /// size changes nothing). `notAttached` when the image has no loop device, `notMounted` when the path is
-    /// neither a mount point nor a block staging.
-    public func expand(image: String, stagingOrTargetPath: String) throws -> Int64 {
-        let device = try attachedDevice(image: image)
-        let size = try refreshLoopSize(image: image)
+    /// Grows a staged volume after its image file was grown: LOOP_SET_CAPACITY on the loop device mounted (or bound)
+    /// at `stagingOrTargetPath` and every other device of its image, then the file system when the path is a mounted
+    /// one: `resize2fs <device>` (ext4) or `xfs_growfs -d <mount point>` (xfs); nothing more for block volumes.
+    /// `image`, when given, must be that device's file (same device and inode numbers). Returns the device size in
+    /// bytes. Idempotent: a file system already as large as its device is left alone.
+    ///
+    /// Online only, never an unmount: the kernel grows a mounted ext4 for a process with CAP_SYS_RESOURCE
+    /// (ext4_resize_begin), a mounted xfs for one with CAP_SYS_ADMIN (XFS_IOC_FSGROWFSDATA). Without the
+    /// capability this is `onlineResizeNotPermitted`: the device is already grown, and `stage` grows the file
+    /// system before mounting it, the next time the volume is staged. `notMounted` when the path is neither a
+    /// mounted loop device nor a block staging or target.
+    public func expand(image: String?, stagingOrTargetPath: String) throws -> Int64 {
+        // The image first: one with no device is not staged on this node, whatever the path (notAttached).
+        var identity: FileIdentity?
+        if let image {
+            guard let found = try FileIdentity.of(image) else { throw NodeOpsError.notFound(path: image) }
+            guard try !LoopDevices.bound(to: found).isEmpty else { throw NodeOpsError.notAttached(image: image) }
+            identity = found
+        }
         guard let path = try canonicalPath(stagingOrTargetPath) else { throw NodeOpsError.notFound(path: stagingOrTargetPath) }
         let table = try MountTable.current()
-        if let st = try statOrNil(path), isBlockDevice(st) { return size }
-        if table.topmost(at: path) == nil, table.isMountPoint(path + "/" + NodeOperations.blockDeviceFileName) { return size }
-        guard let entry = table.topmost(at: path) else { throw NodeOpsError.notMounted(path: path) }
-        guard entry.major == LoopDevice.major, let mounted = LoopDevices.device(number: Int(entry.minor)),
-              mounted.backingFile == device.backingFile else {
-            throw NodeOpsError.alreadyInUseElsewhere(path: path, by: describe(entry, nil))
+        let blockFile = path + "/" + NodeOperations.blockDeviceFileName
+        var mountedFileSystem: MountEntry?
+        let device: LoopDevice?
+        if let st = try statOrNil(path), isBlockDevice(st) {
+            device = deviceMajor(st.st_rdev) == LoopDevice.major ? LoopDevices.device(number: Int(deviceMinor(st.st_rdev))) : nil
+        } else if table.topmost(at: path) == nil, table.isMountPoint(blockFile), let st = try statOrNil(blockFile), isBlockDevice(st) {
+            device = deviceMajor(st.st_rdev) == LoopDevice.major ? LoopDevices.device(number: Int(deviceMinor(st.st_rdev))) : nil
+        } else if let entry = table.topmost(at: path) {
+            mountedFileSystem = entry
+            device = entry.major == LoopDevice.major ? LoopDevices.device(number: Int(entry.minor)) : nil
+            if device == nil { throw NodeOpsError.alreadyInUseElsewhere(path: path, by: describe(entry, nil)) }
+        } else {
+            throw NodeOpsError.notMounted(path: path)
         }
+        guard let device else { throw NodeOpsError.notMounted(path: path) }
+        if let image, let identity, !device.serves(identity) {
+            throw NodeOpsError.alreadyInUseElsewhere(path: path, by: "\(device), not image \(image)")
+        }
+        try refreshCapacity(of: device)
+        let size = try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))
+        guard let entry = mountedFileSystem else { return size }
         switch entry.fsType {
         case "ext4", "ext3", "ext2":
-            if Capabilities.effectiveHas(Capabilities.sysResource) {
-                try Command.run("resize2fs", [mounted.path])
-            } else {
-                try OfflineResize.growExt4(device: mounted, table: table)
+            guard try Ext4Growth.ext4Smaller(device: device) else { return size }
+            guard Capabilities.effectiveHas(Capabilities.sysResource) else {
+                throw NodeOpsError.onlineResizeNotPermitted(device: device.path, path: path, capability: "CAP_SYS_RESOURCE")
             }
+            try Command.run("resize2fs", [device.path])
         case "xfs":
-            try Command.run("xfs_growfs", ["-d", path])
+            guard Capabilities.effectiveHas(Capabilities.sysAdmin) else {
+                throw NodeOpsError.onlineResizeNotPermitted(device: device.path, path: path, capability: "CAP_SYS_ADMIN")
+            }
+            try Command.run("xfs_growfs", ["-d", entry.mountPoint])
         default:
             throw NodeOpsError.unsupportedFileSystem(entry.fsType)
         }

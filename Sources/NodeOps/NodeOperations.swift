@@ -6,8 +6,9 @@
 // - No leaks: every step that changes state pushes its inverse on an `UndoLog`; when a later step throws,
 //   the log runs backwards (unmount, detach a loop device this call attached, remove files and directories
 //   this call created). A file system made by mkfs is not undone: it was made only on a blank device.
-// - No state of its own: which image a loop device serves comes from sysfs, what is mounted from mountinfo,
-//   so a restarted driver carries on where the last one stopped.
+// - No state of its own: which image a loop device serves comes from the kernel (LOOP_GET_STATUS64: the backing
+//   file's device and inode numbers, compared with stat() of the image, never the path text), what is mounted
+//   from mountinfo, so a restarted driver carries on where the last one stopped, in whatever mount namespace.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,7 @@ public struct NodeOperations: Sendable {
     // MARK: Loop devices
 
     /// Returns the loop device bound to `image`, binding a free one (LOOP_CTL_GET_FREE + LOOP_SET_FD) when none is.
-    /// Idempotent: a device already bound to the file (per /sys/block/loopN/loop/backing_file) with the same
+    /// Idempotent: a device already bound to the file (the same device and inode numbers) with the same
     /// read-only state is reused. `readOnly` binds the image opened O_RDONLY: a read-only device.
     @discardableResult
     public func attachLoop(image: String, readOnly: Bool = false) throws -> LoopDevice {
@@ -34,9 +35,8 @@ public struct NodeOperations: Sendable {
     /// Unbinds every loop device bound to `image` (LOOP_CLR_FD). Idempotent: nothing bound, or the image gone, is success.
     /// A device with a mounted file system or bind-mounted node is refused with `alreadyInUseElsewhere`.
     public func detachLoop(image: String) throws {
-        guard let canonical = try canonicalPath(image) else { return }
         let table = try MountTable.current()
-        for device in try LoopDevices.bound(to: canonical) {
+        for device in try LoopDevices.bound(toPath: image) {
             if let user = NodeOperations.users(of: device, in: table).first {
                 throw NodeOpsError.alreadyInUseElsewhere(path: device.path, by: "mount at \(user.mountPoint)")
             }
@@ -49,17 +49,23 @@ public struct NodeOperations: Sendable {
     @discardableResult
     public func refreshLoopSize(image: String) throws -> Int64 {
         let device = try attachedDevice(image: image)
-        for other in try LoopDevices.bound(to: device.backingFile) {
+        try refreshCapacity(of: device)
+        return try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))
+    }
+
+    /// LOOP_SET_CAPACITY on `device` and every other device of its image (the read-only one of a read-only
+    /// block publish).
+    func refreshCapacity(of device: LoopDevice) throws {
+        for other in try LoopDevices.all() where other.number == device.number || other.sharesBacking(with: device) {
             try LoopDevices.refreshCapacity(other)
         }
-        return try blockDeviceSize(major: LoopDevice.major, minor: UInt32(device.number))
     }
 
     // MARK: Helpers
 
     func attachedDevice(image: String) throws -> LoopDevice {
-        guard let canonical = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
-        let devices = try LoopDevices.bound(to: canonical)
+        guard let identity = try FileIdentity.of(image) else { throw NodeOpsError.notFound(path: image) }
+        let devices = try LoopDevices.bound(to: identity)
         guard let device = devices.first(where: { !$0.readOnly }) ?? devices.first else { throw NodeOpsError.notAttached(image: image) }
         return device
     }

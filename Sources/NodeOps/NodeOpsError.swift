@@ -31,6 +31,10 @@ public enum NodeOpsError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The path names a symbolic link: unstage and unpublish never follow one (it could lead to another
     /// volume's mount or a host file).
     case symbolicLink(path: String)
+    /// A mounted file system cannot be grown by this process: the kernel wants `capability` for an online grow.
+    /// The device already has the new size; the file system grows when the volume is next staged. Nothing was
+    /// unmounted.
+    case onlineResizeNotPermitted(device: String, path: String, capability: String)
 
     public var description: String {
         switch self {
@@ -57,6 +61,11 @@ public enum NodeOpsError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(device) holds no file system and cannot be formatted read-only"
         case .symbolicLink(let path):
             return "\(path) is a symbolic link; the driver never creates one there and does not follow it"
+        case .onlineResizeNotPermitted(let device, let path, let capability):
+            return "the file system of \(device) mounted at \(path) cannot be grown while it is mounted: the kernel grows "
+                + "a mounted file system only for a process with \(capability), which the node plugin lacks; the disk "
+                + "is grown, and its file system grows when the volume is next staged (once no pod on this node uses it); "
+                + "nothing was unmounted"
         }
     }
 

@@ -26,6 +26,8 @@ enum IoctlRequest {
     static let loopClearFD: UInt = 0x4C01
     /// `LOOP_SET_CAPACITY`: re-read the backing file's size.
     static let loopSetCapacity: UInt = 0x4C07
+    /// `LOOP_GET_STATUS64`: a bound device's `struct loop_info64` (backing file's device and inode numbers first).
+    static let loopGetStatus64: UInt = 0x4C05
     /// `LOOP_CTL_GET_FREE` on /dev/loop-control: the number of a free loop device (created if needed).
     static let loopControlGetFree: UInt = 0x4C82
     /// `BLKGETSIZE64`: a block device's size in bytes.
@@ -49,6 +51,13 @@ func statOrNil(_ path: String) throws -> stat? {
     throw NodeOpsError.syscallFailed(call: "stat", path: path, errno: code)
 }
 
+/// `fstat(2)` of an open descriptor.
+func fileStatus(_ fd: Int32, _ path: String) throws -> stat {
+    var st = stat()
+    try sys("fstat", path) { fstat(fd, &st) }
+    return st
+}
+
 func isDirectory(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFDIR }
 func isRegularFile(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFREG }
 func isBlockDevice(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFBLK }
@@ -59,6 +68,12 @@ func deviceMajor(_ dev: dev_t) -> UInt32 {
 }
 func deviceMinor(_ dev: dev_t) -> UInt32 {
     UInt32(truncatingIfNeeded: ((dev >> 12) & 0xFFFF_FF00) | (dev & 0x0000_00FF))
+}
+
+/// `makedev(3)` in glibc's encoding (the macro is not imported).
+func makeDevice(major: UInt32, minor: UInt32) -> dev_t {
+    let major = dev_t(major), minor = dev_t(minor)
+    return ((major & 0xFFFF_F000) << 32) | ((major & 0x0000_0FFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0x0000_00FF)
 }
 
 /// `realpath(3)`; nil when the path does not exist.

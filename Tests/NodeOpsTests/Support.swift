@@ -73,9 +73,12 @@ final class Workspace {
         return file
     }
 
-    /// Loop devices bound to files in this workspace.
+    /// Loop devices bound to files in this workspace, by device and inode numbers (the kernel's path text names a
+    /// file through the mount it was opened by, which a test may have taken away).
     func loops() throws -> [LoopDevice] {
-        try LoopDevices.all().filter { $0.backingFile.hasPrefix(root + "/") }
+        let identities = Set((FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
+            .compactMap { try? FileIdentity.of(root + "/" + $0) })
+        return try LoopDevices.all().filter { $0.backingFile.hasPrefix(root + "/") || $0.backing.map(identities.contains) == true }
     }
 
     /// Mount points in this workspace.
@@ -91,7 +94,7 @@ final class Workspace {
     func cleanUp() {
         let mounted = ((try? mounts()) ?? []).sorted { $0.count > $1.count }
         for mountPoint in mounted { umount2(mountPoint, Int32(MNT_DETACH)) }
-        for device in (try? LoopDevices.all()) ?? [] where device.backingFile.hasPrefix(root + "/") {
+        for device in (try? loops()) ?? [] {
             try? LoopDevices.detach(device)
         }
         try? FileManager.default.removeItem(atPath: root)

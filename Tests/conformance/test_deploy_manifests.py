@@ -644,6 +644,8 @@ def test_node_plugin_is_privileged_and_propagates_kubelet_mounts():
     driver = driver_container(spec)
     assert flags(driver)["mode"] == "node"
     assert driver["securityContext"]["privileged"] is True
+    # growing a mounted ext4 needs CAP_SYS_RESOURCE, a mounted xfs CAP_SYS_ADMIN (docs/node.md)
+    assert {"SYS_ADMIN", "SYS_RESOURCE"} <= set(driver["securityContext"]["capabilities"]["add"])
     mounts = {m["mountPath"]: m for m in driver["volumeMounts"]}
     for kubelet_dir in ("/var/lib/kubelet/pods", "/var/lib/kubelet/plugins"):
         assert mounts[kubelet_dir].get("mountPropagation") == "Bidirectional", kubelet_dir

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 import driverproc
-from csihelp import GIB, ZONE_KEY, expect_error
+from csihelp import GIB, ZONE_KEY, expect_error, has_sys_resource
 
 C = grpc.StatusCode
 
@@ -384,6 +384,16 @@ def test_node_expand_after_controller_expand(driver, csi, pb, fs):
     response = driver.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
         volume_id=v.id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB), volume_capability=v.cap))
     assert response.capacity_bytes == 2 * GIB and response.node_expansion_required
+    if fs == "ext4" and not has_sys_resource():
+        # a mounted ext4 grows only with CAP_SYS_RESOURCE: refused, nothing unmounted, grown by the next stage
+        expect_error(C.FAILED_PRECONDITION, driver.node.NodeExpandVolume, pb.NodeExpandVolumeRequest(
+            volume_id=v.id, volume_path=v.target, staging_target_path=v.staging, volume_capability=v.cap),
+            match=("CAP_SYS_RESOURCE", "next staged"))
+        assert mount_entry(v.target) is not None and mount_entry(v.staging) is not None
+        v.unpublish()
+        v.unstage()
+        v.stage()
+        v.publish()
     grown = driver.node.NodeExpandVolume(pb.NodeExpandVolumeRequest(
         volume_id=v.id, volume_path=v.target, staging_target_path=v.staging, volume_capability=v.cap,
         capacity_range=pb.CapacityRange(required_bytes=2 * GIB)))
@@ -536,6 +546,20 @@ def test_split_controller_and_node_processes(start_driver, csi, pb):
     try:
         ctl.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
             volume_id=volume.volume_id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB), volume_capability=cap))
+        if not has_sys_resource():
+            # a mounted ext4 grows only with CAP_SYS_RESOURCE: refused, and grown by the next stage
+            expect_error(C.FAILED_PRECONDITION, node.node.NodeExpandVolume, pb.NodeExpandVolumeRequest(
+                volume_id=volume.volume_id, volume_path=target, staging_target_path=staging, volume_capability=cap),
+                match="next staged")
+            node.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(volume_id=volume.volume_id, target_path=target))
+            node.node.NodeUnstageVolume(pb.NodeUnstageVolumeRequest(volume_id=volume.volume_id,
+                                                                    staging_target_path=staging))
+            node.node.NodeStageVolume(pb.NodeStageVolumeRequest(
+                volume_id=volume.volume_id, publish_context=context, staging_target_path=staging,
+                volume_capability=cap, volume_context=dict(volume.volume_context)))
+            node.node.NodePublishVolume(pb.NodePublishVolumeRequest(
+                volume_id=volume.volume_id, publish_context=context, staging_target_path=staging, target_path=target,
+                volume_capability=cap))
         # NodeExpandVolumeRequest carries no publish context: the node finds the disk from the volume path
         grown = node.node.NodeExpandVolume(pb.NodeExpandVolumeRequest(
             volume_id=volume.volume_id, volume_path=target, staging_target_path=staging, volume_capability=cap,

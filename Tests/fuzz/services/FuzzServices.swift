@@ -349,12 +349,17 @@ final class RecordingHost: NodeHost, @unchecked Sendable {  // one fuzzing threa
                             blockDeviceFile: access == .block ? stagingPath + "/block" : nil, formatted: false, alreadyStaged: false)
     }
 
-    func unstage(stagingPath: String) throws {
-        calls["unstage", default: 0] += 1
+    func unstage(stagingPath: String, image: String?) throws {
+        if let image { try checkImage(image, "unstage") } else { calls["unstage", default: 0] += 1 }
     }
 
-    func publish(stagingPath: String, targetPath: String, readOnly: Bool, access: VolumeAccess) throws {
-        calls["publish", default: 0] += 1
+    func publish(stagingPath: String, targetPath: String, readOnly: Bool, access: VolumeAccess, image: String?) throws {
+        if let image { try checkImage(image, "publish") } else { calls["publish", default: 0] += 1 }
+    }
+
+    func content(at path: String) throws -> PathContent {
+        calls["content", default: 0] += 1
+        return .nothing
     }
 
     func otherPublications(stagingPath: String, targetPath: String) throws -> [String] {
@@ -374,7 +379,8 @@ final class RecordingHost: NodeHost, @unchecked Sendable {  // one fuzzing threa
             condition: VolumeCondition(abnormal: false, message: "volume is healthy"))
     }
 
-    func expand(image: String, stagingOrTargetPath: String) throws -> Int64 {
+    func expand(image: String?, stagingOrTargetPath: String) throws -> Int64 {
+        guard let image else { calls["expand", default: 0] += 1; return 0 }
         try checkImage(image, "expand")
         var info = stat()
         return stat(image, &info) == 0 ? Int64(info.st_size) : 0
