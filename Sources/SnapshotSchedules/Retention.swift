@@ -84,13 +84,16 @@ public enum Retention {
         let rotatable = remaining.filter { $0.ownedBySchedule && $0.ready && !$0.deleting }.sorted(by: order)
         let beforeRotation = (delete, remaining)
         var i = 0
-        while (remaining.count + 1 > policy.perDiskLimit || remaining.filter(\.ownedBySchedule).count + 1 > maxCount),
+        // Snapshots whose deletion is under way are leaving: they count against R5 until they are gone (so the
+        // new one waits for them), but no further snapshot is deleted to make room they will free.
+        var staying: [DiskSnapshot] { remaining.filter { !$0.deleting } }
+        while (staying.count + 1 > policy.perDiskLimit || staying.filter(\.ownedBySchedule).count + 1 > maxCount),
               i < rotatable.count {
             drop(rotatable[i])
             i += 1
         }
-        let fitsDisk = remaining.count + 1 <= policy.perDiskLimit
-        let fitsCount = remaining.filter(\.ownedBySchedule).count + 1 <= maxCount
+        let fitsDisk = staying.count + 1 <= policy.perDiskLimit
+        let fitsCount = staying.filter(\.ownedBySchedule).count + 1 <= maxCount
         if fitsDisk && fitsCount {
             let waiting = !delete.isEmpty || existing.contains { $0.deleting }
             return RetentionPlan(delete: delete, next: waiting ? .createAfterDeletions : .create)

@@ -153,11 +153,15 @@ struct RetentionTests {
         #expect(p == RetentionPlan(delete: ["s-1", "s-5"], next: .createAfterDeletions))
     }
 
-    @Test("a deletion under way still counts: wait for it")
+    @Test("a deletion under way still counts against R5: wait for it, and delete nothing more for the room it frees")
     func deleting() {
         var gone = own(1); gone.deleting = true
         let p = Retention.plan(existing: [gone, own(2)], policy: RetentionPolicy(maxCount: 2, perDiskLimit: 7), now: 3 * day)
-        #expect(p.next == .createAfterDeletions && p.delete == [])
+        #expect(p == RetentionPlan(delete: [], next: .createAfterDeletions))
+        var leaving = other(0); leaving.deleting = true
+        let full = [leaving] + (1...6).map(other)
+        #expect(Retention.plan(existing: full, policy: RetentionPolicy(maxCount: 2, perDiskLimit: 7), now: 3 * day)
+                == RetentionPlan(delete: [], next: .createAfterDeletions))
     }
 }
 
