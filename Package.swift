@@ -178,6 +178,19 @@ targets += [
     ),
 ]
 
+// The schedule controller (MARK Schedules above): its library, the thin executable, and its tests against the fake
+// API server. Only ScheduleController/KubeScheduleAPI.swift imports KubeClient.
+products += [.executable(name: "evssnap-scheduler", targets: ["evssnap-scheduler"])]
+targets += [
+    .target(name: "ScheduleController", dependencies: ["SnapshotSchedules", "EVSSnapshotRules", "KubeClient"],
+            path: "Sources/ScheduleController"),
+    .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient"],
+                      path: "Sources/evssnap-scheduler"),
+    .testTarget(name: "ScheduleControllerTests",
+                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport"],
+                path: "Tests/ScheduleControllerTests"),
+]
+
 // EVSSnapCLI, kubectl-evssnap and EVSSnapCLITests (the plugin).
 products += [.executable(name: "kubectl-evssnap", targets: ["kubectl-evssnap"])]
 // swift-argument-parser is declared once, in the Driver section above (SwiftPM refuses a package declared twice).
@@ -187,6 +200,8 @@ targets += [
         dependencies: [
             "EVSSnapshotRules",
             "KubeClient",
+            // `kubectl evssnap schedule`: the schedule domain and, for `schedule run`, the controller's run logic.
+            "SnapshotSchedules", "ScheduleController",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `-f pvc.yaml` (check, restore).
             .product(name: "Yams", package: "Yams"),
@@ -196,7 +211,7 @@ targets += [
     // RuleParityTests also run the driver's Controller service over the emulator: one rule engine, both paths.
     .testTarget(
         name: "EVSSnapCLITests",
-        dependencies: ["EVSSnapCLI", "KubeTestSupport", "CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules",
+        dependencies: ["EVSSnapCLI", "KubeTestSupport", "CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "SnapshotSchedules",
                        "RPCServer", .product(name: "Logging", package: "swift-log")],
         exclude: ["Golden"]),
 ]

@@ -107,9 +107,9 @@ public enum ScheduleDuration {
         return total
     }
 
-    /// `7d`, `36h`, `90m` for a count of seconds (the largest whole unit).
+    /// `7d`, `36h`, `90m` for a count of seconds (the largest whole unit of d, h, m).
     public static func text(_ s: Int64) -> String {
-        for (u, n) in [("w", Int64(604_800)), ("d", 86_400), ("h", 3600), ("m", 60)] where s % n == 0 { return "\(s / n)\(u)" }
+        for (u, n) in [("d", Int64(86_400)), ("h", 3600), ("m", 60)] where s % n == 0 { return "\(s / n)\(u)" }
         return "\(s)s"
     }
 }
