@@ -50,7 +50,8 @@ let log: @Sendable (String) -> Void = { line in
 }
 let zones = ZoneSource { [zoneDir] name in FileManager.default.contents(atPath: zoneDir + "/" + name).map { [UInt8]($0) } }
 let config: ClientConfig
-do { config = try ClientConfig.load(ConfigOverrides(kubeconfig: kubeconfig)) } catch {
+// Every request is bounded (a slow or gone API server delays a pass; the slot stays not done and runs later).
+do { config = try ClientConfig.load(ConfigOverrides(kubeconfig: kubeconfig, requestTimeout: .seconds(30))) } catch {
     log("no Kubernetes access: \(error)")
     exit(1)
 }
