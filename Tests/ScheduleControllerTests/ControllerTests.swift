@@ -205,6 +205,27 @@ struct ControllerTests {
         print("kill mid-rotation: before \(before), after the kill \(afterKill), after the restart \(after)")
     }
 
+    @Test("an API server that fails a create delays the slot, loses none: the next pass makes it")
+    func apiFailureDelays() async throws {
+        let w = try await World.start()
+        defer { Task { await w.stop() } }
+        let s = try await w.schedule("retry", ScheduleSpec(claims: .names(["static-evs", "data-ssd"]), schedule: "@hourly", maxCount: 2))
+        let slot = try #require(CronSchedule(cron: try CronExpression("@hourly"), zone: .utc).next(after: s.created))
+        let clock = TestClock(slot + 1)
+        let flaky = FailingCreates(w.api, failing: ["static-evs"])
+        let first = try #require(try await ScheduleController(api: flaky, clock: clock, zones: zoneinfo).reconcileOnce().first)
+        #expect(first.claims.map(\.outcome) == [.failed, .created])
+        #expect(first.claims.first?.message.contains("503") == true)
+        let status = try await w.rawSchedule("retry")["status"] as? [String: Any]
+        #expect(status?["lastScheduleTime"] == nil, "the slot is not done")
+        clock.set(slot + 120)
+        let second = try #require(try await ScheduleController(api: w.api, clock: clock, zones: zoneinfo).reconcileOnce().first)
+        #expect(second.slot == slot)
+        #expect(second.claims.map(\.outcome) == [.created, .exists])
+        #expect(try await w.own("retry", "static-evs").count == 1)
+        #expect(try await w.own("retry", "data-ssd").count == 1)
+    }
+
     @Test("disabled: no new snapshots, old ones kept; deleting the schedule keeps its snapshots")
     func disabledAndDeleted() async throws {
         let w = try await World.start()
@@ -223,6 +244,28 @@ struct ControllerTests {
         _ = try await w.client.send(method: "DELETE", path: "/apis/evssnap.io/v1alpha1/namespaces/apps/snapshotschedules/h")
         #expect(try await w.own("h", "static-evs").count == 1)
     }
+}
+
+/// Forwards to a real API, but creating a snapshot of one of `failing` gets a 503 (an API server in trouble).
+final class FailingCreates: ScheduleAPI {
+    let base: ScheduleAPI
+    let failing: Set<String>
+    init(_ base: ScheduleAPI, failing: Set<String>) { self.base = base; self.failing = failing }
+    func listSchedules() async throws -> [ScheduleObject] { try await base.listSchedules() }
+    func getSchedule(namespace: String, name: String) async throws -> ScheduleObject? { try await base.getSchedule(namespace: namespace, name: name) }
+    func listClaims(namespace: String, labelSelector: String) async throws -> [ClaimInfo] { try await base.listClaims(namespace: namespace, labelSelector: labelSelector) }
+    func getClaim(namespace: String, name: String) async throws -> ClaimInfo? { try await base.getClaim(namespace: namespace, name: name) }
+    func getVolume(name: String) async throws -> VolumeInfo? { try await base.getVolume(name: name) }
+    func listSnapshots(namespace: String) async throws -> [SnapshotInfo] { try await base.listSnapshots(namespace: namespace) }
+    func createSnapshot(_ request: SnapshotRequest) async throws {
+        if failing.contains(request.pvc) { throw ScheduleAPIError.server(code: 503, message: "the server is currently unable to handle the request") }
+        try await base.createSnapshot(request)
+    }
+    func deleteSnapshot(namespace: String, name: String) async throws { try await base.deleteSnapshot(namespace: namespace, name: name) }
+    func waitUntilGone(namespace: String, names: Set<String>, timeout: Duration) async throws -> Bool { try await base.waitUntilGone(namespace: namespace, names: names, timeout: timeout) }
+    func writeStatus(namespace: String, name: String, status: ScheduleStatus) async throws { try await base.writeStatus(namespace: namespace, name: name, status: status) }
+    func recordEvent(_ event: ClaimEvent) async throws { try await base.recordEvent(event) }
+    func driverAnnotations(driverName: String) async throws -> [String: String]? { try await base.driverAnnotations(driverName: driverName) }
 }
 
 /// Forwards to a real API until its first snapshot deletion is answered, then fails every call: a process killed
