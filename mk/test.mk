@@ -1,6 +1,6 @@
 # ---- Tests: the Swift suites, the pytest harness, sanitizers, and per-module shortcuts
 TEST_SUITES += test-swift test-py
-.PHONY: test-swift test-py asan test-domain test-json test-node test-kube test-plugin test-conformance test-deploy
+.PHONY: test-swift test-py asan test-domain test-json test-node test-kube test-plugin test-conformance test-deploy test-schedules
 
 # Serial on purpose: several suites time real gRPC calls, and a suite that blocks Swift's 2-thread cooperative pool
 # (file I/O, subprocesses) would starve them on a 2-core machine.
@@ -44,6 +44,14 @@ test-conformance: deps-py
 	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_controller.py Tests/conformance/test_node.py \
 	  Tests/conformance/test_node_restart.py \
 	  Tests/conformance/test_crash.py Tests/conformance/test_driver_process.py Tests/conformance/test_pvc_annotations.py
+
+## test-schedules: the schedule domain and controller (fake API server, a test clock), the croniter comparison and
+## the scheduler process with a SIGKILL mid-rotation (docs/schedules.md)
+test-schedules: deps-py
+	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product schedule-next
+	$(SWIFT) build -c $(CONFIG) $(SWIFT_SCRATCH) $(SWIFTFLAGS) --product evssnap-scheduler
+	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter 'SnapshotSchedulesTests|ScheduleControllerTests|ScheduleCommandTests'
+	EVSSNAP_BIN="$(BIN)" $(PY) -m pytest -q Tests/conformance/test_schedule_cron.py Tests/conformance/test_scheduler_process.py
 
 ## test-deploy: validate deploy/ against the Kubernetes OpenAPI schema and the project's rules (no build, no cluster)
 test-deploy: deps-py

@@ -39,7 +39,7 @@ public struct EVSSnap: AsyncParsableCommand {
         version: evssnapVersion,
         subcommands: [
             CreateCommand.self, ListCommand.self, DescribeCommand.self, DeleteCommand.self,
-            RestoreCommand.self, CheckCommand.self, VersionCommand.self,
+            RestoreCommand.self, CheckCommand.self, ScheduleCommand.self, VersionCommand.self,
         ]
     )
 

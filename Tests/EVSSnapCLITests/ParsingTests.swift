@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Golden help text of every command (Tests/EVSSnapCLITests/Golden/*.txt). Regenerate with EVSSNAP_UPDATE_GOLDEN=1.
-@Test("golden help text", arguments: ["", "create", "list", "describe", "delete", "restore", "check", "version"])
+@Test("golden help text", arguments: ["", "create", "list", "describe", "delete", "restore", "check", "schedule", "version"])
 func goldenHelp(_ command: String) async throws {
     let args = command.isEmpty ? ["--help"] : [command, "--help"]
     let r = await evssnap(args, cluster: InMemoryCluster())

@@ -181,6 +181,18 @@ CRD_SCHEMAS = {
 }
 
 
+# evssnap's own CRD: its instances (deploy/examples) are checked against the openAPIV3Schema the CRD declares.
+EVSSNAP_CRD = DEPLOY / "snapshotschedule-crd.yaml"
+_crd = yaml.safe_load(EVSSNAP_CRD.read_text())
+_crd_schema = copy.deepcopy(_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+_crd_schema["properties"]["apiVersion"] = {"const": "evssnap.io/v1alpha1"}
+_crd_schema["properties"]["kind"] = {"const": "SnapshotSchedule"}
+_crd_schema["properties"]["metadata"] = _OBJECT_META
+_crd_schema["additionalProperties"] = False
+_crd_schema["properties"]["spec"]["additionalProperties"] = False
+CRD_SCHEMAS[("evssnap.io/v1alpha1", "SnapshotSchedule")] = _crd_schema
+
+
 def schema_errors(body: dict, version: str) -> list[str]:
     """Every schema error of one document: the Kubernetes OpenAPI schema of `version`
     (strict), or for the snapshot CRD kinds the small schema above."""
@@ -419,7 +431,8 @@ def restore_examples() -> list[tuple[Doc, Doc, Doc]]:
 def test_deploy_has_the_expected_documents():
     kinds = {d.kind for d in DRIVER_DOCS}
     for kind in ("Namespace", "CSIDriver", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
-                 "RoleBinding", "Deployment", "DaemonSet", "StorageClass", "VolumeSnapshotClass"):
+                 "RoleBinding", "Deployment", "DaemonSet", "StorageClass", "VolumeSnapshotClass",
+                 "CustomResourceDefinition"):
         assert kind in kinds, f"deploy/ has no {kind}"
     assert {d.kind for d in EXAMPLE_DOCS} >= {"PersistentVolumeClaim", "VolumeSnapshot", "Pod"}
     for doc in ALL_DOCS:
@@ -566,7 +579,7 @@ def test_namespaced_objects_are_in_the_driver_namespace():
         if doc.kind in ("ServiceAccount", "Role", "RoleBinding", "Deployment", "DaemonSet"):
             assert doc.namespace == NAMESPACE, f"{doc}"
         if doc.kind in ("Namespace", "CSIDriver", "ClusterRole", "ClusterRoleBinding", "StorageClass",
-                        "VolumeSnapshotClass"):
+                        "VolumeSnapshotClass", "CustomResourceDefinition"):
             assert doc.namespace is None, f"{doc} is cluster-scoped"
 
 
@@ -602,7 +615,12 @@ def test_driver_reads_pvcs_but_does_not_write_them():
 # =============================================================================================
 # Tests: sockets, sidecars, the node plugin, the shared state directory
 
-@pytest.mark.parametrize("doc", [d for d in workloads(DRIVER_DOCS) if d.kind in ("Deployment", "DaemonSet")], ids=repr)
+def runs_the_driver(doc: Doc) -> bool:
+    return any(DRIVER_IMAGE_NAME in c["image"] for c in pod_spec(doc)["containers"])
+
+
+@pytest.mark.parametrize("doc", [d for d in workloads(DRIVER_DOCS) if d.kind in ("Deployment", "DaemonSet")
+                                 and runs_the_driver(d)], ids=repr)
 def test_sidecars_use_the_driver_socket(doc):
     spec = pod_spec(doc)
     driver = driver_container(spec)
@@ -766,3 +784,79 @@ def test_example_pods_mount_existing_claims():
     for snap in _of_kind("VolumeSnapshot", EXAMPLE_DOCS):
         assert (snap.namespace, snap.body["spec"]["source"]["persistentVolumeClaimName"]) in claims
         _one("VolumeSnapshotClass", snap.body["spec"]["volumeSnapshotClassName"], DRIVER_DOCS)
+
+
+# =============================================================================================
+# Tests: snapshot schedules (the CRD, evssnap-scheduler and its least-privilege RBAC)
+
+def scheduler() -> Doc:
+    return _one("Deployment", "evssnap-scheduler", DRIVER_DOCS)
+
+
+def test_snapshotschedule_crd_is_namespaced_with_status_and_printer_columns():
+    crd = _one("CustomResourceDefinition", "snapshotschedules.evssnap.io", DRIVER_DOCS).body["spec"]
+    assert crd["group"] == "evssnap.io" and crd["scope"] == "Namespaced"
+    assert crd["names"]["plural"] == "snapshotschedules" and crd["names"]["kind"] == "SnapshotSchedule"
+    (version,) = crd["versions"]
+    assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
+    assert version["subresources"] == {"status": {}}
+    columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert columns["Schedule"] == ".spec.schedule"
+    assert columns["Keep"] == ".spec.retention.maxCount"
+    assert columns["Next Snapshot"] == ".status.nextSnapshotTime"
+    assert columns["Last Result"] == ".status.lastResult"
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert {"observedGeneration", "conditions", "lastSnapshotTime", "nextSnapshotTime", "claims"} <= set(status)
+
+
+def test_snapshotschedule_schema_refuses_broken_schedules():
+    good = _one("SnapshotSchedule", "nightly", EXAMPLE_DOCS).body
+    assert not schema_errors(good, K8S_VERSIONS[-1])
+    assert good["spec"]["retention"]["maxCount"] <= 7, "R5: the example keeps at most 7"
+    for broken in ({"retention": {"maxCount": 0}}, {"retention": {}}, {"schedule": 5},
+                   {"retention": {"maxCount": 3, "maxAge": "a week"}}, {"sechdule": "@daily"}):
+        doc = copy.deepcopy(good)
+        doc["spec"].update(broken)
+        assert schema_errors(doc, K8S_VERSIONS[-1]), broken
+
+
+@pytest.mark.parametrize("verb,group,resource,allowed", [
+    ("list", "evssnap.io", "snapshotschedules", True),
+    ("watch", "evssnap.io", "snapshotschedules", True),
+    ("patch", "evssnap.io", "snapshotschedules/status", True),
+    ("create", "evssnap.io", "snapshotschedules", False),
+    ("delete", "evssnap.io", "snapshotschedules", False),
+    ("update", "evssnap.io", "snapshotschedules", False),
+    ("create", SNAPSHOT_GROUP, "volumesnapshots", True),
+    ("delete", SNAPSHOT_GROUP, "volumesnapshots", True),
+    ("update", SNAPSHOT_GROUP, "volumesnapshots", False),
+    ("delete", SNAPSHOT_GROUP, "volumesnapshotcontents", False),
+    ("get", "", "persistentvolumeclaims", True),
+    ("update", "", "persistentvolumeclaims", False),
+    ("delete", "", "persistentvolumeclaims", False),
+    ("get", "", "persistentvolumes", True),
+    ("delete", "", "persistentvolumes", False),
+    ("create", "", "events", True),
+    ("get", "", "secrets", False),
+    ("get", "storage.k8s.io", "csidrivers", True),
+    ("patch", "storage.k8s.io", "csidrivers", False),
+])
+def test_scheduler_has_least_privilege(verb, group, resource, allowed):
+    spec = pod_spec(scheduler())
+    sa = spec["serviceAccountName"]
+    assert sa != pod_spec(controller())["serviceAccountName"], "the scheduler has a ServiceAccount of its own"
+    assert can(NAMESPACE, sa, verb, group, resource) == allowed, f"{sa} {verb} {group}/{resource}"
+
+
+def test_scheduler_reads_csidriver_of_the_driver_only_and_zoneinfo_read_only():
+    sa = pod_spec(scheduler())["serviceAccountName"]
+    for _, rule in rules_for_service_account(NAMESPACE, sa, DRIVER_DOCS):
+        if "csidrivers" in rule.get("resources", []):
+            assert rule.get("resourceNames") == [DRIVER_NAME]
+        assert "*" not in rule.get("verbs", []) and "*" not in rule.get("resources", [])
+    (container,) = pod_spec(scheduler())["containers"]
+    assert flags(container)["driver-name"] == DRIVER_NAME
+    zoneinfo = flags(container)["zoneinfo"]
+    mount = [m for m in container["volumeMounts"] if m["mountPath"] == zoneinfo]
+    assert mount and mount[0].get("readOnly") is True
+    assert volume(pod_spec(scheduler()), mount[0]["name"])["hostPath"]["path"] == "/usr/share/zoneinfo"

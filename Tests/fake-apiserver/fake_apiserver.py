@@ -101,6 +101,22 @@ STORAGE = [
     Res("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
 ]
 EVENTS_V1 = [Res("events.k8s.io", "v1", "events", "Event", True)]
+# evssnap's own CRD (deploy/snapshotschedule-crd.yaml), served with --evssnap-crd: status subresource, merge PATCH.
+EVSSNAP = "evssnap.io"
+SCHEDULES = [Res(EVSSNAP, "v1alpha1", "snapshotschedules", "SnapshotSchedule", True)]
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
 
 
 def snapshot_resources(version):
@@ -304,6 +320,8 @@ class Fake:
         sv = [] if args.snapshot_versions in ("", "none") else [v.strip() for v in args.snapshot_versions.split(",") if v.strip()]
         self.snapshot_versions = sv
         self.resources = CORE + STORAGE + EVENTS_V1 + [r for v in sv for r in snapshot_resources(v)]
+        if args.evssnap_crd:
+            self.resources += SCHEDULES
         self.tokens = {}
         for spec in args.token or ["fake-admin-token=admin,system:masters"]:
             tok, _, who = spec.partition("=")
@@ -342,6 +360,8 @@ class Fake:
         gv = {"": ["v1"], "storage.k8s.io": ["v1"], "events.k8s.io": ["v1"]}
         if self.snapshot_versions:
             gv[SNAP] = list(self.snapshot_versions)
+        if self.args.evssnap_crd:
+            gv[EVSSNAP] = ["v1alpha1"]
         return gv
 
     # -- discovery
@@ -368,6 +388,9 @@ class Fake:
         if self.snapshot_versions and not any(g["name"] == SNAP for g in groups):
             vs = [{"groupVersion": f"{SNAP}/{v}", "version": v} for v in self.snapshot_versions]
             groups.append({"name": SNAP, "versions": vs, "preferredVersion": vs[0]})
+        if self.args.evssnap_crd:
+            v = {"groupVersion": f"{EVSSNAP}/v1alpha1", "version": "v1alpha1"}
+            groups.append({"name": EVSSNAP, "versions": [v], "preferredVersion": v})
         doc["groups"] = groups
         return doc
 
@@ -390,6 +413,13 @@ class Fake:
             return {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
                 {"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind,
                  "verbs": ["create", "delete", "get", "list", "watch"]} for r in CORE]}
+        if group == EVSSNAP and version == "v1alpha1" and self.args.evssnap_crd:
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{EVSSNAP}/v1alpha1", "resources": [
+                {"name": "snapshotschedules", "singularName": "snapshotschedule", "namespaced": True,
+                 "kind": "SnapshotSchedule", "shortNames": ["ssched"],
+                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+                {"name": "snapshotschedules/status", "singularName": "", "namespaced": True,
+                 "kind": "SnapshotSchedule", "verbs": ["get", "patch", "update"]}]}
         if group == "events.k8s.io" and version == "v1":
             return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "events.k8s.io/v1", "resources": [
                 {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
@@ -544,6 +574,9 @@ def make_handler(fake):
         def do_PUT(self):
             self.handle_any("PUT")
 
+        def do_PATCH(self):
+            self.handle_any("PATCH")
+
         # -- routing
         def route(self, method, path, query, body, who):
             user, groups = who
@@ -583,7 +616,8 @@ def make_handler(fake):
             if rest[0] == "namespaces" and len(rest) >= 3:
                 ns, rest = rest[1], rest[2:]
             plural, name = rest[0], (rest[1] if len(rest) > 1 else None)
-            if len(rest) > 2:
+            sub = rest[2] if len(rest) == 3 else None
+            if len(rest) > 3 or (sub is not None and (sub != "status" or group != EVSSNAP)):
                 raise not_found_plain()
             res = fake.find_res(group, version, plural)
             if res is None or (ns is not None and not res.namespaced):
@@ -594,6 +628,11 @@ def make_handler(fake):
                 if verb == "watch":
                     return self.watch(res, ns, query)
                 return self.list(res, ns, query)
+            if method == "PATCH" and name is not None:
+                fake.check(user, groups, "patch", res if sub is None else Res(res.group, res.version, res.plural + "/status", res.kind, res.namespaced), ns, name)
+                return self.patch(res, ns, name, sub, body)
+            if sub is not None:
+                raise ApiError(405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
             if method == "GET":
                 fake.check(user, groups, "get", res, ns, name)
                 return self.get(res, ns, name)
@@ -811,6 +850,34 @@ def make_handler(fake):
             t = threading.Timer(delay, fn)
             t.daemon = True
             t.start()
+
+        def patch(self, res, ns, name, sub, body):
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype not in ("application/merge-patch+json", "application/json"):
+                raise ApiError(415, status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/merge-patch+json"))
+            try:
+                patch = json.loads(body or b"{}")
+            except ValueError as e:
+                raise ApiError(400, status(400, "BadRequest", f"error decoding patch: {e}"))
+            with fake.store.cond:
+                obj = fake.store.bucket(res.group, res.plural).get((ns or "", name))
+                if obj is None:
+                    raise not_found(res, name)
+                if sub == "status":
+                    new = copy.deepcopy(obj)
+                    if "status" in patch:
+                        new["status"] = merge_patch(obj.get("status") or {}, patch["status"])
+                else:
+                    patch = {k: v for k, v in patch.items() if k != "status"} if res.group == EVSSNAP else patch
+                    new = merge_patch(obj, patch)
+                    if res.group and new.get("spec") != obj.get("spec"):
+                        new["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+                new["metadata"]["name"], new["metadata"]["uid"] = obj["metadata"]["name"], obj["metadata"].get("uid")
+                if new == obj:
+                    return self.send_json(200, copy.deepcopy(obj))
+                fake.store.put(res.group, res.plural, new, event="MODIFIED")
+                out = copy.deepcopy(new)
+            self.send_json(200, out)
 
         def delete(self, res, ns, name, query):
             dry = query.get("dryRun", [""])[0] == "All"
@@ -1036,6 +1103,7 @@ def main():
     ap.add_argument("--slow", action="append")
     ap.add_argument("--san", default=DEFAULT_SAN)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--evssnap-crd", action="store_true", help="serve evssnap.io/v1alpha1 snapshotschedules")
     args = ap.parse_args()
     d = args.dir or tempfile.mkdtemp(prefix="fake-apiserver-")
 
