@@ -39,8 +39,7 @@ public struct CivilTime: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// `2026-03-08 02:30` (ISO-like, minutes; seconds shown only when not zero).
     public var description: String {
-        func p(_ v: Int, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(p(year, 4))-\(p(month))-\(p(day)) \(p(hour)):\(p(minute))" + (second == 0 ? "" : ":\(p(second))")
+        return "\(Civil.padded(year, 4))-\(Civil.padded(month))-\(Civil.padded(day)) \(Civil.padded(hour)):\(Civil.padded(minute))" + (second == 0 ? "" : ":\(Civil.padded(second))")
     }
 }
 
@@ -70,6 +69,12 @@ public enum Civil {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
+    /// `value` in decimal, zero-padded to `width` digits (dates, times and slot stamps).
+    static func padded(_ value: Int, _ width: Int = 2) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
     /// 0 = Sunday for a day number (1970-01-01 was a Thursday).
     public static func weekday(days: Int) -> Int { ((days % 7) + 7 + 4) % 7 }
 
@@ -86,8 +91,7 @@ public enum Civil {
     /// `2026-03-08T07:00:00Z` for an instant.
     public static func rfc3339(_ instant: Int64) -> String {
         let c = CivilTime(wallSeconds: instant)
-        func p(_ v: Int, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(p(c.year, 4))-\(p(c.month))-\(p(c.day))T\(p(c.hour)):\(p(c.minute)):\(p(c.second))Z"
+        return "\(Civil.padded(c.year, 4))-\(Civil.padded(c.month))-\(Civil.padded(c.day))T\(Civil.padded(c.hour)):\(Civil.padded(c.minute)):\(Civil.padded(c.second))Z"
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` (what the API server writes; fractional seconds and offsets accepted).

@@ -13,8 +13,7 @@ public enum ScheduleNaming {
     /// `20261207t0200z` for an instant (minutes, UTC).
     public static func slotStamp(_ instant: Int64) -> String {
         let c = CivilTime(wallSeconds: instant)
-        func p(_ v: Int, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(p(c.year, 4))\(p(c.month))\(p(c.day))t\(p(c.hour))\(p(c.minute))z"
+        return "\(Civil.padded(c.year, 4))\(Civil.padded(c.month))\(Civil.padded(c.day))t\(Civil.padded(c.hour))\(Civil.padded(c.minute))z"
     }
 
     /// Reads a slot label back; nil when it is not one.
