@@ -12,15 +12,16 @@ import pathlib
 import re
 import shutil
 import signal
-import ssl
+import sys
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FAKE = ROOT / "Tests" / "fake-apiserver" / "fake_apiserver.py"
+sys.path.insert(0, str(FAKE.parent))
+from fake_client import call  # noqa: E402
 VS = "/apis/snapshot.storage.k8s.io/v1/namespaces/apps/volumesnapshots"
 SCHED = "/apis/evssnap.io/v1alpha1/namespaces/apps/snapshotschedules"
 
@@ -38,15 +39,6 @@ def apiserver(tmp_path):
     yield json.loads(line)
     proc.terminate()
     proc.wait(timeout=10)
-
-
-def call(info, method, path, body=None, content_type="application/json"):
-    context = ssl.create_default_context(cafile=info["ca"])
-    context.load_cert_chain(info["clientCert"], info["clientKey"])
-    request = urllib.request.Request(info["url"] + path, method=method, headers={"Content-Type": content_type},
-                                     data=None if body is None else json.dumps(body).encode())
-    with urllib.request.urlopen(request, context=context, timeout=30) as response:
-        return json.loads(response.read() or b"null")
 
 
 def stamp(t):
