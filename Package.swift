@@ -120,20 +120,20 @@ targets += [
 
 // MARK: - Cloud: EVSCloud
 // The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
-// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC, JSONCore; HTTPS through a transport.
+// tokens), the node's by-id device lookup, and the `--backend evs` wiring main.swift calls. No Foundation: its own
+// SHA-256/HMAC, JSONCore, and HTTPTransport's HTTPRequest/HTTPResponse/HTTPTransportError as they are (one HTTP
+// model; its tests drive the same libcurl transport against Tests/fake-evs over real TLS).
 products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
-    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore"], path: "Sources/EVSCloud"),
-    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore"], path: "Tests/EVSCloudTests"),
-    // The adapter to the driver's HTTPTransport and the `--backend evs` wiring main.swift calls.
-    .target(name: "EVSCloudTransport", dependencies: ["EVSCloud", "EVSSnapshotRules", "HTTPTransport"],
-            path: "Sources/EVSCloudTransport"),
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport"], path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore", "HTTPTransport"],
+                path: "Tests/EVSCloudTests"),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The services reach storage only through the domain's BlockStorageBackend and NodeDiskLocator; the executable
-// picks the storage: the emulator (EVSEmulator) or the EVS cloud (EVSCloud, through EVSCloudTransport), by --backend.
+// picks the storage: the emulator (EVSEmulator) or the EVS cloud (EVSCloud), by --backend.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
 products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
 dependencies += [
@@ -151,7 +151,7 @@ targets += [
     .executableTarget(
         name: "evs-csi-driver",
         // No swift-argument-parser: it would bring FoundationEssentials into the driver (Flags.swift).
-        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport", "EVSSnapshotRules", "RPCServer",
+        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSSnapshotRules", "RPCServer",
                        .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps",

@@ -34,6 +34,12 @@ public struct HTTPRequest: Sendable {
         self.timeout = timeout
         self.deadline = deadline
     }
+
+    /// The first value of header `name`, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.first { $0.name.lowercased() == wanted }?.value
+    }
 }
 
 /// A response of any status (a 404 or 500 is a response, not an error).

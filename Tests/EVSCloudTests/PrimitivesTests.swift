@@ -1,3 +1,4 @@
+import HTTPTransport
 import Testing
 import JSONCore
 @testable import EVSCloud
@@ -69,8 +70,9 @@ struct SignerTests {
         let endpoint = try #require(ServiceEndpoint("https://evs.cn-north-4.example.com"))
         let request = HTTPRequest(method: "get", endpoint: endpoint, path: "/v2/p1/cloudvolumes/detail",
                                   query: [("name", "a b"), ("limit", "10")],
-                                  headers: [("X-Sdk-Date", "20191115T033655Z"), ("Host", "evs.cn-north-4.example.com"),
-                                            ("Content-Type", " application/json ")])
+                                  headers: [HTTPHeader("X-Sdk-Date", "20191115T033655Z"),
+                                            HTTPHeader("Host", "evs.cn-north-4.example.com"),
+                                            HTTPHeader("Content-Type", " application/json ")])
         let (text, signed) = AKSKSigner.canonicalRequest(request)
         #expect(signed == "host;x-sdk-date")
         #expect(text == """
@@ -83,6 +85,19 @@ struct SignerTests {
             host;x-sdk-date
             e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
             """)
+    }
+
+    @Test("a request's URL: the endpoint's prefix, each path segment and query item percent-encoded, items in order")
+    func requestURL() throws {
+        let endpoint = try #require(ServiceEndpoint("https://127.0.0.1:8443/gw/"))
+        let request = HTTPRequest(method: "GET", endpoint: endpoint, path: "/v2/p 1/cloudvolumes",
+                                  query: [("name", "a/b c"), ("limit", "1")])
+        #expect(request.url == "https://127.0.0.1:8443/gw/v2/p%201/cloudvolumes?name=a%2Fb%20c&limit=1")
+        let parts = request.urlParts
+        #expect(parts.authority == "127.0.0.1:8443" && parts.path == "/gw/v2/p%201/cloudvolumes"
+                && parts.query == "name=a%2Fb%20c&limit=1")
+        let bare = HTTPRequest(method: "GET", endpoint: try #require(ServiceEndpoint("https://evs.example.com")), path: "")
+        #expect(bare.urlParts.path == "/" && bare.urlParts.query.isEmpty)
     }
 
     @Test("sign() sets X-Sdk-Date, Host and an Authorization header that names the AK but never the SK")
