@@ -16,13 +16,25 @@ targets += [
     .testTarget(name: "EVSSnapshotRulesTests", dependencies: ["EVSSnapshotRules"], path: "Tests/EVSSnapshotRulesTests"),
 ]
 
+// MARK: - Time: TimeCore
+// The one calendar arithmetic (proleptic Gregorian day numbers), RFC 3339 / ISO 8601 timestamp reader and writer
+// (any offset read right), and duration parser (Go's units, plus days and weeks for schedules) of the schedule
+// domain, the EVS backend and the plugin. Its own leaf module, importing nothing (not even Foundation), rather than
+// SnapshotSchedules' code: the domain can depend on a leaf and still depend on nothing outside the standard library,
+// while the EVS backend, linked into the lean driver, must not pull the cron and TZif code with it.
+targets += [
+    .target(name: "TimeCore", path: "Sources/TimeCore"),
+    .testTarget(name: "TimeCoreTests", dependencies: ["TimeCore"], path: "Tests/TimeCoreTests"),
+]
+
 // MARK: - Schedules: SnapshotSchedules, ScheduleController, evssnap-scheduler
-// SnapshotSchedules is domain logic with no dependency at all: 5-field cron, IANA zones read from TZif bytes,
-// the retention/rotation decision inside R5. ScheduleController carries SnapshotSchedule objects out behind a
-// narrow API protocol and an injected clock; evssnap-scheduler is the thin executable (docs/schedules.md).
+// SnapshotSchedules is domain logic depending only on TimeCore (a leaf, standard library only): 5-field cron, IANA
+// zones read from TZif bytes, the retention/rotation decision inside R5. ScheduleController carries
+// SnapshotSchedule objects out behind a narrow API protocol and an injected clock; evssnap-scheduler is the thin
+// executable (docs/schedules.md).
 products += [.library(name: "SnapshotSchedules", targets: ["SnapshotSchedules"])]
 targets += [
-    .target(name: "SnapshotSchedules", path: "Sources/SnapshotSchedules"),
+    .target(name: "SnapshotSchedules", dependencies: ["TimeCore"], path: "Sources/SnapshotSchedules"),
     .testTarget(name: "SnapshotSchedulesTests", dependencies: ["SnapshotSchedules"], path: "Tests/SnapshotSchedulesTests"),
     // For Tests/conformance/test_schedule_cron.py: next firings of many expressions, compared with croniter.
     .executableTarget(name: "schedule-next", dependencies: ["SnapshotSchedules"], path: "Sources/schedule-next"),
@@ -125,8 +137,9 @@ targets += [
 // model; its tests drive the same libcurl transport against Tests/fake-evs over real TLS).
 products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
-    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport"], path: "Sources/EVSCloud"),
-    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore", "HTTPTransport"],
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore"],
+            path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore"],
                 path: "Tests/EVSCloudTests"),
 ]
 
@@ -201,12 +214,13 @@ targets += [
 // API server. Only ScheduleController/KubeScheduleAPI.swift imports KubeClient.
 products += [.executable(name: "evssnap-scheduler", targets: ["evssnap-scheduler"])]
 targets += [
-    .target(name: "ScheduleController", dependencies: ["SnapshotSchedules", "EVSSnapshotRules", "KubeClient", "JSONCore"],
+    .target(name: "ScheduleController", dependencies: ["SnapshotSchedules", "EVSSnapshotRules", "KubeClient", "JSONCore",
+                                                       "TimeCore"],
             path: "Sources/ScheduleController"),
-    .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient"],
+    .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "TimeCore"],
                       path: "Sources/evssnap-scheduler"),
     .testTarget(name: "ScheduleControllerTests",
-                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport"],
+                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport", "TimeCore"],
                 path: "Tests/ScheduleControllerTests"),
 ]
 
@@ -222,6 +236,8 @@ targets += [
             "JSONCore",
             // `kubectl evssnap schedule`: the schedule domain and, for `schedule run`, the controller's run logic.
             "SnapshotSchedules", "ScheduleController",
+            // Timestamps (KubeTime) and durations (KubeDuration) through the one reader and parser.
+            "TimeCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `-f pvc.yaml` (check, restore).
             .product(name: "Yams", package: "Yams"),

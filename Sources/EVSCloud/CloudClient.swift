@@ -278,7 +278,7 @@ public final class CloudClient: Sendable {
                 let parsed = try? JSON.parse(response.body)
                 guard let expires = parsed?["token"]["expires_at"].string,
                       let seconds = WallClock.parseISO8601(expires)?.seconds else {
-                    throw .malformed(operation: op, detail: "no token.expires_at")
+                    throw .malformed(operation: op, detail: "no token.expires_at, or not an ISO 8601 time")
                 }
                 counters.withLock { $0.tokensFetched += 1 }
                 return CachedToken(value: value, expiresAt: seconds)

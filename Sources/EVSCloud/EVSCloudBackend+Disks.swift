@@ -5,6 +5,7 @@
 // PUT /v5/{project_id}/cloudvolumes/{id}/qos (job).
 import JSONCore
 import EVSSnapshotRules
+import TimeCore
 
 extension EVSCloudBackend {
     public func createDisk(name: String, spec: DiskSpec, source: SnapshotID?) throws(BackendError) -> Disk {
@@ -261,7 +262,9 @@ extension EVSCloudBackend {
     public func listDisks(maxEntries: Int, startingToken: String?) throws(BackendError) -> BackendPage<Disk> {
         let budget = budget()
         let all = try allVolumes(query: [], budget: budget).filter { $0.taggedName != nil }
-        let page = try Self.page(all.map { ($0.createdAt, $0.id, $0) }, maxEntries: maxEntries, token: startingToken)
+        var items: [(Instant, String, EVSVolume)] = []
+        for volume in all { items.append((try created(volume), volume.id, volume)) }
+        let page = try Self.page(items, maxEntries: maxEntries, token: startingToken)
         return BackendPage(items: page.items.map { $0.disk(region: region) }, nextToken: page.next)
     }
 

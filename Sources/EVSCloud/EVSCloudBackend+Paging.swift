@@ -3,6 +3,7 @@
 // with `evs:<seconds>.<nanos>:<id>` tokens).
 import JSONCore
 import EVSSnapshotRules
+import TimeCore
 
 extension EVSCloudBackend {
     func volume(_ id: String, budget: CallBudget) throws(BackendError) -> EVSVolume? {
@@ -48,7 +49,12 @@ extension EVSCloudBackend {
     func taggedVolume(named name: String, budget: CallBudget) throws(BackendError) -> EVSVolume? {
         let matches = try allVolumes(query: [("name", name)], budget: budget).filter { $0.taggedName == name }
         // Newest first: a repeated create continues with the latest attempt.
-        return matches.max { ($0.createdAt.seconds, $0.createdAt.nanos) < ($1.createdAt.seconds, $1.createdAt.nanos) }
+        var newest: (created: Instant, volume: EVSVolume)?
+        for volume in matches {
+            let created = try created(volume)
+            if newest.map({ created > $0.created }) ?? true { newest = (created, volume) }
+        }
+        return newest?.volume
     }
 
     func allSnapshots(query: [(String, String)], budget: CallBudget) throws(BackendError) -> [EVSSnapshot] {
@@ -86,20 +92,30 @@ extension EVSCloudBackend {
         return try snapshotValue(raw, budget: budget)
     }
 
+    /// When EVS made `volume`; a `created_at` that cannot be read is a malformed answer (UNAVAILABLE), not 1970.
+    func created(_ volume: EVSVolume) throws(BackendError) -> Instant {
+        do { return try volume.created() } catch { throw map(error, kind: "disk", id: volume.id) }
+    }
+
+    /// When EVS took `snapshot`, as `created(_:)` for a disk.
+    func created(_ snapshot: EVSSnapshot) throws(BackendError) -> Instant {
+        do { return try snapshot.created() } catch { throw map(error, kind: "snapshot", id: snapshot.id) }
+    }
+
     /// One page of `items` ordered by (created, id); the token is `evs:<seconds>.<nanos>:<id>` of the last item.
-    static func page<T>(_ items: [((seconds: Int64, nanos: Int32), String, T)], maxEntries: Int,
+    static func page<T>(_ items: [(Instant, String, T)], maxEntries: Int,
                         token: String?) throws(BackendError) -> (items: [T], next: String?) {
         var sorted = items.sorted { a, b in
-            (a.0.seconds, a.0.nanos, a.1) < (b.0.seconds, b.0.nanos, b.1)
+            (a.0.seconds, a.0.nanoseconds, a.1) < (b.0.seconds, b.0.nanoseconds, b.1)
         }
         if let token {
             guard let after = parseToken(token) else { throw .invalidToken(token) }
-            sorted = sorted.filter { ($0.0.seconds, $0.0.nanos, $0.1) > (after.seconds, after.nanos, after.id) }
+            sorted = sorted.filter { ($0.0.seconds, $0.0.nanoseconds, $0.1) > (after.seconds, after.nanos, after.id) }
         }
         guard maxEntries > 0, sorted.count > maxEntries else { return (sorted.map(\.2), nil) }
         let page = Array(sorted.prefix(maxEntries))
         let last = page[page.count - 1]
-        return (page.map(\.2), "evs:\(last.0.seconds).\(last.0.nanos):\(last.1)")
+        return (page.map(\.2), "evs:\(last.0.seconds).\(last.0.nanoseconds):\(last.1)")
     }
 
     static func parseToken(_ token: String) -> (seconds: Int64, nanos: Int32, id: String)? {

@@ -2,6 +2,7 @@
 // EVS paths: POST/GET/DELETE /v2/{project_id}/cloudsnapshots[/detail|/{id}].
 import JSONCore
 import EVSSnapshotRules
+import TimeCore
 
 extension EVSCloudBackend {
     public func createSnapshot(name: String, sourceDisk: DiskID) throws(BackendError) -> Snapshot {
@@ -50,7 +51,7 @@ extension EVSCloudBackend {
                 let answer = try client.call(.evs, "POST", "/v2/\(project)/cloudsnapshots", body: body,
                                              operation: "EVS create snapshot \(name)", budget: budget)
                 guard !answer["snapshot"].isNull else { throw BackendError.storage("EVS create snapshot \(name): no snapshot in the answer") }
-                return EVSSnapshot(json: answer["snapshot"]).snapshot(region: region, source: disk)
+                return try EVSSnapshot(json: answer["snapshot"]).snapshot(region: region, source: disk)
             } catch let error as CloudAPIError where error.isTransient && !isDeadline(error) {
                 attempt += 1
                 try pauseAfterFailure(attempt: attempt, budget: budget, error: error)
@@ -108,7 +109,9 @@ extension EVSCloudBackend {
         if let sourceDiskID { query.append(("volume_id", sourceDiskID.rawValue)) }
         var all = try allSnapshots(query: query, budget: budget)
         if snapshotID == nil { all = all.filter { $0.taggedName != nil } }
-        let page = try Self.page(all.map { ($0.createdAt, $0.id, $0) }, maxEntries: maxEntries, token: startingToken)
+        var entries: [(Instant, String, EVSSnapshot)] = []
+        for raw in all { entries.append((try created(raw), raw.id, raw)) }
+        let page = try Self.page(entries, maxEntries: maxEntries, token: startingToken)
         var items: [Snapshot] = []
         for raw in page.items { items.append(try snapshotValue(raw, budget: budget)) }
         return BackendPage(items: items, nextToken: page.next)
@@ -117,6 +120,6 @@ extension EVSCloudBackend {
     func snapshotValue(_ raw: EVSSnapshot, budget: CallBudget) throws(BackendError) -> Snapshot {
         // A snapshot the driver made records its source's attributes; another one is read from its disk.
         let source = raw.taggedName == nil ? try volume(raw.volumeID, budget: budget)?.disk(region: region) : nil
-        return raw.snapshot(region: region, source: source)
+        do { return try raw.snapshot(region: region, source: source) } catch { throw map(error, kind: "snapshot", id: raw.id) }
     }
 }

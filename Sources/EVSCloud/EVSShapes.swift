@@ -2,6 +2,19 @@
 // and the metadata keys the driver sets on what it creates.
 import EVSSnapshotRules
 import JSONCore
+import TimeCore
+
+/// EVS's `created_at` of a volume or snapshot object. A time that cannot be read is a malformed answer, reported as
+/// such (never taken for 1970-01-01: the newest-first choice of a repeated create and the list order depend on it).
+func createdAt(_ json: JSON, kind: String) throws(CloudAPIError) -> Instant {
+    let text = json["created_at"].string
+    guard let text, let instant = WallClock.parseISO8601(text) else {
+        let shown = text.map { "\"\($0)\"" } ?? "missing"
+        throw .malformed(operation: "EVS \(kind) \(json["id"].string ?? "?")",
+                         detail: "created_at \(shown) is not an ISO 8601 time")
+    }
+    return instant
+}
 
 /// Metadata keys: EVS's own (`hw:passthrough`, `__system__encrypted`, `__system__cmkid`) and the driver's tags.
 public enum EVSMetadata {
@@ -47,7 +60,8 @@ struct EVSVolume {
     var taggedName: String? { meta(EVSMetadata.volumeName) }
     var sourceSnapshot: String? { json["snapshot_id"].string.flatMap { $0.isEmpty ? nil : $0 } }
     var wwn: String? { json["wwn"].string.flatMap { $0.isEmpty ? nil : $0 } }
-    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
+    /// When EVS made the disk; throws `.malformed` when `created_at` is missing or not a time.
+    func created() throws(CloudAPIError) -> Instant { try createdAt(json, kind: "disk") }
     /// Servers the volume is attached to.
     var attachedServers: [String] { (json["attachments"].array ?? []).compactMap { $0["server_id"].string } }
     var shared: Bool { json["multiattach"].bool ?? json["shareable"].bool ?? false }
@@ -103,10 +117,12 @@ struct EVSSnapshot {
     var taggedName: String? { meta(EVSMetadata.snapshotName) }
     var statusText: String { json["status"].string ?? "" }
     var status: SnapshotStatus { SnapshotStatus(rawValue: statusText) ?? .error }
-    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
+    /// When EVS took the snapshot; throws `.malformed` when `created_at` is missing or not a time.
+    func created() throws(CloudAPIError) -> Instant { try createdAt(json, kind: "snapshot") }
 
     /// The domain snapshot; source attributes come from the driver's metadata, else from `source` (the disk).
-    func snapshot(region: String, source: Disk?) -> Snapshot {
+    /// Throws `.malformed` when EVS's `created_at` cannot be read.
+    func snapshot(region: String, source: Disk?) throws(CloudAPIError) -> Snapshot {
         let type = meta(EVSMetadata.sourceType).flatMap(VolumeType.init(rawValue:)) ?? source?.type ?? .sas
         let mode = meta(EVSMetadata.sourceMode).flatMap { DiskMode(rawValue: $0) } ?? source?.mode ?? .vbd
         let sharing = meta(EVSMetadata.sourceShared).map { Sharing($0 == "true") } ?? source?.sharing ?? .nonShared
@@ -115,7 +131,7 @@ struct EVSSnapshot {
             ?? source?.encryption ?? .plain
         let fs = meta(EVSMetadata.fsType).flatMap(FileSystemType.init(rawValue:)) ?? source?.fsType ?? .ext4
         return Snapshot(id: SnapshotID(id), name: taggedName ?? name, sourceDiskID: DiskID(volumeID), sizeGiB: size,
-                        status: status, createdAt: Timestamp(timeIntervalSince1970: Double(createdAt.seconds) + Double(createdAt.nanos) / 1e9),
+                        status: status, createdAt: Timestamp(timeIntervalSince1970: try created().secondsSince1970),
                         encryption: encryption,
                         sourceType: type, sourceMode: mode, sourceSharing: sharing,
                         sourceTopology: Topology(region: region, zone: zone), sourceFSType: fs)

@@ -1,6 +1,7 @@
 import HTTPTransport
 import Testing
 import JSONCore
+import TimeCore
 @testable import EVSCloud
 
 @Suite("SHA-256 and HMAC-SHA256")
@@ -177,9 +178,8 @@ struct ClockTests {
     func dates() throws {
         #expect(WallClock.sdkDate(0) == "19700101T000000Z")
         #expect(WallClock.sdkDate(1_573_788_215) == "20191115T032335Z")
-        #expect(WallClock.iso8601(951_782_400) == "2000-02-29T00:00:00.000000Z")
         let parsed = try #require(WallClock.parseISO8601("2016-02-04T01:43:37.445Z"))
-        #expect(parsed.seconds == 1_454_550_217 && parsed.nanos == 445_000_000)
+        #expect(parsed.seconds == 1_454_550_217 && parsed.nanoseconds == 445_000_000)
         #expect(WallClock.parseISO8601("2016-02-04T01:43:37.445000")?.seconds == 1_454_550_217)
         #expect(WallClock.parseISO8601("2016-13-04T01:43:37Z") == nil)
         #expect(WallClock.parseISO8601("yesterday") == nil)
@@ -196,7 +196,7 @@ struct ClockTests {
     }
 }
 
-@Suite("ISO 8601 with offsets")
+@Suite("ISO 8601 with offsets (EVS's and IAM's times, through TimeCore)")
 struct ISO8601OffsetTests {
     /// 2016-02-04T01:43:37.445Z written with other offsets: each is the same instant.
     static let sameInstant = ["2016-02-04T01:43:37.445Z", "2016-02-04T01:43:37.445z", "2016-02-04T09:43:37.445+08:00",
@@ -206,7 +206,7 @@ struct ISO8601OffsetTests {
     @Test("an offset is subtracted: +08:00 is ahead of UTC, -05:30 behind", arguments: sameInstant)
     func offsets(text: String) throws {
         let parsed = try #require(WallClock.parseISO8601(text))
-        #expect(parsed.seconds == 1_454_550_217 && parsed.nanos == 445_000_000)
+        #expect(parsed.seconds == 1_454_550_217 && parsed.nanoseconds == 445_000_000)
     }
 
     static let refused = ["2016-02-30T00:00:00Z", "2015-02-29T00:00:00Z", "2016-02-04T01:43:37+24:00", "2016-02-04T01:43:37+08",
@@ -222,5 +222,34 @@ struct ISO8601OffsetTests {
     func edges() {
         #expect(WallClock.parseISO8601("2000-02-29T00:00:00Z")?.seconds == 951_782_400)
         #expect(WallClock.parseISO8601("1970-01-01T07:59:59+08:00")?.seconds == -1)
+    }
+}
+
+@Suite("created_at: a time EVS sends that cannot be read is an error, not 1970")
+struct CreatedAtTests {
+    @Test("a snapshot's created_at with an offset is read right; a bad or missing one is a malformed answer")
+    func snapshotTime() throws {
+        let region = "cn-north-4"
+        let good = EVSSnapshot(json: ["id": "s1", "volume_id": "v1", "status": "available",
+                                      "created_at": "2016-02-04T09:43:37.445+08:00"])
+        #expect(try good.snapshot(region: region, source: nil).createdAt.timeIntervalSince1970 == 1_454_550_217.445)
+        for bad: JSON in ["yesterday", "2016-02-30T00:00:00", .null] {
+            let snapshot = EVSSnapshot(json: ["id": "s2", "volume_id": "v1", "status": "available", "created_at": bad])
+            #expect(throws: CloudAPIError.self) { try snapshot.snapshot(region: region, source: nil) }
+            do { _ = try snapshot.created(); Issue.record("no error for \(bad)") } catch {
+                #expect(error.description.contains("created_at") && error.description.contains("s2"), "\(error)")
+                #expect(!error.isTransient)
+            }
+        }
+    }
+
+    @Test("list pages are ordered by the instant read, offsets included (01:00+08:00 before 02:00Z)")
+    func pagingOrder() throws {
+        let early = try #require(WallClock.parseISO8601("2016-02-04T09:00:00+08:00"))   // 01:00Z
+        let late = try #require(WallClock.parseISO8601("2016-02-04T02:00:00Z"))
+        let page = try EVSCloudBackend.page([(late, "a", "late"), (early, "b", "early")], maxEntries: 1, token: nil)
+        #expect(page.items == ["early"])
+        let next = try EVSCloudBackend.page([(late, "a", "late"), (early, "b", "early")], maxEntries: 1, token: page.next)
+        #expect(next.items == ["late"] && next.next == nil)
     }
 }
