@@ -69,7 +69,8 @@ targets += [
 ]
 
 // MARK: - Files: FileBytes
-// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, registry).
+// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, mountinfo,
+// registry, EVS credentials): the one whole-file read below the executables.
 targets += [.target(name: "FileBytes", path: "Sources/FileBytes")]
 
 // MARK: - JSON: JSONCore
@@ -126,7 +127,7 @@ targets += [
 // The node side of the driver as plain Swift: loop devices, file systems, mounts, stats, expansion.
 // No CSI types; the Driver's NodeService maps these calls and NodeOpsError to CSI.
 targets += [
-    .target(name: "NodeOps", path: "Sources/NodeOps"),
+    .target(name: "NodeOps", dependencies: ["FileBytes"], path: "Sources/NodeOps"),
     .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
 ]
 
@@ -137,7 +138,7 @@ targets += [
 // model; its tests drive the same libcurl transport against Tests/fake-evs over real TLS).
 products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
-    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore"],
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore", "FileBytes"],
             path: "Sources/EVSCloud"),
     .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore"],
                 path: "Tests/EVSCloudTests"),
