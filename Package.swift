@@ -191,7 +191,7 @@ targets += [
     .target(
         name: "KubeClient",
         dependencies: [
-            "JSONCore",
+            "JSONCore", "TimeCore",
             .product(name: "Yams", package: "Yams"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
