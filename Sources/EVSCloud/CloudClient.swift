@@ -77,6 +77,8 @@ public enum CloudAPIError: Error, Sendable, CustomStringConvertible {
     public var code: String? { if case .api(_, _, let code, _) = self { code } else { nil } }
     /// The HTTP status, if any.
     public var status: Int? { if case .api(_, let status, _, _) = self { status } else { nil } }
+    /// EVS's "no such object": 404, or EVS.5404 whatever the status.
+    public var isNotFound: Bool { code == "EVS.5404" || status == 404 }
     /// Whether trying again later may succeed (throttling, server errors, no answer).
     public var isTransient: Bool {
         switch self {

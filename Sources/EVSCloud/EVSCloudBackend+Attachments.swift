@@ -63,14 +63,9 @@ extension EVSCloudBackend {
 
     /// `DELETE /v2/{project_id}/volumes/{volume_id}/metadata/{key}`; a key or disk already gone is fine.
     func forgetAttachMode(disk: DiskID, node: String, budget: CallBudget) throws(BackendError) {
-        do {
-            _ = try client.call(.evs, "DELETE", "/v2/\(project)/volumes/\(disk.rawValue)/metadata/\(EVSMetadata.attachMode(server: node))",
-                                operation: "EVS forget attach mode of disk \(disk) on server \(node)", budget: budget)
-        } catch where error.code == "EVS.5404" || error.status == 404 {
-            return
-        } catch {
-            throw map(error, kind: "disk", id: disk.rawValue)
-        }
+        _ = try deleteIfPresent("/v2/\(project)/volumes/\(disk.rawValue)/metadata/\(EVSMetadata.attachMode(server: node))",
+                                operation: "EVS forget attach mode of disk \(disk) on server \(node)", kind: "disk",
+                                id: disk.rawValue, budget: budget)
     }
 
     func attachment(_ volume: EVSVolume, node: String) -> DiskAttachment {

@@ -131,7 +131,7 @@ extension EVSCloudBackend {
             if !type.isCreatable { throw .rule(.typeNotCreatable(type)) }
             disk = Disk(id: "", name: name, capacityGiB: max(spec.capacityGiB, Self.minimumDataDiskGiB), type: type,
                         mode: spec.mode ?? .vbd, encryption: spec.encryption ?? .plain,
-                        sharing: spec.sharing ?? .nonShared, topology: try chooseTopology(spec), status: .creating,
+                        sharing: spec.sharing ?? .nonShared, topology: try spec.topology(offered: topologies), status: .creating,
                         fsType: spec.fsType ?? .ext4)
         }
         var metadata: [String: JSON] = [
@@ -189,17 +189,6 @@ extension EVSCloudBackend {
         return disk
     }
 
-    func chooseTopology(_ spec: DiskSpec) throws(BackendError) -> Topology {
-        let allowed = spec.allowedZones.isEmpty ? topologies : topologies.filter { spec.allowedZones.contains($0.zone) }
-        guard let first = allowed.first else {
-            throw .topologyUnavailable(requested: spec.allowedZones, available: topologies.map(\.zone))
-        }
-        for zone in spec.preferredZones {
-            if let match = allowed.first(where: { $0.zone == zone }) { return match }
-        }
-        return first
-    }
-
     /// Deletes a disk a failed create left behind, and waits until it is gone.
     func removeFailed(_ volume: EVSVolume, budget: CallBudget) throws(BackendError) {
         try deleteVolume(volume, budget: budget)
@@ -232,15 +221,8 @@ extension EVSCloudBackend {
     func deleteVolume(_ volume: EVSVolume, budget: CallBudget) throws(BackendError) {
         let operation = "EVS delete disk \(volume.id)"
         if volume.status != .deleting {
-            let answer: JSON
-            do {
-                answer = try client.call(.evs, "DELETE", "/v2/\(project)/cloudvolumes/\(volume.id)",
-                                         operation: operation, budget: budget)
-            } catch where error.code == "EVS.5404" || error.status == 404 {
-                return
-            } catch {
-                throw map(error, kind: "disk", id: volume.id)
-            }
+            guard let answer = try deleteIfPresent("/v2/\(project)/cloudvolumes/\(volume.id)", operation: operation,
+                                                   kind: "disk", id: volume.id, budget: budget) else { return }
             if let jobID = answer["job_id"].string {
                 let job = try waitForJob(.evs, jobID, budget: budget, operation: operation,
                                          pending: { () throws(BackendError) in .rule(.operationInFlight(key: volume.id)) })

@@ -10,7 +10,7 @@ extension EVSCloudBackend {
         case .authentication: return .permissionDenied(error.description)
         case .transport, .malformed: return .unavailable(error.description)
         case .api(_, let status, let code, _):
-            if code == "EVS.5404" || status == 404 { return .notFound(kind: kind, id: id) }
+            if error.isNotFound { return .notFound(kind: kind, id: id) }
             if status == 429 || status >= 500 { return .unavailable(error.description) }
             if status == 403 { return .permissionDenied(error.description) }
             // Quota: EVS.1034 (disk count), EVS.1042 (gigabytes), both 400; 413 EVS.5413 "Insufficient volume quota";

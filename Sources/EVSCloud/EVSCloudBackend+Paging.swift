@@ -11,7 +11,7 @@ extension EVSCloudBackend {
             let answer = try client.call(.evs, "GET", "/v2/\(project)/cloudvolumes/\(id)", operation: "EVS get disk \(id)",
                                          budget: budget)
             return EVSVolume(json: answer["volume"])
-        } catch where error.code == "EVS.5404" || error.status == 404 {
+        } catch where error.isNotFound {
             return nil
         } catch where error.code == "EVS.1002" {
             return nil  // "invalid volume id!": not even an EVS disk id, so no such disk. Any other 400 (EVS.0001, a
@@ -21,20 +21,34 @@ extension EVSCloudBackend {
         }
     }
 
-    /// Every volume matching `query`, following EVS's offset/limit pages.
+    /// Every volume matching `query`.
     func allVolumes(query: [(String, String)], budget: CallBudget) throws(BackendError) -> [EVSVolume] {
-        var out: [EVSVolume] = []
+        try allPages("cloudvolumes", key: "volumes", query: query, operation: "EVS list disks", kind: "disks",
+                     budget: budget).map(EVSVolume.init)
+    }
+
+    /// Every snapshot matching `query`.
+    func allSnapshots(query: [(String, String)], budget: CallBudget) throws(BackendError) -> [EVSSnapshot] {
+        try allPages("cloudsnapshots", key: "snapshots", query: query, operation: "EVS list snapshots",
+                     kind: "snapshots", budget: budget).map(EVSSnapshot.init)
+    }
+
+    /// The objects under `key` of `GET /v2/{project_id}/<collection>/detail?<query>`, following EVS's offset/limit
+    /// pages to the end.
+    private func allPages(_ collection: String, key: String, query: [(String, String)], operation: String, kind: String,
+                          budget: CallBudget) throws(BackendError) -> [JSON] {
+        var out: [JSON] = []
         let limit = 1000
         while true {
             let answer: JSON
             do {
-                answer = try client.call(.evs, "GET", "/v2/\(project)/cloudvolumes/detail",
+                answer = try client.call(.evs, "GET", "/v2/\(project)/\(collection)/detail",
                                          query: query + Self.pageQuery(limit: limit, offset: out.count),
-                                         operation: "EVS list disks", budget: budget)
+                                         operation: operation, budget: budget)
             } catch {
-                throw map(error, kind: "disks", id: "")
+                throw map(error, kind: kind, id: "")
             }
-            let page = (answer["volumes"].array ?? []).map(EVSVolume.init)
+            let page = answer[key].array ?? []
             out += page
             if page.count < limit { return out }
         }
@@ -57,24 +71,6 @@ extension EVSCloudBackend {
         return newest?.volume
     }
 
-    func allSnapshots(query: [(String, String)], budget: CallBudget) throws(BackendError) -> [EVSSnapshot] {
-        var out: [EVSSnapshot] = []
-        let limit = 1000
-        while true {
-            let answer: JSON
-            do {
-                answer = try client.call(.evs, "GET", "/v2/\(project)/cloudsnapshots/detail",
-                                         query: query + Self.pageQuery(limit: limit, offset: out.count),
-                                         operation: "EVS list snapshots", budget: budget)
-            } catch {
-                throw map(error, kind: "snapshots", id: "")
-            }
-            let page = (answer["snapshots"].array ?? []).map(EVSSnapshot.init)
-            out += page
-            if page.count < limit { return out }
-        }
-    }
-
     func snapshots(ofVolume id: String, budget: CallBudget) throws(BackendError) -> [EVSSnapshot] {
         try allSnapshots(query: [("volume_id", id)], budget: budget).filter { $0.volumeID == id }
     }
@@ -92,14 +88,9 @@ extension EVSCloudBackend {
         return try snapshotValue(raw, budget: budget)
     }
 
-    /// When EVS made `volume`; a `created_at` that cannot be read is a malformed answer (UNAVAILABLE), not 1970.
-    func created(_ volume: EVSVolume) throws(BackendError) -> Instant {
-        do { return try volume.created() } catch { throw map(error, kind: "disk", id: volume.id) }
-    }
-
-    /// When EVS took `snapshot`, as `created(_:)` for a disk.
-    func created(_ snapshot: EVSSnapshot) throws(BackendError) -> Instant {
-        do { return try snapshot.created() } catch { throw map(error, kind: "snapshot", id: snapshot.id) }
+    /// When EVS made `object`; a `created_at` that cannot be read is a malformed answer (UNAVAILABLE), not 1970.
+    func created(_ object: some EVSObject) throws(BackendError) -> Instant {
+        do { return try object.created() } catch { throw map(error, kind: type(of: object).kind, id: object.id) }
     }
 
     /// One page of `items` ordered by (created, id); the token is `evs:<seconds>.<nanos>:<id>` of the last item.

@@ -87,14 +87,8 @@ extension EVSCloudBackend {
     }
 
     func deleteSnapshotObject(_ id: String, budget: CallBudget) throws(BackendError) {
-        do {
-            _ = try client.call(.evs, "DELETE", "/v2/\(project)/cloudsnapshots/\(id)",
-                                operation: "EVS delete snapshot \(id)", budget: budget)
-        } catch where error.code == "EVS.5404" || error.status == 404 {
-            return
-        } catch {
-            throw map(error, kind: "snapshot", id: id)
-        }
+        _ = try deleteIfPresent("/v2/\(project)/cloudsnapshots/\(id)", operation: "EVS delete snapshot \(id)",
+                                kind: "snapshot", id: id, budget: budget)
     }
 
     public func getSnapshot(_ id: SnapshotID) throws(BackendError) -> Snapshot? {

@@ -47,6 +47,19 @@ public final class EVSCloudBackend: BlockStorageBackend {
         return CallBudget(client.configuration.defaultCallBudget)
     }
 
+    /// `DELETE path` on EVS; nil when the object is already gone (`isNotFound`): deleting what is absent succeeds.
+    /// Other errors are the backend's (`map`), naming `kind` and `id`.
+    func deleteIfPresent(_ path: String, operation: String, kind: String, id: String,
+                         budget: CallBudget) throws(BackendError) -> JSON? {
+        do {
+            return try client.call(.evs, "DELETE", path, operation: operation, budget: budget)
+        } catch where error.isNotFound {
+            return nil
+        } catch {
+            throw map(error, kind: kind, id: id)
+        }
+    }
+
     // MARK: Capacity and health
 
     public func capacity() throws(BackendError) -> BackendCapacity {

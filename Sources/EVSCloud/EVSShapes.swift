@@ -4,16 +4,37 @@ import EVSSnapshotRules
 import JSONCore
 import TimeCore
 
-/// EVS's `created_at` of a volume or snapshot object. A time that cannot be read is a malformed answer, reported as
-/// such (never taken for 1970-01-01: the newest-first choice of a repeated create and the list order depend on it).
-func createdAt(_ json: JSON, kind: String) throws(CloudAPIError) -> Instant {
-    let text = json["created_at"].string
-    guard let text, let instant = WallClock.parseISO8601(text) else {
-        let shown = text.map { "\"\($0)\"" } ?? "missing"
-        throw .malformed(operation: "EVS \(kind) \(json["id"].string ?? "?")",
-                         detail: "created_at \(shown) is not an ISO 8601 time")
+/// What EVS's volume and snapshot objects have alike: id, name, status, size, metadata, the driver's tag, and
+/// `created_at`. A time that cannot be read is a malformed answer, reported as such (never taken for 1970-01-01: the
+/// newest-first choice of a repeated create and the list order depend on it).
+protocol EVSObject {
+    var json: JSON { get }
+    /// `disk` or `snapshot`, for messages.
+    static var kind: String { get }
+    /// The metadata key of the driver's CSI-name tag.
+    static var tagKey: String { get }
+}
+
+extension EVSObject {
+    var id: String { json["id"].string ?? "" }
+    var name: String { json["name"].string ?? "" }
+    var statusText: String { json["status"].string ?? "" }
+    var size: Int { json["size"].int ?? 0 }
+    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
+    func meta(_ key: String) -> String? { metadata[key]?.string }
+    /// The CSI name the driver tagged the object with; nil for one the driver did not make.
+    var taggedName: String? { meta(Self.tagKey) }
+
+    /// When EVS made the object; throws `.malformed` when `created_at` is missing or not a time.
+    func created() throws(CloudAPIError) -> Instant {
+        let text = json["created_at"].string
+        guard let text, let instant = WallClock.parseISO8601(text) else {
+            let shown = text.map { "\"\($0)\"" } ?? "missing"
+            throw .malformed(operation: "EVS \(Self.kind) \(json["id"].string ?? "?")",
+                             detail: "created_at \(shown) is not an ISO 8601 time")
+        }
+        return instant
     }
-    return instant
 }
 
 /// Metadata keys: EVS's own (`hw:passthrough`, `__system__encrypted`, `__system__cmkid`) and the driver's tags.
@@ -47,21 +68,14 @@ public enum EVSMetadata {
 }
 
 /// An EVS volume object, as far as the driver reads it.
-struct EVSVolume {
+struct EVSVolume: EVSObject {
     var json: JSON
+    static let kind = "disk"
+    static let tagKey = EVSMetadata.volumeName
 
-    var id: String { json["id"].string ?? "" }
-    var name: String { json["name"].string ?? "" }
-    var statusText: String { json["status"].string ?? "" }
-    var size: Int { json["size"].int ?? 0 }
     var zone: String { json["availability_zone"].string ?? "" }
-    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
-    func meta(_ key: String) -> String? { metadata[key]?.string }
-    var taggedName: String? { meta(EVSMetadata.volumeName) }
     var sourceSnapshot: String? { json["snapshot_id"].string.flatMap { $0.isEmpty ? nil : $0 } }
     var wwn: String? { json["wwn"].string.flatMap { $0.isEmpty ? nil : $0 } }
-    /// When EVS made the disk; throws `.malformed` when `created_at` is missing or not a time.
-    func created() throws(CloudAPIError) -> Instant { try createdAt(json, kind: "disk") }
     /// Servers the volume is attached to.
     var attachedServers: [String] { (json["attachments"].array ?? []).compactMap { $0["server_id"].string } }
     var shared: Bool { json["multiattach"].bool ?? json["shareable"].bool ?? false }
@@ -105,20 +119,13 @@ struct EVSVolume {
 }
 
 /// An EVS snapshot object (`cloudsnapshots`).
-struct EVSSnapshot {
+struct EVSSnapshot: EVSObject {
     var json: JSON
+    static let kind = "snapshot"
+    static let tagKey = EVSMetadata.snapshotName
 
-    var id: String { json["id"].string ?? "" }
-    var name: String { json["name"].string ?? "" }
     var volumeID: String { json["volume_id"].string ?? "" }
-    var size: Int { json["size"].int ?? 0 }
-    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
-    func meta(_ key: String) -> String? { metadata[key]?.string }
-    var taggedName: String? { meta(EVSMetadata.snapshotName) }
-    var statusText: String { json["status"].string ?? "" }
     var status: SnapshotStatus { SnapshotStatus(rawValue: statusText) ?? .error }
-    /// When EVS took the snapshot; throws `.malformed` when `created_at` is missing or not a time.
-    func created() throws(CloudAPIError) -> Instant { try createdAt(json, kind: "snapshot") }
 
     /// The domain snapshot; source attributes come from the driver's metadata, else from `source` (the disk).
     /// Throws `.malformed` when EVS's `created_at` cannot be read.
