@@ -14,7 +14,8 @@ public enum DurationText {
     }
 
     /// The duration `text` states, or nil when it is empty, has a sign or a space, a unit not in `units`, a number
-    /// of more than 12 whole digits, or is one number without a unit: only `0` is, unless `bareNumberIsSeconds`
+    /// of more than 12 whole digits, a sum beyond `maximum` (about 31.7 million years: text from a user or an API
+    /// server is refused, never a trap), or is one number without a unit: only `0` is, unless `bareNumberIsSeconds`
     /// (kubectl's `--request-timeout=5`). Zero is a duration; callers that need more say so. Fraction digits beyond
     /// nanoseconds of the unit are dropped.
     public static func parse(_ text: String, units: Units = .go, bareNumberIsSeconds: Bool = false) -> Duration? {
@@ -29,10 +30,15 @@ public enum DurationText {
         while index < b.count {
             guard let n = number(b, &index), let (unit, length) = unit(b, at: index, units: units) else { return nil }
             index += length
+            // One term is at most 10^12 weeks (about 6e17 s), far inside Duration's range; the check keeps the sum so.
             total += scaled(n, unit)
+            guard total <= maximum else { return nil }
         }
         return total
     }
+
+    /// The longest duration read: 10^15 seconds.
+    public static let maximum = Duration.seconds(1_000_000_000_000_000)
 
     /// Whole seconds of `duration`; nil when it has a fraction of a second.
     public static func wholeSeconds(_ duration: Duration) -> Int64? {

@@ -104,6 +104,14 @@ struct DurationTextTests {
         #expect(DurationText.parse(text) == nil)
     }
 
+    @Test("a sum too long to hold is refused, never a trap (a CRD's maxAge is anyone's text)")
+    func tooLong() {
+        #expect(DurationText.parse(String(repeating: "999999999999w", count: 1000), units: [.go, .days]) == nil)
+        #expect(DurationText.parse("1000000000000000s") == nil)    // more than 12 digits
+        #expect(DurationText.parse("999999999999h") == nil)        // 3.6e15 s, beyond the maximum
+        #expect(DurationText.parse("277777777777h") == .seconds(999_999_999_997_200))
+    }
+
     @Test("a bare number is seconds only when asked (kubectl --request-timeout); days and weeks only when asked")
     func options() {
         #expect(DurationText.parse("12", bareNumberIsSeconds: true) == .seconds(12))
