@@ -16,13 +16,25 @@ targets += [
     .testTarget(name: "EVSSnapshotRulesTests", dependencies: ["EVSSnapshotRules"], path: "Tests/EVSSnapshotRulesTests"),
 ]
 
+// MARK: - Time: TimeCore
+// The one calendar arithmetic (proleptic Gregorian day numbers), RFC 3339 / ISO 8601 timestamp reader and writer
+// (any offset read right), and duration parser (Go's units, plus days and weeks for schedules) of the schedule
+// domain, the EVS backend and the plugin. Its own leaf module, importing nothing (not even Foundation), rather than
+// SnapshotSchedules' code: the domain can depend on a leaf and still depend on nothing outside the standard library,
+// while the EVS backend, linked into the lean driver, must not pull the cron and TZif code with it.
+targets += [
+    .target(name: "TimeCore", path: "Sources/TimeCore"),
+    .testTarget(name: "TimeCoreTests", dependencies: ["TimeCore"], path: "Tests/TimeCoreTests"),
+]
+
 // MARK: - Schedules: SnapshotSchedules, ScheduleController, evssnap-scheduler
-// SnapshotSchedules is domain logic with no dependency at all: 5-field cron, IANA zones read from TZif bytes,
-// the retention/rotation decision inside R5. ScheduleController carries SnapshotSchedule objects out behind a
-// narrow API protocol and an injected clock; evssnap-scheduler is the thin executable (docs/schedules.md).
+// SnapshotSchedules is domain logic depending only on TimeCore (a leaf, standard library only): 5-field cron, IANA
+// zones read from TZif bytes, the retention/rotation decision inside R5. ScheduleController carries
+// SnapshotSchedule objects out behind a narrow API protocol and an injected clock; evssnap-scheduler is the thin
+// executable (docs/schedules.md).
 products += [.library(name: "SnapshotSchedules", targets: ["SnapshotSchedules"])]
 targets += [
-    .target(name: "SnapshotSchedules", path: "Sources/SnapshotSchedules"),
+    .target(name: "SnapshotSchedules", dependencies: ["TimeCore"], path: "Sources/SnapshotSchedules"),
     .testTarget(name: "SnapshotSchedulesTests", dependencies: ["SnapshotSchedules"], path: "Tests/SnapshotSchedulesTests"),
     // For Tests/conformance/test_schedule_cron.py: next firings of many expressions, compared with croniter.
     .executableTarget(name: "schedule-next", dependencies: ["SnapshotSchedules"], path: "Sources/schedule-next"),
@@ -57,7 +69,8 @@ targets += [
 ]
 
 // MARK: - Files: FileBytes
-// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, registry).
+// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, mountinfo,
+// registry, EVS credentials): the one whole-file read below the executables.
 targets += [.target(name: "FileBytes", path: "Sources/FileBytes")]
 
 // MARK: - JSON: JSONCore
@@ -114,26 +127,27 @@ targets += [
 // The node side of the driver as plain Swift: loop devices, file systems, mounts, stats, expansion.
 // No CSI types; the Driver's NodeService maps these calls and NodeOpsError to CSI.
 targets += [
-    .target(name: "NodeOps", path: "Sources/NodeOps"),
+    .target(name: "NodeOps", dependencies: ["FileBytes"], path: "Sources/NodeOps"),
     .testTarget(name: "NodeOpsTests", dependencies: ["NodeOps"], path: "Tests/NodeOpsTests"),
 ]
 
 // MARK: - Cloud: EVSCloud
 // The EVS cloud backend: BlockStorageBackend over Huawei Cloud's EVS + ECS + IAM APIs (AK/SK signing or IAM
-// tokens), the node's by-id device lookup. No Foundation: its own SHA-256/HMAC, JSONCore; HTTPS through a transport.
+// tokens), the node's by-id device lookup, and the `--backend evs` wiring main.swift calls. No Foundation: its own
+// SHA-256/HMAC, JSONCore, and HTTPTransport's HTTPRequest/HTTPResponse/HTTPTransportError as they are (one HTTP
+// model; its tests drive the same libcurl transport against Tests/fake-evs over real TLS).
 products += [.library(name: "EVSCloud", targets: ["EVSCloud"])]
 targets += [
-    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore"], path: "Sources/EVSCloud"),
-    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore"], path: "Tests/EVSCloudTests"),
-    // The adapter to the driver's HTTPTransport and the `--backend evs` wiring main.swift calls.
-    .target(name: "EVSCloudTransport", dependencies: ["EVSCloud", "EVSSnapshotRules", "HTTPTransport"],
-            path: "Sources/EVSCloudTransport"),
+    .target(name: "EVSCloud", dependencies: ["EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore", "FileBytes"],
+            path: "Sources/EVSCloud"),
+    .testTarget(name: "EVSCloudTests", dependencies: ["EVSCloud", "EVSSnapshotRules", "JSONCore", "HTTPTransport", "TimeCore"],
+                path: "Tests/EVSCloudTests"),
 ]
 
 // MARK: - Driver: CSIDriver, evs-csi-driver
 // Identity, Controller and Node services; the one status mapping; the executable.
 // The services reach storage only through the domain's BlockStorageBackend and NodeDiskLocator; the executable
-// picks the storage: the emulator (EVSEmulator) or the EVS cloud (EVSCloud, through EVSCloudTransport), by --backend.
+// picks the storage: the emulator (EVSEmulator) or the EVS cloud (EVSCloud), by --backend.
 // The executable is thin: flags -> Config -> wiring -> wait for a signal.
 products += [.executable(name: "evs-csi-driver", targets: ["evs-csi-driver"])]
 dependencies += [
@@ -151,7 +165,7 @@ targets += [
     .executableTarget(
         name: "evs-csi-driver",
         // No swift-argument-parser: it would bring FoundationEssentials into the driver (Flags.swift).
-        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSCloudTransport", "EVSSnapshotRules", "RPCServer",
+        dependencies: ["CSIDriver", "EVSEmulator", "EVSCloud", "EVSSnapshotRules", "RPCServer",
                        .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps",
@@ -177,7 +191,7 @@ targets += [
     .target(
         name: "KubeClient",
         dependencies: [
-            "JSONCore",
+            "JSONCore", "TimeCore",
             .product(name: "Yams", package: "Yams"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -201,12 +215,13 @@ targets += [
 // API server. Only ScheduleController/KubeScheduleAPI.swift imports KubeClient.
 products += [.executable(name: "evssnap-scheduler", targets: ["evssnap-scheduler"])]
 targets += [
-    .target(name: "ScheduleController", dependencies: ["SnapshotSchedules", "EVSSnapshotRules", "KubeClient", "JSONCore"],
+    .target(name: "ScheduleController", dependencies: ["SnapshotSchedules", "EVSSnapshotRules", "KubeClient", "JSONCore",
+                                                       "TimeCore"],
             path: "Sources/ScheduleController"),
-    .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient"],
+    .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "TimeCore"],
                       path: "Sources/evssnap-scheduler"),
     .testTarget(name: "ScheduleControllerTests",
-                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport"],
+                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport", "TimeCore"],
                 path: "Tests/ScheduleControllerTests"),
 ]
 
@@ -222,6 +237,8 @@ targets += [
             "JSONCore",
             // `kubectl evssnap schedule`: the schedule domain and, for `schedule run`, the controller's run logic.
             "SnapshotSchedules", "ScheduleController",
+            // Timestamps (KubeTime) and durations (KubeDuration) through the one reader and parser.
+            "TimeCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `-f pvc.yaml` (check, restore).
             .product(name: "Yams", package: "Yams"),

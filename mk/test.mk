@@ -1,6 +1,6 @@
 # ---- Tests: the Swift suites, the pytest harness, sanitizers, and per-module shortcuts
 TEST_SUITES += test-swift test-py
-.PHONY: test-swift test-py asan test-domain test-json test-node test-kube test-plugin test-conformance test-deploy test-schedules
+.PHONY: test-swift test-py asan test-domain test-time test-json test-node test-kube test-plugin test-conformance test-deploy test-schedules
 
 # Serial on purpose: several suites time real gRPC calls, and a suite that blocks Swift's 2-thread cooperative pool
 # (file I/O, subprocesses) would starve them on a 2-core machine.
@@ -21,6 +21,10 @@ asan:
 ## test-domain: the Everest rules and quantity tests only (seconds)
 test-domain:
 	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter EVSSnapshotRulesTests
+
+## test-time: TimeCore's timestamp reader/writer, calendar arithmetic and duration parser (seconds)
+test-time:
+	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter TimeCoreTests
 
 ## test-json: JSONCore against JSONTestSuite (../shared/json-test-suite), Foundation, and its own cases (seconds)
 test-json:

@@ -8,8 +8,9 @@
 //   again, so a create is never done twice.
 // - Errors are parsed from the published bodies: EVS/ECS `{"error": {"message", "code"}}`, the API gateway's
 //   `{"error_msg", "error_code", "request_id"}`, Keystone's `{"error": {"code": 401, "message", "title"}}`.
-import Synchronization
+import HTTPTransport
 import JSONCore
+import Synchronization
 
 /// Everything the cloud backend needs to reach the APIs.
 public struct CloudConfiguration: Sendable {
@@ -76,6 +77,8 @@ public enum CloudAPIError: Error, Sendable, CustomStringConvertible {
     public var code: String? { if case .api(_, _, let code, _) = self { code } else { nil } }
     /// The HTTP status, if any.
     public var status: Int? { if case .api(_, let status, _, _) = self { status } else { nil } }
+    /// EVS's "no such object": 404, or EVS.5404 whatever the status.
+    public var isNotFound: Bool { code == "EVS.5404" || status == 404 }
     /// Whether trying again later may succeed (throttling, server errors, no answer).
     public var isTransient: Bool {
         switch self {
@@ -95,7 +98,8 @@ public enum CloudService: String, Sendable {
 public final class CloudClient: Sendable {
     /// The configuration.
     public let configuration: CloudConfiguration
-    let transport: any HTTPSending
+    /// The driver's HTTP client (libcurl); each request carries its own timeout and the call's deadline.
+    let transport: HTTPTransport
     private let token = Mutex<CachedToken?>(nil)
     /// Counts for tests and logs: tokens fetched, retries made.
     private let counters = Mutex<Counters>(Counters())
@@ -116,7 +120,7 @@ public final class CloudClient: Sendable {
     }
 
     /// A client over `transport`.
-    public init(configuration: CloudConfiguration, transport: any HTTPSending) {
+    public init(configuration: CloudConfiguration, transport: HTTPTransport) {
         self.configuration = configuration
         self.transport = transport
     }
@@ -157,19 +161,20 @@ public final class CloudClient: Sendable {
         while true {
             if budget.isExpired { throw .deadline(operation: operation, last: last) }
             var request = HTTPRequest(method: method, endpoint: endpoint(service), path: path, query: query,
-                                      headers: [("Content-Type", "application/json;charset=utf8")],
-                                      body: body?.serialized() ?? [])
+                                      headers: [HTTPHeader("Content-Type", "application/json;charset=utf8")],
+                                      body: body?.serialized() ?? [], timeout: configuration.requestTimeout,
+                                      deadline: budget.deadline)
             request = try authorize(request, budget: budget, operation: operation)
             let response: HTTPResponse
             do {
-                response = try transport.send(request, timeout: min(configuration.requestTimeout, budget.remaining))
+                response = try transport.send(request)
             } catch {
-                last = error.message
-                if !repeatable { throw .transport(operation: operation, message: error.message) }
+                last = error.description
+                if !repeatable { throw .transport(operation: operation, message: error.description) }
                 try backoff(&attempt, retryAfter: nil, budget: budget, operation: operation, last: last)
                 continue
             }
-            if (200..<300).contains(response.status) { return response }
+            if response.isSuccess { return response }
             let failure = Self.parseError(response, operation: operation)
             last = failure.description
             if response.status == 401, case .password = configuration.credentials,
@@ -177,7 +182,7 @@ public final class CloudClient: Sendable {
                 // The token expired or was revoked before its expires_at: get another one. A token fetched for this
                 // exchange and refused on its first use means the credentials are wrong (give up below); one that
                 // waited through a backoff (429, 5xx) since may have been revoked meanwhile, so it is replaced again.
-                let used = request.headers.first { $0.0 == "X-Auth-Token" }?.1
+                let used = request.header("X-Auth-Token")
                 // Only the rejected token is dropped: another request may already have cached a fresh one.
                 token.withLock { if $0?.value == used { $0 = nil } }
                 reauthenticatedAt = attempt
@@ -223,11 +228,11 @@ public final class CloudClient: Sendable {
         var request = request
         switch configuration.credentials {
         case .accessKey(let ak, let sk, let securityToken):
-            request.headers.append(("X-Project-Id", configuration.projectID))
-            if let securityToken { request.headers.append(("X-Security-Token", securityToken)) }
+            request.headers.append(HTTPHeader("X-Project-Id", configuration.projectID))
+            if let securityToken { request.headers.append(HTTPHeader("X-Security-Token", securityToken)) }
             return AKSKSigner(accessKey: ak, secretKey: sk).sign(request, now: WallClock.now())
         case .password:
-            request.headers.append(("X-Auth-Token", try currentToken(budget: budget, operation: operation)))
+            request.headers.append(HTTPHeader("X-Auth-Token", try currentToken(budget: budget, operation: operation)))
             return request
         }
     }
@@ -257,12 +262,14 @@ public final class CloudClient: Sendable {
         while true {
             if budget.isExpired { throw .deadline(operation: op, last: last) }
             let request = HTTPRequest(method: "POST", endpoint: configuration.iam, path: "/v3/auth/tokens",
-                                      headers: [("Content-Type", "application/json;charset=utf8")], body: body.serialized())
+                                      headers: [HTTPHeader("Content-Type", "application/json;charset=utf8")],
+                                      body: body.serialized(), timeout: configuration.requestTimeout,
+                                      deadline: budget.deadline)
             let response: HTTPResponse
             do {
-                response = try transport.send(request, timeout: min(configuration.requestTimeout, budget.remaining))
+                response = try transport.send(request)
             } catch {
-                last = error.message
+                last = error.description
                 try backoff(&attempt, retryAfter: nil, budget: budget, operation: op, last: last)
                 continue
             }
@@ -273,7 +280,7 @@ public final class CloudClient: Sendable {
                 let parsed = try? JSON.parse(response.body)
                 guard let expires = parsed?["token"]["expires_at"].string,
                       let seconds = WallClock.parseISO8601(expires)?.seconds else {
-                    throw .malformed(operation: op, detail: "no token.expires_at")
+                    throw .malformed(operation: op, detail: "no token.expires_at, or not an ISO 8601 time")
                 }
                 counters.withLock { $0.tokensFetched += 1 }
                 return CachedToken(value: value, expiresAt: seconds)

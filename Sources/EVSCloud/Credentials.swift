@@ -1,6 +1,7 @@
 // Credentials for Huawei Cloud: an access key pair (AK/SK, requests signed) or an IAM user (token from IAM).
 // Read from a Kubernetes Secret mounted as a directory (one file per key) or from one file of `key=value` lines.
 // Secrets never appear in a description, a log line or an error.
+import FileBytes
 import Glibc
 
 /// How the driver authenticates to the cloud APIs.
@@ -48,7 +49,7 @@ public enum CloudCredentials: Sendable, CustomStringConvertible {
     /// lines (`#` comments).
     public static func load(path: String) throws(CredentialsError) -> CloudCredentials {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw .unreadable(path: path, reason: "errno \(errno)") }
+        guard stat(path, &st) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
         var values: [String: String] = [:]
         if (st.st_mode & S_IFMT) == S_IFDIR {
             for key in keys {
@@ -68,20 +69,13 @@ public enum CloudCredentials: Sendable, CustomStringConvertible {
         return try from(values: values, source: path)
     }
 
+    /// The file's text (FileBytes, at most 1 MiB); the error names the file and errno's text, never the content.
     static func readFile(_ path: String) throws(CredentialsError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, reason: "errno \(errno)") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw .unreadable(path: path, reason: "errno \(errno)") }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            if bytes.count > 1 << 20 { throw .unreadable(path: path, reason: "larger than 1 MiB") }
+        do {
+            return String(decoding: try FileBytes.read(path, limit: 1 << 20), as: UTF8.self)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

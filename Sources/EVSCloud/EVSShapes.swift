@@ -2,6 +2,40 @@
 // and the metadata keys the driver sets on what it creates.
 import EVSSnapshotRules
 import JSONCore
+import TimeCore
+
+/// What EVS's volume and snapshot objects have alike: id, name, status, size, metadata, the driver's tag, and
+/// `created_at`. A time that cannot be read is a malformed answer, reported as such (never taken for 1970-01-01: the
+/// newest-first choice of a repeated create and the list order depend on it).
+protocol EVSObject {
+    var json: JSON { get }
+    /// `disk` or `snapshot`, for messages.
+    static var kind: String { get }
+    /// The metadata key of the driver's CSI-name tag.
+    static var tagKey: String { get }
+}
+
+extension EVSObject {
+    var id: String { json["id"].string ?? "" }
+    var name: String { json["name"].string ?? "" }
+    var statusText: String { json["status"].string ?? "" }
+    var size: Int { json["size"].int ?? 0 }
+    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
+    func meta(_ key: String) -> String? { metadata[key]?.string }
+    /// The CSI name the driver tagged the object with; nil for one the driver did not make.
+    var taggedName: String? { meta(Self.tagKey) }
+
+    /// When EVS made the object; throws `.malformed` when `created_at` is missing or not a time.
+    func created() throws(CloudAPIError) -> Instant {
+        let text = json["created_at"].string
+        guard let text, let instant = WallClock.parseISO8601(text) else {
+            let shown = text.map { "\"\($0)\"" } ?? "missing"
+            throw .malformed(operation: "EVS \(Self.kind) \(json["id"].string ?? "?")",
+                             detail: "created_at \(shown) is not an ISO 8601 time")
+        }
+        return instant
+    }
+}
 
 /// Metadata keys: EVS's own (`hw:passthrough`, `__system__encrypted`, `__system__cmkid`) and the driver's tags.
 public enum EVSMetadata {
@@ -34,20 +68,14 @@ public enum EVSMetadata {
 }
 
 /// An EVS volume object, as far as the driver reads it.
-struct EVSVolume {
+struct EVSVolume: EVSObject {
     var json: JSON
+    static let kind = "disk"
+    static let tagKey = EVSMetadata.volumeName
 
-    var id: String { json["id"].string ?? "" }
-    var name: String { json["name"].string ?? "" }
-    var statusText: String { json["status"].string ?? "" }
-    var size: Int { json["size"].int ?? 0 }
     var zone: String { json["availability_zone"].string ?? "" }
-    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
-    func meta(_ key: String) -> String? { metadata[key]?.string }
-    var taggedName: String? { meta(EVSMetadata.volumeName) }
     var sourceSnapshot: String? { json["snapshot_id"].string.flatMap { $0.isEmpty ? nil : $0 } }
     var wwn: String? { json["wwn"].string.flatMap { $0.isEmpty ? nil : $0 } }
-    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
     /// Servers the volume is attached to.
     var attachedServers: [String] { (json["attachments"].array ?? []).compactMap { $0["server_id"].string } }
     var shared: Bool { json["multiattach"].bool ?? json["shareable"].bool ?? false }
@@ -91,22 +119,17 @@ struct EVSVolume {
 }
 
 /// An EVS snapshot object (`cloudsnapshots`).
-struct EVSSnapshot {
+struct EVSSnapshot: EVSObject {
     var json: JSON
+    static let kind = "snapshot"
+    static let tagKey = EVSMetadata.snapshotName
 
-    var id: String { json["id"].string ?? "" }
-    var name: String { json["name"].string ?? "" }
     var volumeID: String { json["volume_id"].string ?? "" }
-    var size: Int { json["size"].int ?? 0 }
-    var metadata: [String: JSON] { json["metadata"].object ?? [:] }
-    func meta(_ key: String) -> String? { metadata[key]?.string }
-    var taggedName: String? { meta(EVSMetadata.snapshotName) }
-    var statusText: String { json["status"].string ?? "" }
     var status: SnapshotStatus { SnapshotStatus(rawValue: statusText) ?? .error }
-    var createdAt: (seconds: Int64, nanos: Int32) { WallClock.parseISO8601(json["created_at"].string ?? "") ?? (0, 0) }
 
     /// The domain snapshot; source attributes come from the driver's metadata, else from `source` (the disk).
-    func snapshot(region: String, source: Disk?) -> Snapshot {
+    /// Throws `.malformed` when EVS's `created_at` cannot be read.
+    func snapshot(region: String, source: Disk?) throws(CloudAPIError) -> Snapshot {
         let type = meta(EVSMetadata.sourceType).flatMap(VolumeType.init(rawValue:)) ?? source?.type ?? .sas
         let mode = meta(EVSMetadata.sourceMode).flatMap { DiskMode(rawValue: $0) } ?? source?.mode ?? .vbd
         let sharing = meta(EVSMetadata.sourceShared).map { Sharing($0 == "true") } ?? source?.sharing ?? .nonShared
@@ -115,7 +138,7 @@ struct EVSSnapshot {
             ?? source?.encryption ?? .plain
         let fs = meta(EVSMetadata.fsType).flatMap(FileSystemType.init(rawValue:)) ?? source?.fsType ?? .ext4
         return Snapshot(id: SnapshotID(id), name: taggedName ?? name, sourceDiskID: DiskID(volumeID), sizeGiB: size,
-                        status: status, createdAt: Timestamp(timeIntervalSince1970: Double(createdAt.seconds) + Double(createdAt.nanos) / 1e9),
+                        status: status, createdAt: Timestamp(timeIntervalSince1970: try created().secondsSince1970),
                         encryption: encryption,
                         sourceType: type, sourceMode: mode, sourceSharing: sharing,
                         sourceTopology: Topology(region: region, zone: zone), sourceFSType: fs)

@@ -5,6 +5,9 @@
 //   hex(SHA-256(body))
 // a string to sign `SDK-HMAC-SHA256 \n X-Sdk-Date \n hex(SHA-256(canonical request))`, and the header
 //   Authorization: SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<names>, Signature=<hex HMAC-SHA256(SK, string to sign)>
+// It signs HTTPTransport's HTTPRequest as it will be sent: the canonical URI and query are read back from its URL,
+// which `HTTPRequest(method:endpoint:path:query:…)` (ServiceEndpoint.swift) encodes in the canonical form.
+import HTTPTransport
 
 /// Signs requests with an access key pair.
 public struct AKSKSigner: Sendable {
@@ -19,14 +22,15 @@ public struct AKSKSigner: Sendable {
     /// `request` with Host, X-Sdk-Date and Authorization set; `now` is the signing time (seconds since the epoch).
     public func sign(_ request: HTTPRequest, now: Int64) -> HTTPRequest {
         var signed = request
-        signed.headers.removeAll { ["host", "x-sdk-date", "authorization"].contains($0.0.lowercased()) }
-        signed.headers.append(("X-Sdk-Date", WallClock.sdkDate(now)))
-        signed.headers.append(("Host", request.endpoint.hostHeader))
+        signed.headers.removeAll { ["host", "x-sdk-date", "authorization"].contains($0.name.lowercased()) }
+        signed.headers.append(HTTPHeader("X-Sdk-Date", WallClock.sdkDate(now)))
+        signed.headers.append(HTTPHeader("Host", String(request.urlParts.authority)))
         let (canonical, signedHeaders) = Self.canonicalRequest(signed)
         let toSign = Self.stringToSign(canonicalRequest: canonical, sdkDate: WallClock.sdkDate(now))
         let signature = Self.signature(secretKey: secretKey, stringToSign: toSign)
-        signed.headers.append(("Authorization", Self.authorization(accessKey: accessKey, signedHeaders: signedHeaders,
-                                                                   signature: signature)))
+        signed.headers.append(HTTPHeader("Authorization", Self.authorization(accessKey: accessKey,
+                                                                             signedHeaders: signedHeaders,
+                                                                             signature: signature)))
         return signed
     }
 
@@ -35,17 +39,21 @@ public struct AKSKSigner: Sendable {
         "\(algorithm) Access=\(accessKey), SignedHeaders=\(signedHeaders), Signature=\(signature)"
     }
 
-    /// The canonical request of `request` (which must carry the headers to sign) and its signed-header list.
+    /// The canonical request of `request` (which must carry the headers to sign) and its signed-header list. The
+    /// URI is the URL's encoded path ending in `/`; the query its encoded `key=value` pairs sorted by key, then value.
     public static func canonicalRequest(_ request: HTTPRequest) -> (text: String, signedHeaders: String) {
-        var uri = request.encodedPath
+        let parts = request.urlParts
+        var uri = String(parts.path)
         if !uri.hasSuffix("/") { uri += "/" }
-        var pairs: [(String, String)] = []
-        for (key, value) in request.query { pairs.append((URLEncoding.component(key), URLEncoding.component(value))) }
+        var pairs: [(Substring, Substring)] = parts.query.split(separator: "&").map { item in
+            guard let eq = item.firstIndex(of: "=") else { return (item, "") }
+            return (item[..<eq], item[item.index(after: eq)...])
+        }
         pairs.sort { a, b in a.0 == b.0 ? a.1 < b.1 : a.0 < b.0 }
         let query = pairs.map { pair -> String in pair.0 + "=" + pair.1 }.joined(separator: "&")
         var headers: [String: String] = [:]
-        for (name, value) in request.headers where Self.isSigned(name) {
-            headers[name.lowercased()] = trim(value)
+        for header in request.headers where Self.isSigned(header.name) {
+            headers[header.name.lowercased()] = trim(header.value)
         }
         let names = headers.keys.sorted()
         let canonicalHeaders = names.map { "\($0):\(headers[$0]!)\n" }.joined()

@@ -45,7 +45,7 @@ extension EVSEmulator {
                 if !type.isCreatable { throw EverestRuleViolation.typeNotCreatable(type) }
                 disk = Disk(id: id, name: name, capacityGiB: spec.capacityGiB, type: type, mode: spec.mode ?? .vbd,
                             encryption: spec.encryption ?? .plain, sharing: spec.sharing ?? .nonShared,
-                            topology: try self.chooseTopology(spec), status: .creating,
+                            topology: try spec.topology(offered: self.configuration.topologies), status: .creating,
                             fsType: spec.fsType ?? .ext4,
                             iops: type.requiresProvisionedPerformance ? spec.iops : nil,
                             throughput: type.requiresProvisionedPerformance ? spec.throughput : nil)
@@ -107,19 +107,6 @@ extension EVSEmulator {
         if !differences.isEmpty {
             throw .alreadyExists(name: disk.name, detail: "disk \(disk.id) differs: " + differences.joined(separator: "; "))
         }
-    }
-
-    /// The configured topology for a new disk: the first preferred zone that is allowed, else the first allowed.
-    private func chooseTopology(_ spec: DiskSpec) throws(BackendError) -> Topology {
-        let offered = configuration.topologies
-        let allowed = spec.allowedZones.isEmpty ? offered : offered.filter { spec.allowedZones.contains($0.zone) }
-        guard let first = allowed.first else {
-            throw .topologyUnavailable(requested: spec.allowedZones, available: offered.map(\.zone))
-        }
-        for zone in spec.preferredZones {
-            if let match = allowed.first(where: { $0.zone == zone }) { return match }
-        }
-        return first
     }
 
     public func deleteDisk(_ id: DiskID) throws(BackendError) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimeCore
 
 /// The Kubernetes connection flags, named and worded as kubectl has them (one `@OptionGroup`).
 public struct KubeOptions: ParsableArguments, Sendable {
@@ -32,36 +33,17 @@ public struct KubeOptions: ParsableArguments, Sendable {
     public init() {}
 }
 
-/// A duration written as Kubernetes/Go does (`30s`, `5m`, `1h30m`, `500ms`; a bare number is seconds).
+/// A duration written as Kubernetes/Go does (`30s`, `5m`, `1h30m`, `500ms`, `1.5h`; a bare number is seconds).
 public struct KubeDuration: ExpressibleByArgument, Sendable, Hashable, CustomStringConvertible {
     /// Length in seconds.
     public var seconds: Double
 
     public init(seconds: Double) { self.seconds = seconds }
 
+    /// Go's duration syntax through TimeCore's one duration parser; a bare number is seconds.
     public init?(argument: String) {
-        if let n = Double(argument), n >= 0 { self.seconds = n; return }
-        var total = 0.0
-        var number = ""
-        var rest = Substring(argument)
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            number = ""
-            while let c = rest.first, c.isNumber || c == "." { number.append(c); rest.removeFirst() }
-            guard let value = Double(number) else { return nil }
-            var unit = ""
-            while let c = rest.first, c.isLetter { unit.append(c); rest.removeFirst() }
-            let factor: Double
-            switch unit {
-            case "ms": factor = 0.001
-            case "s": factor = 1
-            case "m": factor = 60
-            case "h": factor = 3600
-            default: return nil
-            }
-            total += value * factor
-        }
-        self.seconds = total
+        guard let duration = DurationText.parse(argument, bareNumberIsSeconds: true) else { return nil }
+        self.seconds = DurationText.seconds(duration)
     }
 
     public var description: String {

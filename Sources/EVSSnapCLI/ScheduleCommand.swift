@@ -5,6 +5,7 @@ import JSONCore
 import KubeClient
 import ScheduleController
 import SnapshotSchedules
+import TimeCore
 
 /// `kubectl evssnap schedule create|list|describe|run|delete`: SnapshotSchedules (docs/schedules.md).
 struct ScheduleCommand: AsyncParsableCommand {

@@ -50,6 +50,20 @@ public struct DiskSpec: Sendable, Hashable, Codable {
         RestoreRequest(name: name, capacityGiB: capacityGiB, type: type, mode: mode, encryption: encryption,
                        sharing: sharing, fsType: fsType, allowedZones: allowedZones)
     }
+
+    /// Where a new disk of this spec goes among the `offered` topologies (a backend's configured zones): the first
+    /// preferred zone that is allowed, else the first allowed one; `topologyUnavailable` when none is allowed.
+    /// Both backends choose so.
+    public func topology(offered: [Topology]) throws(BackendError) -> Topology {
+        let allowed = allowedZones.isEmpty ? offered : offered.filter { allowedZones.contains($0.zone) }
+        guard let first = allowed.first else {
+            throw .topologyUnavailable(requested: allowedZones, available: offered.map(\.zone))
+        }
+        for zone in preferredZones {
+            if let match = allowed.first(where: { $0.zone == zone }) { return match }
+        }
+        return first
+    }
 }
 
 /// One page of a listing. `nextToken` is nil on the last page; otherwise pass it back as `startingToken`.

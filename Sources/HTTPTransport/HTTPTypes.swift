@@ -11,6 +11,14 @@ public struct HTTPHeader: Sendable, Hashable {
     }
 }
 
+extension Array where Element == HTTPHeader {
+    /// The value of the first header called `name`, compared case-insensitively.
+    func firstValue(named name: String) -> String? {
+        let wanted = name.lowercased()
+        return first { $0.name.lowercased() == wanted }?.value
+    }
+}
+
 /// A request: method, absolute `http://` or `https://` URL, headers and body bytes, bounded in time.
 public struct HTTPRequest: Sendable {
     /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, ... (sent as given).
@@ -34,6 +42,9 @@ public struct HTTPRequest: Sendable {
         self.timeout = timeout
         self.deadline = deadline
     }
+
+    /// The first value of header `name`, compared case-insensitively.
+    public func header(_ name: String) -> String? { headers.firstValue(named: name) }
 }
 
 /// A response of any status (a 404 or 500 is a response, not an error).
@@ -50,10 +61,7 @@ public struct HTTPResponse: Sendable {
     }
 
     /// The first value of header `name`, compared case-insensitively.
-    public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
-    }
+    public func header(_ name: String) -> String? { headers.firstValue(named: name) }
 
     /// The body decoded as UTF-8 (invalid bytes replaced).
     public var text: String { String(decoding: body, as: UTF8.self) }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TimeCore
 
 /// A credential obtained from an exec plugin (`ExecCredential.status`).
 public struct ExecCredential: Sendable, Equatable, CustomStringConvertible {
@@ -190,11 +191,7 @@ public final class ExecCredentialProvider: Sendable {
     }
 }
 
-/// Parses RFC 3339 timestamps with or without fractional seconds.
+/// Parses RFC 3339 timestamps (with or without fractional seconds, any offset) with TimeCore's one reader.
 func parseRFC3339(_ s: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    if let d = f.date(from: s) { return d }
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: s)
+    RFC3339.parse(s).map { Date(timeIntervalSince1970: $0.secondsSince1970) }
 }

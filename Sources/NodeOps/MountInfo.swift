@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import FileBytes
 import Glibc
 #endif
 
@@ -132,16 +133,12 @@ public struct MountTable: Sendable, Equatable {
     }
 }
 
-/// Reads a whole (small, possibly procfs/sysfs) file with read(2); size is not known in advance.
+/// Reads a whole (small, possibly procfs/sysfs) file through FileBytes (read(2) to the end; the size is not known in
+/// advance); a failure is the `open` or `read` call's `syscallFailed`, a file over 16 MiB EFBIG.
 func readWholeFile(_ path: String) throws -> String {
-    try withFD(path, O_RDONLY) { fd in
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = try sys("read", path) { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    do {
+        return String(decoding: try FileBytes.read(path), as: UTF8.self)
+    } catch {
+        throw NodeOpsError.syscallFailed(call: error.call ?? "read", path: path, errno: error.code ?? EFBIG)
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import JSONCore
 import KubeClient
 import SnapshotSchedules
+import TimeCore
 
 public struct KubeScheduleAPI: ScheduleAPI {
     public let client: KubeClient
@@ -165,7 +166,7 @@ public struct KubeScheduleAPI: ScheduleAPI {
 
 /// Reading and writing SnapshotSchedule, PVC and VolumeSnapshot JSON (JSONSerialization's dictionaries).
 public enum ScheduleJSON {
-    static func time(_ v: Any?) -> Int64? { (v as? String).flatMap(Civil.parseRFC3339) }
+    static func time(_ v: Any?) -> Int64? { (v as? String).flatMap { RFC3339.parse($0)?.seconds } }
 
     public static func schedule(_ o: [String: Any]) -> ScheduleObject {
         let md = o["metadata"] as? [String: Any] ?? [:]

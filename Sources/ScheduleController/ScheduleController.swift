@@ -14,6 +14,7 @@
 // - A refusal or an error for one PVC does not stop the others.
 import EVSSnapshotRules
 import SnapshotSchedules
+import TimeCore
 
 /// What happened to one PVC in one run.
 public struct ClaimRun: Sendable, Hashable {

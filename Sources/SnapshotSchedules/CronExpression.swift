@@ -6,6 +6,7 @@
 // Day-of-month and day-of-week: when both are restricted, a day matches if EITHER matches (the standard OR
 // rule); when one of them is `*` the other alone decides. A field counts as unrestricted only when it is
 // exactly `*` (so `*/2` restricts; croniter decides the same way, Vixie cron looks at the first character).
+import TimeCore
 
 /// Why a cron expression was refused.
 public enum CronError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -8,6 +8,7 @@
 //   can fire a slot in the repeated hour a second time (it resolves an ambiguous time relative to its previous
 //   result); the pytest comparison counts those cases (Tests/conformance/test_schedule_cron.py).
 // So a daily schedule fires exactly once on every local day, whatever the clocks do.
+import TimeCore
 
 /// A cron expression read in a time zone.
 public struct CronSchedule: Sendable, Hashable {

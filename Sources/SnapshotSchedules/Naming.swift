@@ -1,6 +1,7 @@
 // Deterministic names and labels of scheduled snapshots: the name comes from the schedule, the PVC and the
 // scheduled slot (in UTC), so a restart or a second replica creating "the same" snapshot gets AlreadyExists
 // instead of making a second one for the slot.
+import TimeCore
 
 public enum ScheduleNaming {
     /// Label naming the schedule that made a VolumeSnapshot (its value is the schedule's name).

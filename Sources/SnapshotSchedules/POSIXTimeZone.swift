@@ -1,5 +1,6 @@
 // The POSIX TZ rule a TZif footer carries (POSIX.1-2017 8.3 with RFC 8536's extensions: hours up to ±167 in
 // transition times). Example: `CET-1CEST,M3.5.0,M10.5.0/3`, `EST5EDT,M3.2.0,M11.1.0`, `CST-8`.
+import TimeCore
 
 /// A parsed POSIX TZ string: a standard time and optionally a daylight time with its start and end rules.
 public struct POSIXTimeZone: Sendable, Hashable {

@@ -1,6 +1,7 @@
 // The spec of a SnapshotSchedule (evssnap.io/v1alpha1, deploy/snapshotschedule-crd.yaml) as plain values, and
 // the checks both the plugin (`kubectl evssnap schedule create`, before it writes anything) and the controller
 // (before it acts) run on it.
+import TimeCore
 
 /// Which PVCs a schedule snapshots: names, or a label selector (matchLabels and matchExpressions), in the
 /// schedule's namespace.
@@ -88,30 +89,13 @@ extension ScheduleSpec {
     }
 }
 
-/// Durations as schedules write them: `90m`, `36h`, `7d`, `1h30m`, `2w`.
+/// Durations as schedules write them: `90m`, `36h`, `7d`, `1h30m`, `2w` (TimeCore's one duration parser, with days
+/// and weeks), a whole number of seconds greater than zero.
 public enum ScheduleDuration {
     public static func seconds(_ text: String) throws(ScheduleSpecError) -> Int64 {
-        var total: Int64 = 0
-        var digits = ""
-        var any = false
-        for ch in text {
-            if ch.isASCIIDigit { digits.append(ch); continue }
-            let unit: Int64
-            switch ch {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86_400
-            case "w": unit = 604_800
-            default: throw .badDuration(text)
-            }
-            guard let n = Int64(digits), n <= 1_000_000 else { throw .badDuration(text) }
-            total += n * unit
-            digits = ""
-            any = true
-        }
-        guard any, digits.isEmpty, total > 0 else { throw .badDuration(text) }
-        return total
+        guard let duration = DurationText.parse(text, units: [.go, .days]),
+              let seconds = DurationText.wholeSeconds(duration), seconds > 0 else { throw .badDuration(text) }
+        return seconds
     }
 
     /// `7d`, `36h`, `90m` for a count of seconds (the largest whole unit of d, h, m).

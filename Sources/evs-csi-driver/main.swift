@@ -7,7 +7,6 @@
 // 64 usage error (bad or conflicting flags).
 import CSIDriver
 import EVSCloud
-import EVSCloudTransport
 import EVSEmulator
 import EVSSnapshotRules
 import Glibc

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import ScheduleController
 import SnapshotSchedules
+import TimeCore
 
 let usage = """
     usage: evssnap-scheduler [--kubeconfig PATH] [--namespace NS] [--driver-name NAME] [--zoneinfo DIR]

@@ -424,4 +424,26 @@ struct CredentialsTests {
         }
         #expect(throws: CredentialsError.self) { try CloudCredentials.load(path: "/nonexistent/credentials") }
     }
+
+    @Test("a key file over 1 MiB or unreadable is refused naming the file and the reason, never its content")
+    func unreadable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cred-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "AKID\n".write(toFile: dir + "/access_key", atomically: true, encoding: .utf8)
+        try String(repeating: "S", count: (1 << 20) + 1).write(toFile: dir + "/secret_key", atomically: true, encoding: .utf8)
+        do {
+            _ = try CloudCredentials.load(path: dir)
+            Issue.record("expected unreadable")
+        } catch {
+            #expect(error.description.contains(dir + "/secret_key") && error.description.contains("larger than 1048576 bytes"),
+                    "\(error)")
+            #expect(!error.description.contains("SSSS"))
+        }
+        do {
+            _ = try CloudCredentials.load(path: "/nonexistent/credentials")
+        } catch {
+            #expect(error.description.contains("/nonexistent/credentials") && error.description.contains("No such file"), "\(error)")
+        }
+    }
 }

@@ -1,63 +1,17 @@
-// Test support: starts Tests/fake-evs/fake_evs.py (HTTPS on loopback, its own CA) and talks to it with the real
-// `curl` program, so the EVS client is exercised over real TLS without the driver's libcurl transport.
+// Test support: starts Tests/fake-evs/fake_evs.py (HTTPS on loopback, its own CA) and talks to it through the
+// driver's own HTTPTransport (libcurl), trusting the fake's CA: the EVS client runs over real TLS on the transport
+// it ships with.
 import EVSCloud
+import HTTPTransport
 import JSONCore
 import EVSSnapshotRules
 import Foundation
-
-/// An HTTPSending that runs `curl` (test only).
-struct CurlProgramTransport: HTTPSending {
-    let caFile: String
-
-    func send(_ request: EVSCloud.HTTPRequest, timeout: Duration) throws(HTTPTransportError) -> EVSCloud.HTTPResponse {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
-        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw HTTPTransportError(message: "\(error)")
-        }
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let headersFile = dir.appendingPathComponent("headers").path
-        let bodyFile = dir.appendingPathComponent("body").path
-        let inFile = dir.appendingPathComponent("in").path
-        FileManager.default.createFile(atPath: inFile, contents: Data(request.body))
-        let seconds = max(0.05, Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
-        var args = ["-s", "-S", "--cacert", caFile, "-X", request.method, "-D", headersFile, "-o", bodyFile,
-                    "-w", "%{http_code}", "--max-time", String(format: "%.3f", seconds), "-H", "Expect:"]
-        for (name, value) in request.headers { args += ["-H", "\(name): \(value)"] }
-        if !request.body.isEmpty || request.method == "POST" { args += ["--data-binary", "@" + inFile] }
-        args.append(request.url)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = args
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        do { try process.run() } catch { throw HTTPTransportError(message: "curl: \(error)") }
-        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let status = Int(code), status > 0 else {
-            throw HTTPTransportError(message: "curl exit \(process.terminationStatus)", timedOut: process.terminationStatus == 28)
-        }
-        var headers: [(String, String)] = []
-        let headerText = (try? String(contentsOfFile: headersFile, encoding: .utf8)) ?? ""
-        for line in headerText.split(separator: "\r\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-        }
-        // Not FileManager.contents(atPath:): on an empty file (a 202/204 answer) FoundationEssentials'
-        // readBytesFromFile leaks its 4 KiB read buffer (LeakSanitizer, `make asan`).
-        let body = FileHandle(forReadingAtPath: bodyFile).map { handle in
-            defer { try? handle.close() }
-            return handle.readDataToEndOfFile()
-        } ?? Data()
-        return EVSCloud.HTTPResponse(status: status, headers: headers, body: Array(body))
-    }
-}
 
 /// One running fake EVS + ECS + IAM service.
 final class FakeEVS: @unchecked Sendable {
     let process: Process
     let info: [String: Any]
-    let transport: CurlProgramTransport
+    let transport: HTTPTransport
 
     /// The EVS endpoint (and the control endpoints); ECS and IAM have their own, as on the real cloud.
     var url: String { info["url"] as! String }
@@ -95,7 +49,7 @@ final class FakeEVS: @unchecked Sendable {
             throw CocoaError(.fileReadCorruptFile)
         }
         info = object
-        transport = CurlProgramTransport(caFile: object["ca"] as! String)
+        transport = HTTPTransport(configuration: .init(tls: TLSOptions(trust: .caFile(object["ca"] as! String))))
     }
 
     deinit {
@@ -108,8 +62,7 @@ final class FakeEVS: @unchecked Sendable {
     func control(_ method: String, _ path: String, _ body: JSON? = nil) throws -> JSON {
         let endpoint = ServiceEndpoint(url)!
         let response = try transport.send(
-            EVSCloud.HTTPRequest(method: method, endpoint: endpoint, path: path, body: body?.serialized() ?? []),
-            timeout: .seconds(10))
+            HTTPRequest(method: method, endpoint: endpoint, path: path, body: body?.serialized() ?? [], timeout: .seconds(10)))
         return try JSON.parse(response.body)
     }
 

@@ -1,5 +1,7 @@
+import HTTPTransport
 import Testing
 import JSONCore
+import TimeCore
 @testable import EVSCloud
 
 @Suite("SHA-256 and HMAC-SHA256")
@@ -69,8 +71,9 @@ struct SignerTests {
         let endpoint = try #require(ServiceEndpoint("https://evs.cn-north-4.example.com"))
         let request = HTTPRequest(method: "get", endpoint: endpoint, path: "/v2/p1/cloudvolumes/detail",
                                   query: [("name", "a b"), ("limit", "10")],
-                                  headers: [("X-Sdk-Date", "20191115T033655Z"), ("Host", "evs.cn-north-4.example.com"),
-                                            ("Content-Type", " application/json ")])
+                                  headers: [HTTPHeader("X-Sdk-Date", "20191115T033655Z"),
+                                            HTTPHeader("Host", "evs.cn-north-4.example.com"),
+                                            HTTPHeader("Content-Type", " application/json ")])
         let (text, signed) = AKSKSigner.canonicalRequest(request)
         #expect(signed == "host;x-sdk-date")
         #expect(text == """
@@ -83,6 +86,19 @@ struct SignerTests {
             host;x-sdk-date
             e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
             """)
+    }
+
+    @Test("a request's URL: the endpoint's prefix, each path segment and query item percent-encoded, items in order")
+    func requestURL() throws {
+        let endpoint = try #require(ServiceEndpoint("https://127.0.0.1:8443/gw/"))
+        let request = HTTPRequest(method: "GET", endpoint: endpoint, path: "/v2/p 1/cloudvolumes",
+                                  query: [("name", "a/b c"), ("limit", "1")])
+        #expect(request.url == "https://127.0.0.1:8443/gw/v2/p%201/cloudvolumes?name=a%2Fb%20c&limit=1")
+        let parts = request.urlParts
+        #expect(parts.authority == "127.0.0.1:8443" && parts.path == "/gw/v2/p%201/cloudvolumes"
+                && parts.query == "name=a%2Fb%20c&limit=1")
+        let bare = HTTPRequest(method: "GET", endpoint: try #require(ServiceEndpoint("https://evs.example.com")), path: "")
+        #expect(bare.urlParts.path == "/" && bare.urlParts.query.isEmpty)
     }
 
     @Test("sign() sets X-Sdk-Date, Host and an Authorization header that names the AK but never the SK")
@@ -162,9 +178,8 @@ struct ClockTests {
     func dates() throws {
         #expect(WallClock.sdkDate(0) == "19700101T000000Z")
         #expect(WallClock.sdkDate(1_573_788_215) == "20191115T032335Z")
-        #expect(WallClock.iso8601(951_782_400) == "2000-02-29T00:00:00.000000Z")
         let parsed = try #require(WallClock.parseISO8601("2016-02-04T01:43:37.445Z"))
-        #expect(parsed.seconds == 1_454_550_217 && parsed.nanos == 445_000_000)
+        #expect(parsed.seconds == 1_454_550_217 && parsed.nanoseconds == 445_000_000)
         #expect(WallClock.parseISO8601("2016-02-04T01:43:37.445000")?.seconds == 1_454_550_217)
         #expect(WallClock.parseISO8601("2016-13-04T01:43:37Z") == nil)
         #expect(WallClock.parseISO8601("yesterday") == nil)
@@ -181,7 +196,7 @@ struct ClockTests {
     }
 }
 
-@Suite("ISO 8601 with offsets")
+@Suite("ISO 8601 with offsets (EVS's and IAM's times, through TimeCore)")
 struct ISO8601OffsetTests {
     /// 2016-02-04T01:43:37.445Z written with other offsets: each is the same instant.
     static let sameInstant = ["2016-02-04T01:43:37.445Z", "2016-02-04T01:43:37.445z", "2016-02-04T09:43:37.445+08:00",
@@ -191,7 +206,7 @@ struct ISO8601OffsetTests {
     @Test("an offset is subtracted: +08:00 is ahead of UTC, -05:30 behind", arguments: sameInstant)
     func offsets(text: String) throws {
         let parsed = try #require(WallClock.parseISO8601(text))
-        #expect(parsed.seconds == 1_454_550_217 && parsed.nanos == 445_000_000)
+        #expect(parsed.seconds == 1_454_550_217 && parsed.nanoseconds == 445_000_000)
     }
 
     static let refused = ["2016-02-30T00:00:00Z", "2015-02-29T00:00:00Z", "2016-02-04T01:43:37+24:00", "2016-02-04T01:43:37+08",
@@ -207,5 +222,34 @@ struct ISO8601OffsetTests {
     func edges() {
         #expect(WallClock.parseISO8601("2000-02-29T00:00:00Z")?.seconds == 951_782_400)
         #expect(WallClock.parseISO8601("1970-01-01T07:59:59+08:00")?.seconds == -1)
+    }
+}
+
+@Suite("created_at: a time EVS sends that cannot be read is an error, not 1970")
+struct CreatedAtTests {
+    @Test("a snapshot's created_at with an offset is read right; a bad or missing one is a malformed answer")
+    func snapshotTime() throws {
+        let region = "cn-north-4"
+        let good = EVSSnapshot(json: ["id": "s1", "volume_id": "v1", "status": "available",
+                                      "created_at": "2016-02-04T09:43:37.445+08:00"])
+        #expect(try good.snapshot(region: region, source: nil).createdAt.timeIntervalSince1970 == 1_454_550_217.445)
+        for bad: JSON in ["yesterday", "2016-02-30T00:00:00", .null] {
+            let snapshot = EVSSnapshot(json: ["id": "s2", "volume_id": "v1", "status": "available", "created_at": bad])
+            #expect(throws: CloudAPIError.self) { try snapshot.snapshot(region: region, source: nil) }
+            do { _ = try snapshot.created(); Issue.record("no error for \(bad)") } catch {
+                #expect(error.description.contains("created_at") && error.description.contains("s2"), "\(error)")
+                #expect(!error.isTransient)
+            }
+        }
+    }
+
+    @Test("list pages are ordered by the instant read, offsets included (01:00+08:00 before 02:00Z)")
+    func pagingOrder() throws {
+        let early = try #require(WallClock.parseISO8601("2016-02-04T09:00:00+08:00"))   // 01:00Z
+        let late = try #require(WallClock.parseISO8601("2016-02-04T02:00:00Z"))
+        let page = try EVSCloudBackend.page([(late, "a", "late"), (early, "b", "early")], maxEntries: 1, token: nil)
+        #expect(page.items == ["early"])
+        let next = try EVSCloudBackend.page([(late, "a", "late"), (early, "b", "early")], maxEntries: 1, token: page.next)
+        #expect(next.items == ["late"] && next.next == nil)
     }
 }

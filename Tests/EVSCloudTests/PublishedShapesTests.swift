@@ -1,5 +1,6 @@
 import EVSSnapshotRules
 import Foundation
+import HTTPTransport
 import JSONCore
 import Testing
 @testable import EVSCloud
@@ -248,12 +249,12 @@ struct SDKSignerVectorTests {
     @Test("GET /path?limit=1 and POST /path?key=value with a JSON body give the SDK's Authorization headers")
     func vectors() throws {
         let endpoint = try #require(ServiceEndpoint("https://example.huaweicloud.com"))
-        let headers = [("X-Sdk-Date", "20060102T150405Z"), ("TEST_UNDERSCORE", "TEST_VALUE")]
+        let headers = [HTTPHeader("X-Sdk-Date", "20060102T150405Z"), HTTPHeader("TEST_UNDERSCORE", "TEST_VALUE")]
         let cases: [(HTTPRequest, String)] = [
             (HTTPRequest(method: "GET", endpoint: endpoint, path: "/path", query: [("limit", "1")], headers: headers),
              "5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624"),
             (HTTPRequest(method: "POST", endpoint: endpoint, path: "/path", query: [("key", "value")],
-                         headers: headers + [("Content-Type", "application/json")],
+                         headers: headers + [HTTPHeader("Content-Type", "application/json")],
                          body: Array("{\"Name\":\"test\",\"Id\":1}\n".utf8)),
              "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59"),
         ]

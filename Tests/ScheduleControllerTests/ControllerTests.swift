@@ -8,6 +8,7 @@ import ScheduleController
 import SnapshotSchedules
 import Synchronization
 import Testing
+import TimeCore
 
 /// A clock the test sets; `sleep` is never used by the passes the tests make.
 final class TestClock: ScheduleClock {
