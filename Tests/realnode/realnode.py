@@ -66,27 +66,37 @@ def mounts_under(*prefixes):
     return sorted(set(found), key=lambda p: (-p.count("/"), p))
 
 
-def loop_devices_backed_by(folder):
-    """[(device, backing file)] of the loop devices whose backing file is, or was, inside `folder`: by device and
-    inode of the files there now, or by the path text losetup shows (a deleted or elsewhere-mounted file)."""
+# (device, inode) of every disk or snapshot image seen under the driver's state folder during the run: a loop device
+# is the driver's when its backing file is one of them, whatever path text the kernel shows for it (a path seen
+# through the plugin container's mount, or a deleted file). Other loop devices on this machine are never touched.
+SEEN_IMAGES = set()
+
+
+def remember_images(folder):
     folder = pathlib.Path(folder)
-    inodes = set()
     if folder.exists():
-        for path in folder.rglob("*"):
+        for path in folder.rglob("*.img"):
             try:
                 st = path.stat()
-                inodes.add(st.st_ino)
             except OSError:
-                pass
-    out = run("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-INO,BACK-FILE", check=False)
+                continue
+            SEEN_IMAGES.add((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
+
+
+def loop_devices_backed_by(folder):
+    """[(device, backing file)] of the loop devices on an image that is, or was, in `folder` (SEEN_IMAGES)."""
+    remember_images(folder)
+    out = run("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-MAJ:MIN,BACK-INO,BACK-FILE",
+              check=False)
     found = []
     for line in out.stdout.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) < 3:
+        parts = line.split(None, 3)
+        if len(parts) < 4 or not parts[2].isdigit() or ":" not in parts[1].replace("\\x20", ""):
             continue
-        name, ino, backing = parts
-        if (ino.isdigit() and int(ino) in inodes) or str(folder) in backing or \
-                ("/disks/" in backing and ".img" in backing):
+        name, majmin, ino, backing = parts
+        majmin = majmin.replace("\\x20", "")  # --raw escapes the column's padding
+        major, minor = (int(x) for x in majmin.split(":"))
+        if (major, minor, int(ino)) in SEEN_IMAGES:
             found.append((name, backing))
     return found
 
@@ -408,17 +418,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         """Everything started, in reverse; returns a list of what could not be removed (empty when clean)."""
         problems = []
         if api is not None and self.processes.processes:
-            # Pods first, through kubelet, so that it tears down their volumes and networks itself; their
-            # DaemonSets and Deployments before them, or they come back.
+            # Pods first, through kubelet, so that it tears down their volumes and networks itself: the workloads
+            # while the node plugin still runs (it unstages their volumes), then the DaemonSets and Deployments
+            # (or their pods come back), then the rest.
+            def delete_pods(keep):
+                for pod in api.get("/api/v1/pods")["items"]:
+                    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+                    if ns not in keep:
+                        api.delete(f"/api/v1/namespaces/{ns}/pods/{name}")
+                kc.wait_for("pods gone", lambda: all(p["metadata"]["namespace"] in keep
+                                                     for p in api.get("/api/v1/pods")["items"]), 60, interval=0.5)
             try:
+                delete_pods(keep=("evssnap",))
                 for kind in ("daemonsets", "deployments"):
                     for item in api.get(f"/apis/apps/v1/{kind}")["items"]:
                         meta = item["metadata"]
                         api.delete(f"/apis/apps/v1/namespaces/{meta['namespace']}/{kind}/{meta['name']}")
-                for pod in api.get("/api/v1/pods")["items"]:
-                    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-                    api.delete(f"/api/v1/namespaces/{ns}/pods/{name}")
-                kc.wait_for("every pod gone", lambda: not api.get("/api/v1/pods")["items"], 60, interval=0.5)
+                delete_pods(keep=())
             except Exception as error:  # noqa: BLE001 - teardown goes on; what is left is reported below
                 problems.append(f"pods not removed through kubelet: {error}")
         for name in ("kubelet", "kube-scheduler"):
