@@ -127,13 +127,14 @@ def node(testbin, cluster):
         _load_images(n, testbin, scratch)
         yield n
     finally:
+        if FLOW["failed"] and KEEP_LOGS:  # the containers' logs go with their pods: copied before the teardown
+            shutil.rmtree(KEEP_LOGS, ignore_errors=True)
+            shutil.copytree(scratch / "pod-logs", KEEP_LOGS / "pods", symlinks=False, dirs_exist_ok=True)
         problems = n.stop(cluster.admin.api)
         problems += clean_state_dir()
         if FLOW["failed"] and KEEP_LOGS:
             # The logs of kubelet, containerd, the control plane and the pods' containers, for the failed step.
-            shutil.rmtree(KEEP_LOGS, ignore_errors=True)
             shutil.copytree(scratch / "logs", KEEP_LOGS / "node")
-            shutil.copytree(scratch / "pod-logs", KEEP_LOGS / "pods", symlinks=True, dirs_exist_ok=True)
             shutil.copytree(cluster.logs, KEEP_LOGS / "cluster")
             print(f"real-node: logs of the failed run in {KEEP_LOGS}")
         shutil.rmtree(scratch, ignore_errors=True)

@@ -13,6 +13,7 @@ One flow, in order (each step needs the ones before; a failed step skips the res
   expand xfs     an xfs volume grown 1Gi -> 2Gi while a pod uses it: online (CAP_SYS_ADMIN only)
   uninstall      pods, snapshots, PVCs deleted; kubectl delete -k deploy/; then no mount, no loop device, no
                  CSINode driver; the zone label and /var/lib/evssnap are what docs/cluster.md says remains
+  baseline       hostpathplugin on the same node: PVC Bound, snapshot readyToUse, restore Bound (the same way)
 Pods report by their termination message (no exec, no logs: kubelet's API is not exposed).
 """
 import json
@@ -23,7 +24,7 @@ import pytest
 
 import kubecluster as kc
 import realnode as rn
-from conftest import BUSYBOX_IMAGE, FLOW, REPO_ROOT, STATE_DIR
+from conftest import BUSYBOX_IMAGE, FLOW, REPO_ROOT, STATE_DIR, deploy_images
 
 NS = "realnode"
 DRIVER = "disk.csi.everest.io"
@@ -342,3 +343,91 @@ def test_uninstall(cluster, node, timings):
         socket_dir.rmdir()
     labels = api.get(f"/api/v1/nodes/{node.node_name}")["metadata"]["labels"]
     assert ZONE_LABEL not in labels and not STATE_DIR.exists()
+
+
+HOSTPATH_NS = "hostpath-baseline"
+HOSTPATH_DRIVER = "hostpath.csi.k8s.io"
+HOSTPATH_IMAGE = "localhost/evssnap-test/hostpathplugin:1"
+
+
+def hostpath_manifests():
+    """hostpathplugin (csi-driver-host-path) as a pod on the node, with csi-provisioner and csi-snapshotter run
+    with deploy/controller.yaml's flags (but no leader election), its CSIDriver, StorageClass and
+    VolumeSnapshotClass: the baseline of the timings, run the same way as the evssnap steps above."""
+    sidecar = lambda name, image, extra: {  # noqa: E731
+        "name": name, "image": image, "imagePullPolicy": "Never",
+        "args": ["--csi-address=/csi/csi.sock", "--v=2", "--timeout=60s", "--extra-create-metadata",
+                 "--leader-election=false", *extra],
+        "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"}]}
+    images = {ref.rsplit("/", 1)[1].split(":")[0]: ref for ref in deploy_images()}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HOSTPATH_NS}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "realnode-hostpath-baseline"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": "hostpath", "namespace": HOSTPATH_NS}]},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": HOSTPATH_DRIVER},
+         "spec": {"attachRequired": False, "podInfoOnMount": True, "volumeLifecycleModes": ["Persistent"]}},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "realnode-hostpath"},
+         "provisioner": HOSTPATH_DRIVER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"},
+        {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+         "metadata": {"name": "realnode-hostpath"}, "driver": HOSTPATH_DRIVER, "deletionPolicy": "Delete"},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS},
+         "spec": {"serviceAccountName": "hostpath", "terminationGracePeriodSeconds": 2, "containers": [
+             {"name": "hostpath", "image": HOSTPATH_IMAGE, "imagePullPolicy": "Never",
+              "args": ["--drivername", HOSTPATH_DRIVER, "--endpoint", "unix:///csi/csi.sock", "--nodeid", "node-1",
+                       "--statedir", "/csi-data-dir", "--v", "2"],
+              "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"},
+                               {"name": "state", "mountPath": "/csi-data-dir"}]},
+             # Topology off: hostpathplugin runs here without a registrar, so its CSINode has no topology keys.
+             sidecar("csi-provisioner", images["csi-provisioner"], ["--feature-gates=Topology=false"]),
+             sidecar("csi-snapshotter", images["csi-snapshotter"], [])],
+             "volumes": [{"name": "socket-dir", "emptyDir": {}}, {"name": "state", "emptyDir": {}}]}}]
+
+
+def test_hostpath_baseline(cluster, node, timings):
+    """The same three timings with hostpathplugin on the same node (its snapshot is a tar of the volume's
+    folder: its image holds busybox for tar)."""
+    admin, api = cluster.admin, cluster.admin.api
+    files = rn.busybox_files()
+    files["bin/hostpathplugin"] = (0o755, (node.bin / "hostpathplugin").read_bytes())
+    node.load_archive(rn.write_image_archive(node.dir / "hostpath.tar", [
+        (HOSTPATH_IMAGE, files, ["/bin/hostpathplugin"], None)]))
+    manifests = hostpath_manifests()
+    admin.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}))
+    try:
+        kc.wait_for("hostpath pod Running with its sidecars ready", lambda: all(
+            c.get("ready") for c in api.get(f"/api/v1/namespaces/{HOSTPATH_NS}/pods/hostpath")["status"].get(
+                "containerStatuses") or [{}]), 120, interval=0.2)
+        claim = pvc("hp-data")
+        claim["metadata"]["namespace"] = HOSTPATH_NS
+        claim["spec"]["storageClassName"] = "realnode-hostpath"
+        api.create(kc.pvc_path(HOSTPATH_NS), claim)
+        try:
+            timed(timings, "hostpathplugin: PVC Bound", "PVC hp-data Bound",
+                  lambda: api.get(kc.pvc_path(HOSTPATH_NS, "hp-data"))["status"].get("phase") == "Bound", 60)
+        except kc.HarnessError as error:
+            raise AssertionError(f"{error}: {kc.events_of(api, HOSTPATH_NS, 'PersistentVolumeClaim', 'hp-data')}; "
+                                 f"{pods_report(api, HOSTPATH_NS)}") from None
+        api.create(kc.vs_path(HOSTPATH_NS), {
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+            "metadata": {"name": "hp-snap", "namespace": HOSTPATH_NS},
+            "spec": {"volumeSnapshotClassName": "realnode-hostpath",
+                     "source": {"persistentVolumeClaimName": "hp-data"}}})
+        timed(timings, "hostpathplugin: snapshot readyToUse", "VolumeSnapshot hp-snap readyToUse",
+              lambda: (api.get(kc.vs_path(HOSTPATH_NS, "hp-snap")).get("status") or {}).get("readyToUse") is True,
+              120)
+        restore = pvc("hp-restored", source="hp-snap")
+        restore["metadata"]["namespace"] = HOSTPATH_NS
+        restore["spec"]["storageClassName"] = "realnode-hostpath"
+        api.create(kc.pvc_path(HOSTPATH_NS), restore)
+        timed(timings, "hostpathplugin: restore PVC Bound", "PVC hp-restored Bound",
+              lambda: api.get(kc.pvc_path(HOSTPATH_NS, "hp-restored"))["status"].get("phase") == "Bound", 120)
+    finally:
+        for name in ("hp-restored", "hp-data"):
+            api.delete(kc.pvc_path(HOSTPATH_NS, name))
+        api.delete(kc.vs_path(HOSTPATH_NS, "hp-snap"))
+        kc.wait_for("hostpath PVs gone", lambda: not api.get(kc.pv_path())["items"], 60, interval=0.2)
+        admin.kubectl("delete", "--wait=true", "-f", "-", input=json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": manifests}), timeout=120, check=False)
