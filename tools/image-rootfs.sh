@@ -1,37 +1,50 @@
 #!/usr/bin/env bash
-# Stage the root file system of the driver's image (deploy/Containerfile builds it FROM scratch):
-#   tools/image-rootfs.sh DRIVER_BINARY DEST [https]
-# DEST gets the driver (stripped) at /usr/local/bin/evs-csi-driver, the node tools NodeOps runs, and exactly the
-# shared libraries these need: the ldd closure of every executable, each at the path the loader looks for it
-# (plus the loader itself). Nothing else from the host: no shell, no package manager. Prints DEST's size.
-# With `https` (the controller image): also libcurl.so.4 with its closure and the CA bundle, which the driver
-# dlopens for HTTPS (PVC annotations from the API server, --backend evs); the node image goes without.
+# Stage the root file system of one of evssnap's images (FROM scratch, deploy/Containerfile*):
+#   tools/image-rootfs.sh ROLE BINARY DEST
+# ROLE node:       the driver (stripped) at /usr/local/bin/evs-csi-driver and the node tools NodeOps runs;
+# ROLE controller: the same plus libcurl.so.4 with its closure and the CA bundle, which the driver dlopens for HTTPS
+#                  (PVC annotations from the API server, --backend evs); the node image goes without;
+# ROLE scheduler:  evssnap-scheduler at /usr/local/bin/evssnap-scheduler, and libcurl + CA bundle only when the
+#                  binary names libcurl.so.4 (it would dlopen it); time zones come from the node (deploy/scheduler.yaml).
+# Each gets exactly the shared libraries these need: the ldd closure of every executable, each at the path the loader
+# looks for it (plus the loader itself). Nothing else from the host: no shell, no package manager. Prints DEST's size.
 set -euo pipefail
-driver=${1:?usage: image-rootfs.sh DRIVER_BINARY DEST}
-dest=${2:?usage: image-rootfs.sh DRIVER_BINARY DEST}
-https=${3:-}
+role=${1:?usage: image-rootfs.sh node|controller|scheduler BINARY DEST}
+binary=${2:?usage: image-rootfs.sh ROLE BINARY DEST}
+dest=${3:?usage: image-rootfs.sh ROLE BINARY DEST}
+case "$role" in
+  node) https=""; name=evs-csi-driver ;;
+  controller) https=https; name=evs-csi-driver ;;
+  scheduler) name=evssnap-scheduler; https=""; grep -q 'libcurl\.so\.4' "$binary" && https=https ;;
+  *) echo "image-rootfs: unknown role '$role' (node, controller or scheduler)" >&2; exit 64 ;;
+esac
 
 # What NodeOps runs (Sources/NodeOps: FileSystemProbe, NodeOperations, OfflineResize); mount, umount and loop
 # devices are system calls, not tools.
 tools="blkid mkfs.ext4 mkfs.xfs resize2fs e2fsck xfs_growfs"
 
 rm -rf "$dest"
-mkdir -p "$dest/usr/local/bin" "$dest/usr/sbin" "$dest/tmp" "$dest/var/lib/evssnap" "$dest/csi" "$dest/etc" \
-         "$dest/proc" "$dest/sys" "$dest/dev"
+mkdir -p "$dest/usr/local/bin" "$dest/tmp" "$dest/etc" "$dest/proc" "$dest/sys" "$dest/dev"
 chmod 1777 "$dest/tmp"
+install -m 0755 "$binary" "$dest/usr/local/bin/$name"
+strip --strip-unneeded "$dest/usr/local/bin/$name"
+executables=("$binary")
 
-install -m 0755 "$driver" "$dest/usr/local/bin/evs-csi-driver"
-strip --strip-unneeded "$dest/usr/local/bin/evs-csi-driver"
-executables=("$driver")
-for tool in $tools; do
-  path=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$tool") || { echo "image-rootfs: $tool is not installed (make deps)" >&2; exit 1; }
-  real=$(readlink -f "$path")
-  # Keep the tool's name (mkfs.ext4 is a link to mke2fs, which picks its defaults from the name it is called by).
-  install -m 0755 "$real" "$dest/usr/sbin/$tool"
-  executables+=("$real")
-done
-# mke2fs's defaults (block size, features per file-system type); without it mkfs.ext4 uses built-in ones.
-[ -f /etc/mke2fs.conf ] && install -m 0644 /etc/mke2fs.conf "$dest/etc/mke2fs.conf"
+if [ "$role" != scheduler ]; then
+  mkdir -p "$dest/usr/sbin" "$dest/var/lib/evssnap" "$dest/csi"
+  for tool in $tools; do
+    path=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$tool") || { echo "image-rootfs: $tool is not installed (make deps)" >&2; exit 1; }
+    real=$(readlink -f "$path")
+    # Keep the tool's name (mkfs.ext4 is a link to mke2fs, which picks its defaults from the name it is called by).
+    install -m 0755 "$real" "$dest/usr/sbin/$tool"
+    executables+=("$real")
+  done
+  # mke2fs's defaults (block size, features per file-system type); without it mkfs.ext4 uses built-in ones.
+  [ -f /etc/mke2fs.conf ] && install -m 0644 /etc/mke2fs.conf "$dest/etc/mke2fs.conf"
+else
+  # The zoneinfo hostPath's mount point (read-only; deploy/scheduler.yaml).
+  mkdir -p "$dest/usr/share/zoneinfo"
+fi
 
 if [ "$https" = https ]; then
   curl_lib=$(ldconfig -p | awk '/libcurl\.so\.4 .*x86-64/ { print $NF; exit }')
@@ -52,7 +65,7 @@ for lib in $libs; do
   case "$lib" in *ld-linux*) ;; *) strip --strip-unneeded "$dest$lib" 2>/dev/null || true ;; esac
 done
 # The loader is looked for at the path in each executable's PT_INTERP (/lib64/ld-linux-x86-64.so.2 on amd64).
-interp=$(readelf -l "$driver" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+interp=$(readelf -l "$binary" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 if [ -n "$interp" ] && [ ! -e "$dest$interp" ]; then
   mkdir -p "$dest$(dirname "$interp")"
   cp -L "$interp" "$dest$interp"

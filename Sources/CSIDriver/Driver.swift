@@ -132,9 +132,24 @@ public final class Driver: Sendable {
         ])
     }
 
-    /// Stops accepting calls, lets calls in flight finish within the grace period, cancels the rest.
-    public func shutdown() {
-        server.shutdown(grace: configuration.shutdownGrace)
-        logger.info("stopped")
+    /// How long a shutdown waits, after cancelling, for handlers that do not return (stuck in the kernel) before
+    /// it gives up on them: grace (10 s) + this stays well inside kubelet's 30 s before SIGKILL.
+    public static let abandonAfterCancel: Duration = .seconds(5)
+
+    /// Stops accepting calls, lets calls in flight finish within the grace period, cancels the rest. Returns
+    /// true when everything stopped; false when handlers stuck in a system call were abandoned (logged with
+    /// their methods): the caller should then exit the process without running more teardown. What they were
+    /// doing is safe to abandon: the emulator reconciles at start and every node call is idempotent after a
+    /// restart (docs/node.md).
+    @discardableResult
+    public func shutdown() -> Bool {
+        let stuck = server.shutdown(grace: configuration.shutdownGrace, abandonAfter: Self.abandonAfterCancel)
+        if stuck.isEmpty {
+            logger.info("stopped")
+            return true
+        }
+        logger.warning("stopped, abandoning calls that did not end \(Self.abandonAfterCancel) after being cancelled", metadata: [
+            "calls": "\(stuck.joined(separator: ","))"])
+        return false
     }
 }

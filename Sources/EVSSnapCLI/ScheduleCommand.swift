@@ -48,7 +48,7 @@ struct ScheduleCreate: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a SnapshotSchedule, refusing what can never work before writing anything.",
-        usage: "kubectl evssnap schedule create NAME (--pvc PVC... | --selector KEY=VALUE,...) --cron EXPR [--time-zone TZ] --keep N [--max-age D] [--class C] [--dry-run=client|server] [flags]",
+        usage: "kubectl evssnap schedule create NAME (--pvc PVC... | --selector SELECTOR) --cron EXPR [--time-zone TZ] --keep N [--max-age D] [--class C] [--dry-run=client|server] [flags]",
         discussion: """
             Refuses, before anything is written: --keep above the disk's limit (R5, the driver's published \
             setting, 7 by default), a PVC that fails R3 (not an EVS volume of the Everest driver) or R4 (not Bound, \
@@ -61,6 +61,7 @@ struct ScheduleCreate: EVSSnapCommand {
             Examples:
               kubectl evssnap schedule create nightly --pvc data-ssd --cron "0 2 * * *" --time-zone Asia/Shanghai --keep 5
               kubectl evssnap schedule create hourly --selector app=db --cron @hourly --keep 3 --max-age 2d
+              kubectl evssnap schedule create tiers --selector 'tier in (db,queue),!no-backup' --cron @daily --keep 7
 
             \(exitCodeHelp)
             """
@@ -72,7 +73,7 @@ struct ScheduleCreate: EVSSnapCommand {
     @Option(parsing: .upToNextOption, help: "PVCs to snapshot.")
     var pvc: [String] = []
 
-    @Option(help: "Snapshot the PVCs with these labels (KEY=VALUE,...).")
+    @Option(help: "Snapshot the PVCs this label selector selects, as kubectl get -l takes it (app=db,tier in (a,b),!legacy).")
     var selector: String?
 
     @Option(help: "When: a 5-field cron expression or @hourly/@daily/@weekly/@monthly/@yearly.")
@@ -98,21 +99,15 @@ struct ScheduleCreate: EVSSnapCommand {
 
     @OptionGroup var kube: KubeOptions
 
-    func matchLabels() throws -> [String: String]? {
+    /// `--selector`, in `kubectl get -l` syntax (equality and set-based terms).
+    func labelSelector() throws -> LabelSelector? {
         guard let selector else { return nil }
-        var m: [String: String] = [:]
-        for term in selector.split(separator: ",") {
-            let kv = term.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--selector: '\(term)' is not KEY=VALUE") }
-            m[kv[0]] = kv[1]
-        }
-        guard !m.isEmpty else { throw ValidationError("--selector is empty") }
-        return m
+        do { return try LabelSelector.parse(selector) } catch { throw ValidationError("--selector: \(error)") }
     }
 
     func validate() throws {
-        if pvc.isEmpty == (selector == nil) { throw ValidationError("give either --pvc PVC... or --selector KEY=VALUE") }
-        _ = try matchLabels()
+        if pvc.isEmpty == (selector == nil) { throw ValidationError("give either --pvc PVC... or --selector SELECTOR") }
+        _ = try labelSelector()
         if keep < 1 { throw ValidationError("--keep must be at least 1") }
     }
 
@@ -121,7 +116,7 @@ struct ScheduleCreate: EVSSnapCommand {
         if let maxAge {
             do { maxAgeSeconds = try ScheduleDuration.seconds(maxAge) } catch { throw ValidationError("--max-age: \(error)") }
         }
-        return ScheduleSpec(claims: try matchLabels().map { .matchLabels($0) } ?? .names(pvc), schedule: cron, timeZone: timeZone,
+        return ScheduleSpec(claims: try labelSelector().map { .selector($0) } ?? .names(pvc), schedule: cron, timeZone: timeZone,
                             maxCount: keep, maxAge: maxAgeSeconds, snapshotClassName: snapshotClass)
     }
 
@@ -140,9 +135,9 @@ struct ScheduleCreate: EVSSnapCommand {
         }
         // R3/R4 for every PVC (the same checks as `kubectl evssnap create`); R5 only warns: the schedule rotates.
         var claims = pvc
-        if let m = try matchLabels() {
+        if let m = try labelSelector() {
             claims = try await session.api.list(.persistentVolumeClaims, namespace: session.namespace, fieldSelector: nil)
-                .filter { item in m.allSatisfy { item["metadata"]["labels"][$0.key].string == $0.value } }
+                .filter { item in m.matches(item["metadata"]["labels"].stringMap) }
                 .compactMap { $0["metadata"]["name"].string }.sorted()
             if claims.isEmpty { env.console.warn("no PVC in \(session.namespace) has the labels \(selector ?? ""); the schedule will snapshot those that get them") }
         }
@@ -223,14 +218,21 @@ struct ScheduleList: EVSSnapCommand {
         let (_, snaps) = try await session.listVolumeSnapshots(namespace: ns)
         let now = Int64(env.now().timeIntervalSince1970)
         var t = Table(headers: (allNamespaces ? ["NAMESPACE"] : []) + ["NAME", "SCHEDULE", "TIME ZONE", "NEXT RUN", "KEEP", "KEPT", "LAST RESULT", "AGE"])
+        var invalid: [String] = []
         for item in items {
             let o = ScheduleJSON.schedule(item.dictionary)
             let spec = try? o.spec.get()
             let kept = snaps.filter { $0["metadata"]["namespace"].string == o.namespace && $0["metadata"]["labels"][ScheduleNaming.scheduleLabel].string == o.name }.count
             var next = "<invalid>"
-            if let spec {
-                if spec.disabled { next = "<disabled>" } else if let c = try? spec.validated(zones: localZones, perDiskLimit: Int.max),
-                    let n = c.next(after: now) { next = ScheduleText.local(n) }
+            switch o.spec {
+            case .failure(let e): invalid.append("\(o.name): \(e)")
+            case .success(let spec):
+                do {
+                    let c = try spec.validated(zones: localZones, perDiskLimit: Int.max)
+                    if spec.disabled { next = "<disabled>" } else { next = c.next(after: now).map(ScheduleText.local) ?? "<never>" }
+                } catch {
+                    invalid.append("\(o.name): \(error)")
+                }
             }
             let created = KubeTime.parse(item["metadata"]["creationTimestamp"].string)
             t.append((allNamespaces ? [o.namespace] : []) + [
@@ -240,6 +242,8 @@ struct ScheduleList: EVSSnapCommand {
             ])
         }
         env.console.out.write(t.render())
+        // Say why, once per schedule, on stderr (the table stays parseable).
+        for line in invalid { env.console.warn("schedule \(line): it makes no snapshots until fixed") }
     }
 }
 
@@ -266,20 +270,26 @@ struct ScheduleDescribe: EVSSnapCommand {
         case .success(let spec):
             switch spec.claims {
             case .names(let n): out += "PVCs:         \(n.joined(separator: ", "))\n"
-            case .matchLabels: out += "Selector:     \(spec.claims.labelSelector ?? "")\n"
+            case .selector: out += "Selector:     \(spec.claims.labelSelector ?? "")\n"
             }
             out += "Schedule:     \(spec.schedule) (\(spec.timeZone))\n"
             out += "Keep:         \(spec.maxCount) per PVC" + (spec.maxAge.map { ", at most \(ScheduleDuration.text($0)) old" } ?? "") + "\n"
             out += "Class:        \(spec.snapshotClassName ?? "<driver default>")\n"
             out += "Disabled:     \(spec.disabled)\n"
-            if let c = try? spec.validated(zones: localZones, perDiskLimit: Int.max), !spec.disabled {
-                var t = Int64(env.now().timeIntervalSince1970)
-                out += "Next runs:\n"
-                for _ in 0..<3 {
-                    guard let n = c.next(after: t) else { break }
-                    out += "  \(ScheduleText.local(n))   (\(ScheduleText.inZone(n, c.zone)))\n"
-                    t = n
+            do {
+                let c = try spec.validated(zones: localZones, perDiskLimit: Int.max)
+                if !spec.disabled {
+                    var t = Int64(env.now().timeIntervalSince1970)
+                    out += "Next runs:\n"
+                    for _ in 0..<3 {
+                        guard let n = c.next(after: t) else { break }
+                        out += "  \(ScheduleText.local(n))   (\(ScheduleText.inZone(n, c.zone)))\n"
+                        t = n
+                    }
                 }
+            } catch {
+                // What the controller also refuses it for (its Ready condition says InvalidSpec), read on this machine.
+                out += "Invalid:      \(error) (it makes no snapshots until the spec is fixed)\n"
             }
         }
         let status = item["status"]

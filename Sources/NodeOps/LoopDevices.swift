@@ -146,27 +146,49 @@ enum LoopDevices {
     /// which makes the kernel mark the device read-only (writes fail with EPERM).
     ///
     /// Never two devices of one image with the same read-only state: the look-up and LOOP_SET_FD run under a thread
-    /// lock in this process and an exclusive POSIX record lock (fcntl F_SETLKW) on the image itself, which every
-    /// attach in every process (an old plugin still running beside a new one) takes. Not flock(2): a flock belongs
-    /// to the open file description, which LOOP_SET_FD hands to the kernel, so it would stay held for as long as
-    /// the device is bound, and the next attach would wait forever (found by the kill-in-the-middle suite). A POSIX
-    /// lock belongs to the process: released when it closes the descriptor or dies.
+    /// lock in this process and an exclusive open-file-description lock (fcntl F_OFD_SETLKW) on the image itself,
+    /// which every attach in every process (an old plugin still running beside a new one) takes; see
+    /// `withImageLock`.
     ///
     /// A crash between LOOP_SET_FD and the caller's mount leaves a bound, unmounted device; there is no record to fall out of step with: the next attach finds
     /// that device by identity and reuses it, and unstage with the image detaches it.
-    static func attach(image: String, readOnly: Bool = false) throws -> (device: LoopDevice, created: Bool) {
+    /// `imageLocked`: the caller holds `withImageLock(image)` already (stage does, over probe, format and mount); a
+    /// second OFD lock on the same file would wait for the caller's own.
+    static func attach(image: String, readOnly: Bool = false, imageLocked: Bool = false) throws -> (device: LoopDevice, created: Bool) {
         guard let canonical = try canonicalPath(image) else { throw NodeOpsError.notFound(path: image) }
         guard let st = try statOrNil(canonical), isRegularFile(st) else {
             throw NodeOpsError.syscallFailed(call: "attach loop", path: image, errno: EINVAL)
         }
-        return try attachLock.withLock { _ in
-            // A write lock needs a descriptor open for writing, whichever way the device will read the image.
-            try withFD(canonical, O_RDWR) { lockFD in
-                try lockExclusively(lockFD, canonical)  // released when the process closes the image, or ends
-                return try attachLocked(canonical, readOnly: readOnly)
-            }
+        if imageLocked { return try attachLock.withLock { _ in try attachLocked(canonical, readOnly: readOnly) } }
+        return try withImageLock(canonical) {
+            try attachLock.withLock { _ in try attachLocked(canonical, readOnly: readOnly) }
         }
     }
+
+    /// Runs `body` holding an exclusive lock on `image` that excludes every other process taking it: an
+    /// open-file-description lock (fcntl F_OFD_SETLKW, Linux >= 3.15) on a descriptor of its own, released when that
+    /// descriptor closes (the end of `body`) or the process dies. It also conflicts with classic POSIX record locks.
+    /// Not a classic POSIX lock (F_SETLKW): that belongs to the process and is dropped when the process closes *any*
+    /// descriptor of the file, so another thread checking the image (NodeGetVolumeStats) ended it in the middle of
+    /// an attach. Not flock(2) on the descriptor handed to LOOP_SET_FD: the kernel keeps that open file description
+    /// for as long as the device is bound, so the lock would outlive the attach and the next one would wait forever
+    /// (found by the kill-in-the-middle suite); the lock's descriptor here is never handed to the kernel.
+    static func withImageLock<T>(_ image: String, _ body: () throws -> T) throws -> T {
+        // A write lock needs a descriptor open for writing, whichever way the device will read the image.
+        try withFD(image, O_RDWR) { lockFD in
+            var region = flock()
+            region.l_type = Int16(F_WRLCK)
+            region.l_whence = Int16(SEEK_SET)
+            region.l_start = 0
+            region.l_len = 0  // to the end, however far the file grows
+            region.l_pid = 0  // required for OFD locks
+            try sys("fcntl F_OFD_SETLKW", image) { fcntl(lockFD, fcntlOFDSetLockWait, &region) }
+            return try body()
+        }
+    }
+
+    /// F_OFD_SETLKW from <bits/fcntl-linux.h> (Glibc's Swift module does not export the OFD commands).
+    private static let fcntlOFDSetLockWait: Int32 = 38
 
     /// The look-up and LOOP_SET_FD of `attach`, with both locks held.
     private static func attachLocked(_ canonical: String, readOnly: Bool) throws -> (device: LoopDevice, created: Bool) {
@@ -194,16 +216,6 @@ enum LoopDevices {
                 throw lastError ?? NodeOpsError.syscallFailed(call: "attach loop", path: canonical, errno: EBUSY)
             }
         }
-    }
-
-    /// fcntl(F_SETLKW) write lock on the whole file (`struct flock` from <fcntl.h>).
-    private static func lockExclusively(_ fd: Int32, _ path: String) throws {
-        var region = flock()
-        region.l_type = Int16(F_WRLCK)
-        region.l_whence = Int16(SEEK_SET)
-        region.l_start = 0
-        region.l_len = 0  // to the end, however far the file grows
-        try sys("fcntl F_SETLKW", path) { fcntl(fd, F_SETLKW, &region) }
     }
 
     /// devtmpfs creates /dev/loopN when LOOP_CTL_GET_FREE adds a device; give it a moment, then create

@@ -28,6 +28,16 @@ extension NodeOperations {
         if let existing = try existingStaging(image: identity, stagingPath: stagingPath, access: access, readOnly: readOnly) {
             return existing
         }
+        // The probe, format and mount run under the image's cross-process lock, with the attach: two plugin
+        // processes staging one blank disk at once (an old one beside a new one) would otherwise both find it blank
+        // and both run mkfs, and the second would fail on the first one's mount.
+        return try LoopDevices.withImageLock(canonicalImage) {
+            try stageLocked(canonicalImage, stagingPath: stagingPath, access: access, readOnly: readOnly)
+        }
+    }
+
+    /// `stage` with the image's lock held.
+    private func stageLocked(_ canonicalImage: String, stagingPath: String, access: VolumeAccess, readOnly: Bool) throws -> StagedVolume {
         var undo = UndoLog()
         defer { undo.runUnlessCommitted() }
 
@@ -36,7 +46,7 @@ extension NodeOperations {
         guard let staging = try canonicalPath(stagingPath) else { throw NodeOpsError.notFound(path: stagingPath) }
 
         let blockReadOnly = access == .block && readOnly
-        let (device, created) = try LoopDevices.attach(image: canonicalImage, readOnly: blockReadOnly)
+        let (device, created) = try LoopDevices.attach(image: canonicalImage, readOnly: blockReadOnly, imageLocked: true)
         if created {
             undo.push { try? LoopDevices.detach(device) }
         }

@@ -131,16 +131,25 @@ public final class RPCServer: Sendable {
     }
 
     /// Stops the server gracefully: no new calls; calls in flight may finish within `grace`; then
-    /// every call still alive is cancelled and awaited (a handler that never returns blocks this);
-    /// then the server, the completion queue and the handler threads are torn down and the core
-    /// released. Returns when all of that is done. Safe to call twice, and before `start`; never
-    /// from a handler (it would wait for its own call).
-    public func shutdown(grace: Duration) {
+    /// every call still alive is cancelled and awaited; then the server, the completion queue and the
+    /// handler threads are torn down and the core released. Returns when all of that is done, and an
+    /// empty list. Safe to call twice, and before `start`; never from a handler (it would wait for its
+    /// own call).
+    ///
+    /// A handler that does not return after the cancel (stuck in a system call: a mount, a lock, a disk
+    /// that does not answer) would block this for ever. With `abandonAfter`, it waits that much longer
+    /// and then returns the methods of the handlers still running: nothing is torn down under them (that
+    /// would free what they use); the teardown happens on a thread of its own when the last one returns,
+    /// or never, if the process exits first, which is what a caller given a non-empty list should do.
+    @discardableResult
+    public func shutdown(grace: Duration, abandonAfter: Duration? = nil) -> [String] {
         state.withLock { state in
+            var stuck: [String] = []
             if case .running(let core) = state {
-                core.shutdown(grace: grace)
+                stuck = core.shutdown(grace: grace, abandonAfter: abandonAfter)
             }
             state = .stopped
+            return stuck
         }
     }
 }
@@ -180,6 +189,9 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
     let activity = ActivityCounter()
     /// False once shutdown began: completed requests are no longer re-armed.
     let accepting = Atomic<Bool>(true)
+    /// The methods of the handlers running now, by a per-call number (what a shutdown that gives up names).
+    let running = Mutex<[UInt64: String]>([:])
+    let nextCall = Atomic<UInt64>(0)
 
     private init(
         server: OpaquePointer, queue: CompletionQueue, pool: HandlerPool, methods: [RegisteredMethod],
@@ -309,12 +321,15 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
                 // gRPC's compression spec: a message that cannot be decompressed fails the call with INTERNAL.
                 status = RPCStatus(code: .internal, message: "the request message could not be decompressed")
             } else if let request = request ?? nil {
+                let id = self.nextCall.add(1, ordering: .relaxed).newValue
+                self.running.withLock { $0[id] = method.path }
                 do throws(RPCStatus) {
                     response = try method.handler(context, request)
                     status = .ok
                 } catch {
                     status = error
                 }
+                self.running.withLock { _ = $0.removeValue(forKey: id) }
             } else {
                 status = RPCStatus(code: .internal, message: "unary call without a request message")
             }
@@ -341,18 +356,31 @@ final class ServerCore: @unchecked Sendable {  // Sendable: C handles are thread
 
     // MARK: Shutdown
 
-    /// See `RPCServer.shutdown(grace:)`. Called once, under the server's state lock.
-    func shutdown(grace: Duration) {
+    /// See `RPCServer.shutdown(grace:abandonAfter:)`. Called once, under the server's state lock.
+    func shutdown(grace: Duration, abandonAfter: Duration?) -> [String] {
         accepting.store(false, ordering: .sequentiallyConsistent)
         activity.enter()
         let tag = ShutdownTag(activity: activity).passRetained()
         grpc_server_shutdown_and_notify(server, queue.handle, tag)
         if !activity.waitUntilZero(timeout: grace) {
             grpc_server_cancel_all_calls(server)
-            _ = activity.waitUntilZero(timeout: nil)
+            if !activity.waitUntilZero(timeout: abandonAfter) {
+                // Handlers that ignore the cancel: leave the core to them and tear it down after the last.
+                let stuck = running.withLock { Array($0.values) }.sorted()
+                _ = spawnThread(name: "rpc-teardown", detached: true) { [self] in
+                    _ = activity.waitUntilZero(timeout: nil)
+                    teardown()
+                }
+                return stuck.isEmpty ? ["(a call still ending in the core)"] : stuck
+            }
         }
-        // Nothing is outstanding: the shutdown tag came back, every requested call was failed back,
-        // and every call has seen its last batch. Only now may the queue go (GRPC-CORE-NOTES.md).
+        teardown()
+        return []
+    }
+
+    /// Nothing is outstanding: the shutdown tag came back, every requested call was failed back,
+    /// and every call has seen its last batch. Only now may the queue go (GRPC-CORE-NOTES.md).
+    private func teardown() {
         grpc_server_destroy(server)
         queue.shutdownAndDestroy()
         pool.stop()

@@ -181,8 +181,8 @@ public enum ScheduleJSON {
         let claims: ClaimSelection
         if let names = s["claimNames"] as? [String], !names.isEmpty {
             claims = .names(names)
-        } else if let sel = (s["claimSelector"] as? [String: Any])?["matchLabels"] as? [String: String], !sel.isEmpty {
-            claims = .matchLabels(sel)
+        } else if let sel = s["claimSelector"] as? [String: Any] {
+            claims = .selector(selector(sel))
         } else {
             return .failure(.noClaims)
         }
@@ -199,12 +199,34 @@ public enum ScheduleJSON {
             labels: template["labels"] as? [String: String] ?? [:], disabled: s["disabled"] as? Bool ?? false))
     }
 
+    /// `spec.claimSelector` (metav1.LabelSelector). An operator the CRD's enum lets through unknown would select
+    /// wrongly: it is kept as `In` with no values, which validation refuses.
+    static func selector(_ o: [String: Any]) -> LabelSelector {
+        let exprs = (o["matchExpressions"] as? [[String: Any]] ?? []).map { e in
+            LabelRequirement(key: e["key"] as? String ?? "",
+                             op: (e["operator"] as? String).flatMap(LabelRequirement.Operator.init(rawValue:)) ?? .in,
+                             values: (e["operator"] as? String).flatMap(LabelRequirement.Operator.init(rawValue:)) == nil
+                                 ? [] : e["values"] as? [String] ?? [])
+        }
+        return LabelSelector(matchLabels: o["matchLabels"] as? [String: String] ?? [:], matchExpressions: exprs)
+    }
+
     /// The spec as JSON (what `kubectl evssnap schedule create` writes).
     public static func specObject(_ spec: ScheduleSpec) -> [String: Any] {
         var s: [String: Any] = ["schedule": spec.schedule, "timeZone": spec.timeZone, "disabled": spec.disabled]
         switch spec.claims {
         case .names(let n): s["claimNames"] = n
-        case .matchLabels(let m): s["claimSelector"] = ["matchLabels": m]
+        case .selector(let sel):
+            var o: [String: Any] = [:]
+            if !sel.matchLabels.isEmpty { o["matchLabels"] = sel.matchLabels }
+            if !sel.matchExpressions.isEmpty {
+                o["matchExpressions"] = sel.matchExpressions.map { r -> [String: Any] in
+                    var e: [String: Any] = ["key": r.key, "operator": r.op.rawValue]
+                    if !r.values.isEmpty { e["values"] = r.values }
+                    return e
+                }
+            }
+            s["claimSelector"] = o
         }
         var retention: [String: Any] = ["maxCount": spec.maxCount]
         if let a = spec.maxAge { retention["maxAge"] = ScheduleDuration.text(a) }

@@ -151,7 +151,7 @@ public final class ScheduleController: Sendable {
         var results: [ClaimRun] = []
         switch spec.claims {
         case .names(let n): claims = n
-        case .matchLabels:
+        case .selector:
             do {
                 claims = try await api.listClaims(namespace: schedule.namespace, labelSelector: spec.claims.labelSelector ?? "").map(\.name).sorted()
             } catch {

@@ -2,15 +2,16 @@
 // the checks both the plugin (`kubectl evssnap schedule create`, before it writes anything) and the controller
 // (before it acts) run on it.
 
-/// Which PVCs a schedule snapshots: names, or a label selector (matchLabels), in the schedule's namespace.
+/// Which PVCs a schedule snapshots: names, or a label selector (matchLabels and matchExpressions), in the
+/// schedule's namespace.
 public enum ClaimSelection: Sendable, Hashable {
     case names([String])
-    case matchLabels([String: String])
+    case selector(LabelSelector)
 
-    /// `app=db,tier=data` (sorted), for a list call's labelSelector.
+    /// `app=db,tier in (a,b)` (sorted), for a list call's labelSelector.
     public var labelSelector: String? {
-        guard case .matchLabels(let m) = self else { return nil }
-        return m.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        guard case .selector(let s) = self else { return nil }
+        return s.query
     }
 }
 
@@ -50,6 +51,8 @@ public enum ScheduleSpecError: Error, Sendable, Hashable, CustomStringConvertibl
     case noClaims
     /// A maxAge text that is not a duration.
     case badDuration(String)
+    /// A claimSelector the API server would refuse (label syntax, operator without values).
+    case selector(LabelSelectorError)
 
     public var description: String {
         switch self {
@@ -58,8 +61,9 @@ public enum ScheduleSpecError: Error, Sendable, Hashable, CustomStringConvertibl
         case .keepOutOfRange(let keep, let limit) where keep < 1: return "retention maxCount \(keep) must be at least 1 (limit \(limit) per disk)"
         case .keepOutOfRange(let keep, let limit):
             return "R5: keep \(keep) exceeds the per-disk snapshot limit \(limit); a disk holds at most \(limit) snapshots, hand-made ones included"
-        case .noClaims: return "a schedule needs PVC names or a label selector"
+        case .noClaims: return "a schedule needs PVC names or a non-empty label selector (an empty one would select every PVC)"
         case .badDuration(let t): return "'\(t)' is not a duration such as 36h, 7d or 90m"
+        case .selector(let e): return e.description
         }
     }
 
@@ -71,7 +75,10 @@ extension ScheduleSpec {
     /// Parses the spec's cron expression and zone, and checks `maxCount` against R5's limit. Returns the schedule.
     public func validated(zones: ZoneSource, perDiskLimit: Int) throws(ScheduleSpecError) -> CronSchedule {
         if case .names(let n) = claims, n.isEmpty { throw .noClaims }
-        if case .matchLabels(let m) = claims, m.isEmpty { throw .noClaims }
+        if case .selector(let s) = claims {
+            if s.isEmpty { throw .noClaims }
+            do { try s.validate() } catch { throw .selector(error) }
+        }
         let cron: CronExpression
         do { cron = try CronExpression(schedule) } catch { throw .cron(error) }
         let zone: TimeZoneRules

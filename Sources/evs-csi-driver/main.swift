@@ -1,7 +1,8 @@
 // evs-csi-driver: flags -> DriverConfiguration -> storage backend -> Driver -> wait for SIGTERM/SIGINT.
 // The one place that picks the storage: the services see only `BlockStorageBackend` and `NodeDiskLocator`.
 //
-// Exit codes: 0 stopped by SIGTERM/SIGINT after a graceful shutdown; 1 the state directory could not be
+// Exit codes: 0 stopped by SIGTERM/SIGINT after a graceful shutdown (calls still stuck in a system call 5 s after
+// being cancelled are abandoned, and logged); 1 the state directory could not be
 // opened or the Kubernetes access (--kubeconfig) is unusable; 2 the endpoint cannot be used (directory missing, socket held by a live server, bind failed);
 // 64 usage error (bad or conflicting flags).
 import CSIDriver
@@ -170,7 +171,11 @@ struct EVSCSIDriver {
         }
         let signal = TerminationSignals.wait()
         logger.info("signal \(signal): shutting down")
-        driver.shutdown()
+        if !driver.shutdown() {
+            // Threads are still inside handlers: exit now, without the process's exit-time teardown under them.
+            fflush(nil)
+            _exit(0)
+        }
     }
 
     /// The storage of this process: the emulator, opened (and reconciled) by the process that serves the

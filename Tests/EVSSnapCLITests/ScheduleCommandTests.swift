@@ -39,6 +39,11 @@ struct ScheduleCommandTests {
         Refusal(args: ["--pvc", "old-flex", "--cron", "@daily", "--keep", "3"], code: 2, words: "error: R3"),
         Refusal(args: ["--pvc", "pending", "--cron", "@daily", "--keep", "3"], code: 2, words: "error: R4"),
         Refusal(args: ["--cron", "@daily", "--keep", "3"], code: 64, words: "give either --pvc PVC... or --selector"),
+        Refusal(args: ["--selector", "tier in (db", "--cron", "@daily", "--keep", "3"], code: 64, words: "--selector: selector 'tier in (db': '(' without ')'"),
+        Refusal(args: ["--selector", "Tier.Example/x=y", "--cron", "@daily", "--keep", "3"], code: 64, words: "not a DNS subdomain"),
+        // A set-based selector that selects old-flex (FlexVolume): R3, before anything is written.
+        Refusal(args: ["--selector", "failure-domain.beta.kubernetes.io/zone in (cn-north-4a),!none", "--cron", "@daily", "--keep", "3"],
+                code: 2, words: "error: R3"),
     ])
     func refusals(_ c: Refusal) async {
         let cluster = World.standard()
@@ -82,6 +87,43 @@ struct ScheduleCommandTests {
         let del = await evssnap(["schedule", "delete", "nightly"], cluster: c)
         #expect(del.code == 0)
         #expect(try await c.list(World.vs, namespace: "apps", fieldSelector: nil).contains { $0["metadata"]["labels"]["evssnap.io/schedule"].string == "nightly" })
+    }
+}
+
+extension ScheduleCommandTests {
+    @Test("a set-based --selector is written as matchExpressions and checks only the PVCs it selects")
+    func setBasedSelector() async throws {
+        let c = World.standard()
+        // old-flex (R3) lacks the zone label's value here, so `zone in (cn-north-4a)` leaves it out.
+        var flex = try await c.get(.persistentVolumeClaims, namespace: "apps", name: "old-flex")
+        flex["metadata"]["labels"] = ["failure-domain.beta.kubernetes.io/zone": "cn-north-4b"]
+        c.put(.persistentVolumeClaims, flex)
+        let r = await evssnap(["schedule", "create", "zonal", "--selector", "failure-domain.beta.kubernetes.io/zone in (cn-north-4a),!legacy",
+                               "--cron", "@daily", "--keep", "3"], cluster: c)
+        #expect(r.code == 0, "\(r.err)")
+        let o = try await c.get(schedules, namespace: "apps", name: "zonal")
+        #expect(o["spec"]["claimSelector"]["matchLabels"].isNull || o["spec"]["claimSelector"]["matchLabels"].stringMap.isEmpty)
+        let exprs = o["spec"]["claimSelector"]["matchExpressions"].elements
+        #expect(exprs.map { $0["operator"].string ?? "" }.sorted() == ["DoesNotExist", "In"], "\(o)")
+        #expect(exprs.first { $0["operator"].string == "In" }?["values"].elements.compactMap(\.string) == ["cn-north-4a"])
+        let d = await evssnap(["schedule", "describe", "zonal"], cluster: c)
+        #expect(d.out.contains("Selector:     !legacy,failure-domain.beta.kubernetes.io/zone in (cn-north-4a)"), "\(d.out)")
+    }
+
+    @Test("describe and list say why a stored spec no longer validates (here: a zone this machine lacks)")
+    func invalidStoredSpec() async throws {
+        let c = World.standard()
+        #expect(await evssnap(["schedule", "create", "tz", "--pvc", "data-ssd", "--cron", "@daily", "--keep", "2"], cluster: c).code == 0)
+        var o = try await c.get(schedules, namespace: "apps", name: "tz")
+        o["spec"]["timeZone"] = "Mars/Olympus"
+        c.put(schedules, o)
+        let d = await evssnap(["schedule", "describe", "tz"], cluster: c)
+        #expect(d.code == 0, "\(d.err)")
+        #expect(d.out.contains("Invalid:      unknown time zone 'Mars/Olympus'"), "\(d.out)")
+        #expect(!d.out.contains("Next runs:"))
+        let l = await evssnap(["schedule", "list"], cluster: c)
+        #expect(l.out.contains("<invalid>"), "\(l.out)")
+        #expect(l.err.contains("schedule tz: unknown time zone 'Mars/Olympus'"), "\(l.err)")
     }
 }
 

@@ -448,6 +448,41 @@ struct NodeOperationsTests {
         }
     }
 
+    @Test("the image lock holds against another process while this one opens and closes the image (OFD, not POSIX)")
+    func imageLockSurvivesOtherDescriptors() throws {
+        try withWorkspace { ws in
+            let image = try ws.image("d-l.img", mib: 1)
+            // Another process trying the same kind of lock without waiting: exit 0 if it got it, 1 if refused.
+            func otherProcessGetsLock() throws -> Bool {
+                let probe = Process()
+                probe.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+                probe.arguments = ["-c", """
+                    import fcntl, os, sys
+                    fd = os.open(sys.argv[1], os.O_RDWR)
+                    try:
+                        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:
+                        sys.exit(1)
+                    sys.exit(0)
+                    """, image]
+                try probe.run()
+                probe.waitUntilExit()
+                return probe.terminationStatus == 0
+            }
+            #expect(try otherProcessGetsLock(), "free before")
+            let (held, heldAfterClose) = try LoopDevices.withImageLock(image) { () throws -> (Bool, Bool) in
+                let held = try !otherProcessGetsLock()
+                // What NodeGetVolumeStats' readability check does on another thread: open and close the image.
+                let fd = open(image, O_RDONLY)
+                close(fd)
+                return (held, try !otherProcessGetsLock())
+            }
+            #expect(held, "held")
+            #expect(heldAfterClose, "still held after this process closed another descriptor of the image")
+            #expect(try otherProcessGetsLock(), "released when the body ends")
+        }
+    }
+
     @Test("attach of a missing image is notFound and binds nothing")
     func attachMissing() throws {
         try withWorkspace { (ws: Workspace) throws in

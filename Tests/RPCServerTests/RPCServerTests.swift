@@ -278,6 +278,46 @@ struct RPCServerTests {
         #expect(later.status.code == .unavailable)
     }
 
+    @Test("a handler stuck in a system call: shutdown gives up on it after abandonAfter, names it, and tears down once it returns")
+    func shutdownAbandonsStuckHandler() async throws {
+        // The handler blocks in read(2) on a pipe nobody writes: the cancel cannot reach it (as with a mount or a
+        // lock wait in the kernel). Before abandonAfter, shutdown would wait for it for ever.
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let readEnd = fds[0], writeEnd = fds[1]
+        let started = Box(false)
+        let returned = Box(false)
+        let harness = try Harness { server in
+            server.register("/test.Slow/Syscall") { _, request in
+                started.set(true)
+                var byte: UInt8 = 0
+                _ = read(readEnd, &byte, 1)
+                returned.set(true)
+                return request
+            }
+        }
+        async let response = harness.client.call("/test.Slow/Syscall", request: [7], timeout: .seconds(30))
+        #expect(await waitFor { started.get })
+        let stuck = harness.server.shutdown(grace: .milliseconds(100), abandonAfter: .milliseconds(200))
+        #expect(stuck == ["/test.Slow/Syscall"])
+        #expect(!returned.get, "shutdown returned while the handler was still in read(2)")
+        #expect(await response.status.code != .ok, "the client saw its call end (cancelled)")
+        harness.client.close()
+        // The handler comes back; the teardown thread then finishes the job: the socket's server is gone.
+        var byte: UInt8 = 1
+        #expect(write(writeEnd, &byte, 1) == 1)
+        #expect(await waitFor { returned.get })
+        let client = try RPCClient(endpoint: harness.endpoint)
+        defer { client.close() }
+        let later = await client.call("/test.Echo/Echo", request: [], timeout: .seconds(2))
+        #expect(later.status.code == .unavailable)
+        close(readEnd); close(writeEnd)
+        // Without abandonAfter nothing changes: a normal shutdown still returns no stuck calls.
+        let plain = try Harness()
+        plain.client.close()
+        #expect(plain.server.shutdown(grace: .seconds(1), abandonAfter: .milliseconds(100)).isEmpty)
+    }
+
     @Test("shutdown with no grace under a stream of calls: every call ends, no crash", arguments: [Duration.zero, .milliseconds(20)])
     func shutdownUnderLoad(grace: Duration) async throws {
         let harness = try Harness { server in

@@ -178,3 +178,101 @@ struct NamingTests {
         #expect(ScheduleNaming.slot(fromStamp: ScheduleNaming.slotStamp(t)) == t)
     }
 }
+
+@Suite("Label selectors (spec.claimSelector, schedule create --selector)")
+struct LabelSelectorTests {
+    @Test("kubectl -l syntax parses into matchLabels and matchExpressions", arguments: [
+        ("app=db", LabelSelector(matchLabels: ["app": "db"])),
+        ("app==db, tier = data", LabelSelector(matchLabels: ["app": "db", "tier": "data"])),
+        ("tier!=cache", LabelSelector(matchExpressions: [.init(key: "tier", op: .notIn, values: ["cache"])])),
+        ("tier in (db, queue)", LabelSelector(matchExpressions: [.init(key: "tier", op: .in, values: ["db", "queue"])])),
+        ("tier notin (web),backup,!legacy", LabelSelector(matchExpressions: [
+            .init(key: "tier", op: .notIn, values: ["web"]), .init(key: "backup", op: .exists),
+            .init(key: "legacy", op: .doesNotExist)])),
+        ("evssnap.io/tier=gold,app.kubernetes.io/name in (pg)", LabelSelector(
+            matchLabels: ["evssnap.io/tier": "gold"],
+            matchExpressions: [.init(key: "app.kubernetes.io/name", op: .in, values: ["pg"])])),
+        ("app=", LabelSelector(matchLabels: ["app": ""])),
+    ])
+    func parses(_ text: String, _ expected: LabelSelector) throws {
+        #expect(try LabelSelector.parse(text) == expected)
+    }
+
+    @Test("what the API server would refuse is refused, naming the term", arguments: [
+        ("", "empty"), ("app=db,,tier=x", "empty term"), ("tier in (a,b", "'(' without ')'"), ("tier in a,b)", "')' without '('"),
+        ("tier within (a)", "not in or notin"), ("tier in ()", "needs at least one value"), ("-app=db", "label key '-app'"),
+        ("app=db!", "label value 'db!'"), ("Example.COM/app=x", "not a DNS subdomain"), ("app=a,app=b", "both 'a' and 'b'"),
+        (String(repeating: "k", count: 64) + "=v", "1-63 characters"), ("app in (a,,b)", "empty value"),
+    ])
+    func refuses(_ text: String, _ words: String) {
+        do {
+            let s = try LabelSelector.parse(text)
+            Issue.record("'\(text)' parsed as \(s)")
+        } catch { #expect(error.description.contains(words), "\(error)") }
+    }
+
+    @Test("matching follows Kubernetes: NotIn and DoesNotExist hold for an absent key, In and Exists do not")
+    func semantics() throws {
+        let none: [String: String] = [:]
+        let db = ["tier": "db"]
+        #expect(LabelRequirement(key: "tier", op: .notIn, values: ["web"]).matches(none))
+        #expect(LabelRequirement(key: "tier", op: .notIn, values: ["web"]).matches(db))
+        #expect(!LabelRequirement(key: "tier", op: .notIn, values: ["db"]).matches(db))
+        #expect(!LabelRequirement(key: "tier", op: .in, values: ["db"]).matches(none))
+        #expect(LabelRequirement(key: "tier", op: .in, values: ["db", "x"]).matches(db))
+        #expect(!LabelRequirement(key: "tier", op: .exists).matches(none) && LabelRequirement(key: "tier", op: .exists).matches(db))
+        #expect(LabelRequirement(key: "tier", op: .doesNotExist).matches(none) && !LabelRequirement(key: "tier", op: .doesNotExist).matches(db))
+        let s = try LabelSelector.parse("tier in (db,queue),!legacy,app=pg")
+        #expect(s.matches(["tier": "db", "app": "pg"]))
+        #expect(!s.matches(["tier": "db", "app": "pg", "legacy": "true"]))
+        #expect(!s.matches(["tier": "web", "app": "pg"]))
+        #expect(!s.matches(["tier": "db"]))
+    }
+
+    @Test("query text parses back to the same selector and selects the same label sets (generated)")
+    func roundTrip() throws {
+        var rng = SplitMix(seed: 0x5e1ec7)
+        let keys = ["app", "tier", "evssnap.io/backup", "legacy"]
+        let values = ["db", "web", "queue", ""]
+        for _ in 0..<2_000 {
+            var s = LabelSelector()
+            for k in keys where rng.next() % 3 == 0 { s.matchLabels[k] = values[Int(rng.next() % 3)] }
+            for k in keys where rng.next() % 3 == 0 {
+                let op = LabelRequirement.Operator.allCases[Int(rng.next() % 4)]
+                let vals = op == .in || op == .notIn ? Array(Set((0...Int(rng.next() % 2)).map { _ in values[Int(rng.next() % 3)] })).sorted() : []
+                s.matchExpressions.append(.init(key: k, op: op, values: vals))
+            }
+            guard !s.isEmpty else { continue }
+            let back = try LabelSelector.parse(s.query)
+            var labels: [String: String] = [:]
+            for k in keys where rng.next() % 2 == 0 { labels[k] = values[Int(rng.next() % 4)] }
+            #expect(back.matches(labels) == s.matches(labels), "\(s.query) on \(labels)")
+            #expect(back.query == s.query)
+        }
+    }
+
+    @Test("a spec with an invalid or empty selector does not validate")
+    func specValidation() throws {
+        let bad = ScheduleSpec(claims: .selector(LabelSelector(matchExpressions: [.init(key: "tier", op: .in)])), schedule: "@daily", maxCount: 2)
+        #expect(throws: ScheduleSpecError.selector(LabelSelectorError("selector: 'tier In' needs at least one value"))) {
+            try bad.validated(zones: zones, perDiskLimit: 7)
+        }
+        #expect(throws: ScheduleSpecError.noClaims) {
+            try ScheduleSpec(claims: .selector(LabelSelector()), schedule: "@daily", maxCount: 2).validated(zones: zones, perDiskLimit: 7)
+        }
+        #expect(ScheduleSpec(claims: .selector(try .parse("tier in (db)")), schedule: "@daily", maxCount: 2).claims.labelSelector == "tier in (db)")
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for the generated cases.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

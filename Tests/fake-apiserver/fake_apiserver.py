@@ -293,9 +293,44 @@ def field_selector_ok(res, sel):
     return None
 
 
+def selector_terms(sel):
+    """Splits a selector on the commas outside parentheses (set-based terms hold commas: `tier in (a,b)`)."""
+    terms, cur, depth = [], "", 0
+    for ch in sel:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    terms.append(cur)
+    if depth != 0:
+        raise ApiError(400, status(400, "BadRequest", f"unable to parse requirement: unbalanced parentheses in {sel!r}"))
+    return [t.strip() for t in terms if t.strip()]
+
+
 def match_selector(obj, sel, fields):
-    for term in filter(None, sel.split(",")):
-        m = re.match(r"^([^!=]+)(!=|==|=)?(.*)$", term.strip())
+    """Field selectors take `k=v`, `k==v`, `k!=v`; label selectors also `k in (a,b)`, `k notin (a,b)`, `k`, `!k`
+    (k8s.io/apimachinery/pkg/labels: notin and != hold when the key is absent)."""
+    for term in selector_terms(sel):
+        m = None if fields else re.match(r"^(\S+)\s+(in|notin)\s*\((.*)\)$", term)
+        if m:
+            key, op = m.group(1), m.group(2)
+            values = {v.strip() for v in m.group(3).split(",") if v.strip()}
+            actual = (obj.get("metadata", {}).get("labels") or {}).get(key)
+            if op == "in" and actual not in values:
+                return False
+            if op == "notin" and actual is not None and actual in values:
+                return False
+            continue
+        if not fields and term.startswith("!"):
+            if term[1:].strip() in (obj.get("metadata", {}).get("labels") or {}):
+                return False
+            continue
+        m = re.match(r"^([^!=]+)(!=|==|=)?(.*)$", term)
         key, op, val = m.group(1).strip(), m.group(2), m.group(3).strip()
         actual = get_path(obj, key) if fields else (obj.get("metadata", {}).get("labels") or {}).get(key)
         if actual is not None and not isinstance(actual, str):
