@@ -11,9 +11,10 @@ One flow, in order (each step needs the ones before; a failed step skips the res
   expand ext4    `data` grown 10Gi -> 12Gi while the holder runs: online with CAP_SYS_RESOURCE; without it
                  FAILED_PRECONDITION, nothing unmounted, and the growth done at the next staging
   expand xfs     an xfs volume grown 1Gi -> 2Gi while a pod uses it: online (CAP_SYS_ADMIN only)
+  timings        hostpathplugin on the same node beside our driver: PVC Bound, snapshot readyToUse, restore
+                 Bound, 3 paired rounds alternating which goes first, medians
   uninstall      pods, snapshots, PVCs deleted; kubectl delete -k deploy/; then no mount, no loop device, no
                  CSINode driver; the zone label and /var/lib/evssnap are what docs/cluster.md says remains
-  baseline       hostpathplugin on the same node: PVC Bound, snapshot readyToUse, restore Bound (the same way)
 Pods report by their termination message (no exec, no logs: kubelet's API is not exposed).
 """
 import json
@@ -294,6 +295,127 @@ def test_expand_xfs_online(cluster, timings):
     assert after > before + 900 * 1024, f"xfs file system {before} KiB before, {after} KiB after growing 1Gi"
 
 
+HOSTPATH_NS = "hostpath-baseline"
+HOSTPATH_DRIVER = "hostpath.csi.k8s.io"
+HOSTPATH_IMAGE = "localhost/evssnap-test/hostpathplugin:1"
+
+
+def hostpath_manifests():
+    """hostpathplugin (csi-driver-host-path) as a pod on the node, with csi-provisioner and csi-snapshotter run
+    with deploy/controller.yaml's flags (but no leader election), its CSIDriver, StorageClass and
+    VolumeSnapshotClass: the baseline of the timings, run the same way as the evssnap steps above."""
+    sidecar = lambda name, image, extra: {  # noqa: E731
+        "name": name, "image": image, "imagePullPolicy": "Never",
+        "args": ["--csi-address=/csi/csi.sock", "--v=2", "--timeout=60s", "--extra-create-metadata",
+                 "--leader-election=false", *extra],
+        "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"}]}
+    images = {ref.rsplit("/", 1)[1].split(":")[0]: ref for ref in deploy_images()}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HOSTPATH_NS}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "realnode-hostpath-baseline"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": "hostpath", "namespace": HOSTPATH_NS}]},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": HOSTPATH_DRIVER},
+         "spec": {"attachRequired": False, "podInfoOnMount": True, "volumeLifecycleModes": ["Persistent"]}},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "realnode-hostpath"},
+         "provisioner": HOSTPATH_DRIVER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"},
+        {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+         "metadata": {"name": "realnode-hostpath"}, "driver": HOSTPATH_DRIVER, "deletionPolicy": "Delete"},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS},
+         "spec": {"serviceAccountName": "hostpath", "terminationGracePeriodSeconds": 2, "containers": [
+             {"name": "hostpath", "image": HOSTPATH_IMAGE, "imagePullPolicy": "Never",
+              "args": ["--drivername", HOSTPATH_DRIVER, "--endpoint", "unix:///csi/csi.sock", "--nodeid", "node-1",
+                       "--statedir", "/csi-data-dir", "--v", "2"],
+              "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"},
+                               {"name": "state", "mountPath": "/csi-data-dir"}]},
+             # Topology off: hostpathplugin runs here without a registrar, so its CSINode has no topology keys.
+             sidecar("csi-provisioner", images["csi-provisioner"], ["--feature-gates=Topology=false"]),
+             sidecar("csi-snapshotter", images["csi-snapshotter"], [])],
+             "volumes": [{"name": "socket-dir", "emptyDir": {}}, {"name": "state", "emptyDir": {}}]}}]
+
+
+ROUNDS = 3
+
+
+def one_round(api, ns, storage_class, snapshot_class, tag):
+    """PVC Bound, snapshot readyToUse, restore Bound (seconds from each create until the API server shows it);
+    then everything deleted in Everest's order (restore, snapshot, source: R11, R13) and its PVs gone."""
+    claim = pvc(f"t-{tag}")
+    claim["metadata"]["namespace"], claim["spec"]["storageClassName"] = ns, storage_class
+    figures = {}
+    t0 = time.monotonic()
+    api.create(kc.pvc_path(ns), claim)
+    kc.wait_for(f"PVC t-{tag} Bound", lambda: api.get(kc.pvc_path(ns, f"t-{tag}"))["status"].get("phase") == "Bound",
+                120, interval=0.02)
+    figures["PVC Bound"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    api.create(kc.vs_path(ns), {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                                "metadata": {"name": f"s-{tag}", "namespace": ns},
+                                "spec": {"volumeSnapshotClassName": snapshot_class,
+                                         "source": {"persistentVolumeClaimName": f"t-{tag}"}}})
+    kc.wait_for(f"VolumeSnapshot s-{tag} readyToUse", lambda: (api.get(kc.vs_path(ns, f"s-{tag}")).get("status") or {})
+                .get("readyToUse") is True, 120, interval=0.02)
+    figures["snapshot readyToUse"] = time.monotonic() - t0
+    restore = pvc(f"r-{tag}", source=f"s-{tag}")
+    restore["metadata"]["namespace"], restore["spec"]["storageClassName"] = ns, storage_class
+    t0 = time.monotonic()
+    api.create(kc.pvc_path(ns), restore)
+    kc.wait_for(f"PVC r-{tag} Bound", lambda: api.get(kc.pvc_path(ns, f"r-{tag}"))["status"].get("phase") == "Bound",
+                120, interval=0.02)
+    figures["restore PVC Bound"] = time.monotonic() - t0
+    for path in (kc.pvc_path(ns, f"r-{tag}"), kc.vs_path(ns, f"s-{tag}"), kc.pvc_path(ns, f"t-{tag}")):
+        api.delete(path)
+        api.wait_gone(path, timeout=120)
+    kc.wait_for("the round's PVs gone", lambda: not [pv for pv in api.get(kc.pv_path())["items"]
+                                                    if pv["spec"].get("claimRef", {}).get("name") in
+                                                    (f"t-{tag}", f"r-{tag}")], 120, interval=0.2)
+    return figures
+
+
+def test_timings_side_by_side(cluster, node, timings):
+    """The issue's Measure: PVC Bound, snapshot readyToUse and restore Bound with our driver (deploy/, as installed
+    above) and with hostpathplugin on the same node, ROUNDS paired rounds alternating which goes first; medians."""
+    admin, api = cluster.admin, cluster.admin.api
+    files = rn.busybox_files()
+    files["bin/hostpathplugin"] = (0o755, (node.bin / "hostpathplugin").read_bytes())
+    node.load_archive(rn.write_image_archive(node.dir / "hostpath.tar", [
+        (HOSTPATH_IMAGE, files, ["/bin/hostpathplugin"], None)]))
+    manifests = hostpath_manifests()
+    admin.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}))
+    results = {"evssnap": [], "hostpathplugin": []}
+    try:
+        try:
+            kc.wait_for("hostpath pod Running with its sidecars ready", lambda: all(
+                c.get("ready") for c in api.get(f"/api/v1/namespaces/{HOSTPATH_NS}/pods/hostpath")["status"].get(
+                    "containerStatuses") or [{}]), 120, interval=0.2)
+        except kc.HarnessError as error:
+            raise AssertionError(f"{error}: {pods_report(api, HOSTPATH_NS)}") from None
+        drivers = {"evssnap": (NS, "csi-disk", "csi-disk-snapclass"),
+                   "hostpathplugin": (HOSTPATH_NS, "realnode-hostpath", "realnode-hostpath")}
+        for i in range(ROUNDS):
+            order = ["evssnap", "hostpathplugin"] if i % 2 == 0 else ["hostpathplugin", "evssnap"]
+            for name in order:
+                results[name].append(one_round(api, *drivers[name], tag=f"{i}"))
+    finally:
+        # What a failed round left, while hostpathplugin still runs to delete its volumes.
+        for item in api.get(kc.vs_path(HOSTPATH_NS))["items"]:
+            api.delete(kc.vs_path(HOSTPATH_NS, item["metadata"]["name"]))
+        for item in api.get(kc.pvc_path(HOSTPATH_NS))["items"]:
+            api.delete(kc.pvc_path(HOSTPATH_NS, item["metadata"]["name"]))
+        kc.wait_for("hostpathplugin's PVs gone", lambda: not [
+            pv for pv in api.get(kc.pv_path())["items"] if pv["spec"].get("csi", {}).get("driver") == HOSTPATH_DRIVER],
+            60, interval=0.2)
+        admin.kubectl("delete", "--wait=true", "-f", "-", input=json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": manifests}), timeout=120, check=False)
+    for step in ("PVC Bound", "snapshot readyToUse", "restore PVC Bound"):
+        ours = sorted(r[step] for r in results["evssnap"])[ROUNDS // 2]
+        theirs = sorted(r[step] for r in results["hostpathplugin"])[ROUNDS // 2]
+        timings[f"median of {ROUNDS}: {step}: evssnap"] = ours
+        timings[f"median of {ROUNDS}: {step}: hostpathplugin"] = theirs
+
+
 def test_uninstall(cluster, node, timings):
     admin = cluster.admin
     api = admin.api
@@ -343,91 +465,3 @@ def test_uninstall(cluster, node, timings):
         socket_dir.rmdir()
     labels = api.get(f"/api/v1/nodes/{node.node_name}")["metadata"]["labels"]
     assert ZONE_LABEL not in labels and not STATE_DIR.exists()
-
-
-HOSTPATH_NS = "hostpath-baseline"
-HOSTPATH_DRIVER = "hostpath.csi.k8s.io"
-HOSTPATH_IMAGE = "localhost/evssnap-test/hostpathplugin:1"
-
-
-def hostpath_manifests():
-    """hostpathplugin (csi-driver-host-path) as a pod on the node, with csi-provisioner and csi-snapshotter run
-    with deploy/controller.yaml's flags (but no leader election), its CSIDriver, StorageClass and
-    VolumeSnapshotClass: the baseline of the timings, run the same way as the evssnap steps above."""
-    sidecar = lambda name, image, extra: {  # noqa: E731
-        "name": name, "image": image, "imagePullPolicy": "Never",
-        "args": ["--csi-address=/csi/csi.sock", "--v=2", "--timeout=60s", "--extra-create-metadata",
-                 "--leader-election=false", *extra],
-        "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"}]}
-    images = {ref.rsplit("/", 1)[1].split(":")[0]: ref for ref in deploy_images()}
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HOSTPATH_NS}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "realnode-hostpath-baseline"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": "hostpath", "namespace": HOSTPATH_NS}]},
-        {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": HOSTPATH_DRIVER},
-         "spec": {"attachRequired": False, "podInfoOnMount": True, "volumeLifecycleModes": ["Persistent"]}},
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "realnode-hostpath"},
-         "provisioner": HOSTPATH_DRIVER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"},
-        {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-         "metadata": {"name": "realnode-hostpath"}, "driver": HOSTPATH_DRIVER, "deletionPolicy": "Delete"},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostpath", "namespace": HOSTPATH_NS},
-         "spec": {"serviceAccountName": "hostpath", "terminationGracePeriodSeconds": 2, "containers": [
-             {"name": "hostpath", "image": HOSTPATH_IMAGE, "imagePullPolicy": "Never",
-              "args": ["--drivername", HOSTPATH_DRIVER, "--endpoint", "unix:///csi/csi.sock", "--nodeid", "node-1",
-                       "--statedir", "/csi-data-dir", "--v", "2"],
-              "volumeMounts": [{"name": "socket-dir", "mountPath": "/csi"},
-                               {"name": "state", "mountPath": "/csi-data-dir"}]},
-             # Topology off: hostpathplugin runs here without a registrar, so its CSINode has no topology keys.
-             sidecar("csi-provisioner", images["csi-provisioner"], ["--feature-gates=Topology=false"]),
-             sidecar("csi-snapshotter", images["csi-snapshotter"], [])],
-             "volumes": [{"name": "socket-dir", "emptyDir": {}}, {"name": "state", "emptyDir": {}}]}}]
-
-
-def test_hostpath_baseline(cluster, node, timings):
-    """The same three timings with hostpathplugin on the same node (its snapshot is a tar of the volume's
-    folder: its image holds busybox for tar)."""
-    admin, api = cluster.admin, cluster.admin.api
-    files = rn.busybox_files()
-    files["bin/hostpathplugin"] = (0o755, (node.bin / "hostpathplugin").read_bytes())
-    node.load_archive(rn.write_image_archive(node.dir / "hostpath.tar", [
-        (HOSTPATH_IMAGE, files, ["/bin/hostpathplugin"], None)]))
-    manifests = hostpath_manifests()
-    admin.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}))
-    try:
-        kc.wait_for("hostpath pod Running with its sidecars ready", lambda: all(
-            c.get("ready") for c in api.get(f"/api/v1/namespaces/{HOSTPATH_NS}/pods/hostpath")["status"].get(
-                "containerStatuses") or [{}]), 120, interval=0.2)
-        claim = pvc("hp-data")
-        claim["metadata"]["namespace"] = HOSTPATH_NS
-        claim["spec"]["storageClassName"] = "realnode-hostpath"
-        api.create(kc.pvc_path(HOSTPATH_NS), claim)
-        try:
-            timed(timings, "hostpathplugin: PVC Bound", "PVC hp-data Bound",
-                  lambda: api.get(kc.pvc_path(HOSTPATH_NS, "hp-data"))["status"].get("phase") == "Bound", 60)
-        except kc.HarnessError as error:
-            raise AssertionError(f"{error}: {kc.events_of(api, HOSTPATH_NS, 'PersistentVolumeClaim', 'hp-data')}; "
-                                 f"{pods_report(api, HOSTPATH_NS)}") from None
-        api.create(kc.vs_path(HOSTPATH_NS), {
-            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-            "metadata": {"name": "hp-snap", "namespace": HOSTPATH_NS},
-            "spec": {"volumeSnapshotClassName": "realnode-hostpath",
-                     "source": {"persistentVolumeClaimName": "hp-data"}}})
-        timed(timings, "hostpathplugin: snapshot readyToUse", "VolumeSnapshot hp-snap readyToUse",
-              lambda: (api.get(kc.vs_path(HOSTPATH_NS, "hp-snap")).get("status") or {}).get("readyToUse") is True,
-              120)
-        restore = pvc("hp-restored", source="hp-snap")
-        restore["metadata"]["namespace"] = HOSTPATH_NS
-        restore["spec"]["storageClassName"] = "realnode-hostpath"
-        api.create(kc.pvc_path(HOSTPATH_NS), restore)
-        timed(timings, "hostpathplugin: restore PVC Bound", "PVC hp-restored Bound",
-              lambda: api.get(kc.pvc_path(HOSTPATH_NS, "hp-restored"))["status"].get("phase") == "Bound", 120)
-    finally:
-        for name in ("hp-restored", "hp-data"):
-            api.delete(kc.pvc_path(HOSTPATH_NS, name))
-        api.delete(kc.vs_path(HOSTPATH_NS, "hp-snap"))
-        kc.wait_for("hostpath PVs gone", lambda: not api.get(kc.pv_path())["items"], 60, interval=0.2)
-        admin.kubectl("delete", "--wait=true", "-f", "-", input=json.dumps(
-            {"apiVersion": "v1", "kind": "List", "items": manifests}), timeout=120, check=False)
