@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -143,7 +144,6 @@ def node(testbin, cluster):
 
 
 def _load_images(n, testbin, scratch):
-    import time
     t0 = time.monotonic()
     for ref in PROJECT_IMAGES + tuple(r for r in OPTIONAL_IMAGES if _podman_image_exists(r)):
         archive = scratch / "project.tar"

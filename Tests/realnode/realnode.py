@@ -19,6 +19,7 @@ What runs where:
     forwarding is left as it is (off here), so nothing a pod sends leaves the host.
 Nothing is left behind: every process by pid, every mount under the folders it used (deepest first), the bridge.
 """
+import calendar
 import json
 import os
 import pathlib
@@ -379,17 +380,34 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         }
         del config["tlsCertFile"]
         (d / "kubelet.json").write_text(json.dumps(config, indent=1))
-        self.processes.start("kubelet", [
+        self.kubelet_argv = [
             self.bin / "kubelet", "--config", d / "kubelet.json", "--kubeconfig", self.cluster.admin.kubeconfig,
             "--root-dir", KUBELET_ROOT, "--cert-dir", self.dir / "kubelet-pki", "--hostname-override",
-            self.node_name, "--node-ip", NODE_IP, "--v", "2"], settle=0.5)
+            self.node_name, "--node-ip", NODE_IP, "--v", "2"]
+        self.processes.start("kubelet", self.kubelet_argv, settle=0.5)
+        self._wait_ready(timeout)
 
+    def restart_kubelet(self, timeout=120.0):
+        """kubelet stopped (SIGTERM, by pid) and started again with the same flags; the pods keep running."""
+        for proc in [p for p in self.processes.processes if p.name == "kubelet"]:
+            proc.stop()
+            self.processes.processes.remove(proc)
+        since = int(time.time()) + 1
+        self.processes.start("kubelet", self.kubelet_argv, settle=0.5)
+        self._wait_ready(timeout, since)
+
+    def _wait_ready(self, timeout, since=0):
+        """Until the Node is Ready, by a heartbeat at or after `since` (seconds since the epoch) when given."""
         def ready():
             self.processes.check_alive()
             node = self.cluster.admin.api.get_or_none(f"/api/v1/nodes/{self.node_name}")
             if not node:
                 return False
-            return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+            for c in node["status"].get("conditions", []):
+                if c["type"] == "Ready" and c["status"] == "True":
+                    beat = calendar.timegm(time.strptime(c["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ"))
+                    return beat >= since
+            return False
         kc.wait_for(f"Node {self.node_name} Ready", ready, timeout, interval=0.5)
 
     def _alive_and(self, predicate):

@@ -8,6 +8,7 @@ One flow, in order (each step needs the ones before; a failed step skips the res
   restore        PVC from the snapshot Bound; a pod reads it back: the same sha256
   node restart   kubectl rollout restart ds/evs-csi-node; the new pod ready (the held volume stays staged)
   second pod     a second pod on `data`, staged before the restart: the same sha256 (issue 19, failure 1)
+  kubelet        kubelet restarted (it stages the running pods' volumes again); a third pod: the same sha256
   expand ext4    `data` grown 10Gi -> 12Gi while the holder runs: online with CAP_SYS_RESOURCE; without it
                  FAILED_PRECONDITION, nothing unmounted, and the growth done at the next staging
   expand xfs     an xfs volume grown 1Gi -> 2Gi while a pod uses it: online (CAP_SYS_ADMIN only)
@@ -18,7 +19,6 @@ One flow, in order (each step needs the ones before; a failed step skips the res
 Pods report by their termination message (no exec, no logs: kubelet's API is not exposed).
 """
 import json
-import pathlib
 import time
 
 import pytest
@@ -231,6 +231,20 @@ def fs_kib(api, pod_name, claim):
     kib = int(pod_result(api, pod_name))
     delete_pod(api, pod_name)
     return kib
+
+
+def test_kubelet_restart(cluster, node, timings):
+    """kubelet restarted on top of the node plugin's restart: it stages the volumes of running pods again
+    (NodeStageVolume on a staged volume must succeed); a third pod on `data` reads the same sha256 (issue 19)."""
+    api = cluster.admin.api
+    t0 = time.monotonic()
+    node.restart_kubelet()
+    timings["kubelet restart to Node Ready"] = time.monotonic() - t0
+    api.create(f"/api/v1/namespaces/{NS}/pods", pod(
+        "third", "data", "sha256sum /data/blob | cut -d' ' -f1 > /dev/termination-log"))
+    assert pod_result(api, "third") == FLOW["digest"]
+    delete_pod(api, "third")
+    assert api.get(f"/api/v1/namespaces/{NS}/pods/holder")["status"]["phase"] == "Running"
 
 
 def test_expand_ext4_in_use(cluster, timings):
