@@ -2,13 +2,15 @@
 
     node = RealNode(cluster, testbin, scratch)     # cluster: kubecluster.Cluster (node lifecycle controller on)
     node.start()           # host bridge + API forwarder, containerd, images, kube-scheduler, kubelet; Node Ready
-    node.load_images(...)  # docker-archive tars into containerd's k8s.io namespace
+    node.load_archive(tar) # a docker-archive tar into containerd's k8s.io namespace
+    node.restart_kubelet() # kubelet stopped and started with the same flags; Node Ready by a fresh heartbeat
     node.stop()            # pods, kubelet, containers, containerd; every mount and interface it made; its dirs
 
 What runs where:
   - containerd (Debian's, with Debian's runc and CNI plugins) keeps root, state, socket, CNI config and IPAM
     state under the scratch folder (its defaults, /var/lib/containerd and /run/containerd, are not used; only
-    the runc shims put their sockets in /run/containerd/s, removed at the end when it was not there before).
+    the runc shims put their sockets in /run/containerd/s, and libcni its cache in /var/lib/cni: each removed at
+    the end when it was not there before).
   - kubelet's root is /var/lib/kubelet, because deploy/node.yaml names that path; the folder is a bind mount of
     scratch/kubelet, made rshared (deploy/node.yaml's Bidirectional mounts need a shared mount; / is private
     here). Its certificates, pod logs and flexvolume folder are in the scratch folder too.
@@ -20,6 +22,8 @@ What runs where:
 Nothing is left behind: every process by pid, every mount under the folders it used (deepest first), the bridge.
 """
 import calendar
+import hashlib
+import io
 import json
 import os
 import pathlib
@@ -30,8 +34,6 @@ import subprocess
 import tarfile
 import threading
 import time
-import hashlib
-import io
 
 import kubecluster as kc
 
