@@ -18,8 +18,10 @@ REALNODE_NEEDS := etcd kube-apiserver kube-controller-manager snapshot-controlle
 deps-realnode:
 	@$(MAKE) --no-print-directory deps-apt APT_PKGS="$(REALNODE_APT_PKGS)"
 
-## test-realnode: kubelet + containerd on 127.0.0.1, `make image`'s images, deploy/ unchanged: the seed's flow with
-## pods (sha256 of written data), a node DaemonSet restart, a second pod, online expansion, a clean uninstall
+## test-realnode: one real node (kubelet, containerd), `make image`'s images, deploy/ unchanged; root, EVSSNAP_TESTBIN
+# The seed's flow with pods (sha256 of the written data), a node DaemonSet restart and a kubelet restart under a
+# staged volume, expansion in use, the timings beside hostpathplugin, an uninstall that leaves only what
+# docs/cluster.md says (Tests/realnode/test_realnode.py lists the steps).
 test-realnode: deps-py
 	@testbin="$$(python3 Tests/testbin.py require test-realnode $(REALNODE_NEEDS))"; rc=$$?; \
 	if [ $$rc = 3 ]; then exit 0; elif [ $$rc != 0 ]; then exit 1; fi; \
