@@ -38,6 +38,8 @@ CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "snapshot-
 SIDECARS = ("csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter")
 CLUSTER = CONTROL_PLANE + SIDECARS
 HOSTPATH = ("hostpathplugin",)
+# A node: kubelet and kube-scheduler, and the two sidecars deploy/node.yaml runs beside the driver (Tests/realnode).
+NODE = ("kube-scheduler", "kubelet", "csi-node-driver-registrar", "livenessprobe")
 
 # How to get each one, for the skip line and the error (docs/driver.md and docs/cluster.md say more).
 HOW_TO_GET = {
@@ -51,6 +53,10 @@ HOW_TO_GET = {
     "csi-attacher": "kubernetes-csi/external-attacher (make, or its release image)",
     "csi-resizer": "kubernetes-csi/external-resizer (make, or its release image)",
     "hostpathplugin": "kubernetes-csi/csi-driver-host-path (make, or its release image)",
+    "kube-scheduler": "a Kubernetes server release (kubernetes-server-linux-amd64.tar.gz)",
+    "kubelet": "a Kubernetes node or server release (kubernetes-node-linux-amd64.tar.gz)",
+    "csi-node-driver-registrar": "kubernetes-csi/node-driver-registrar (make, or its release image)",
+    "livenessprobe": "kubernetes-csi/livenessprobe (make, or its release image)",
 }
 
 _checked = {}

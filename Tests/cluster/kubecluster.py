@@ -342,8 +342,13 @@ class User:
 class Cluster:
     """etcd + kube-apiserver + kube-controller-manager + snapshot CRDs + snapshot-controller on 127.0.0.1."""
 
-    def __init__(self, testbin, kubectl, crd_dir, workdir=None, verbosity=2):
+    # kube-controller-manager's controllers: none that manages nodes or routes (there is no kubelet here).
+    CONTROLLERS = ("*,-node-ipam-controller,-node-lifecycle-controller,-cloud-node-lifecycle-controller,"
+                   "-node-route-controller,-service-lb-controller")
+
+    def __init__(self, testbin, kubectl, crd_dir, workdir=None, verbosity=2, controllers=None):
         self.bin = pathlib.Path(testbin)
+        self.controllers = controllers or self.CONTROLLERS
         self.kubectl_path = str(kubectl)
         self.crd_dir = pathlib.Path(crd_dir)
         self.dir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="evssnap-cluster-", dir="/tmp"))
@@ -423,8 +428,7 @@ class Cluster:
         self.processes.start("kube-controller-manager", [
             self.bin / "kube-controller-manager", "--kubeconfig", kcm_kubeconfig, "--secure-port", "0",
             "--leader-elect=false",
-            "--controllers", "*,-node-ipam-controller,-node-lifecycle-controller,-cloud-node-lifecycle-controller,"
-            "-node-route-controller,-service-lb-controller",
+            "--controllers", self.controllers,
             "--use-service-account-credentials", "--service-account-private-key-file", sa_key,
             "--root-ca-file", self.pki.ca_crt, "--cluster-signing-cert-file", self.pki.ca_crt,
             "--cluster-signing-key-file", self.pki.ca_key, "--v", self.verbosity], settle=0.1)
