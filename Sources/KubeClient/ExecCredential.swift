@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 import Synchronization
 
 /// A credential obtained from an exec plugin (`ExecCredential.status`).
@@ -6,12 +7,12 @@ public struct ExecCredential: Sendable, Equatable, CustomStringConvertible {
     /// Bearer token, if the plugin returned one.
     public var token: String?
     /// PEM client certificate, if the plugin returned one.
-    public var clientCertificatePEM: Data?
+    public var clientCertificatePEM: [UInt8]?
     /// PEM client key, if the plugin returned one.
-    public var clientKeyPEM: Data?
+    public var clientKeyPEM: [UInt8]?
     /// When the credential expires; nil means it is kept until the server answers 401.
     public var expiration: Date?
-    public init(token: String? = nil, clientCertificatePEM: Data? = nil, clientKeyPEM: Data? = nil, expiration: Date? = nil) {
+    public init(token: String? = nil, clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil, expiration: Date? = nil) {
         self.token = token; self.clientCertificatePEM = clientCertificatePEM
         self.clientKeyPEM = clientKeyPEM; self.expiration = expiration
     }
@@ -28,7 +29,7 @@ public final class ExecCredentialProvider: Sendable {
     public let config: Kubeconfig.ExecConfig
     /// Cluster info passed when `provideClusterInfo` is set.
     let clusterServer: String
-    let clusterCAData: Data?
+    let clusterCAData: [UInt8]?
     let insecure: Bool
     let tlsServerName: String?
     /// Clock, injectable for tests.
@@ -40,7 +41,7 @@ public final class ExecCredentialProvider: Sendable {
     /// Held while the plugin runs, so concurrent requests with an empty cache run it once, not once each.
     private let runLock = Mutex<Void>(())
 
-    public init(config: Kubeconfig.ExecConfig, clusterServer: String = "", clusterCAData: Data? = nil,
+    public init(config: Kubeconfig.ExecConfig, clusterServer: String = "", clusterCAData: [UInt8]? = nil,
                 insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config; self.clusterServer = clusterServer; self.clusterCAData = clusterCAData
@@ -152,7 +153,7 @@ public final class ExecCredentialProvider: Sendable {
             throw fail("exec plugin returned only one of clientCertificateData and clientKeyData")
         }
         if let cert, let key {
-            cred.clientCertificatePEM = Data(cert.utf8); cred.clientKeyPEM = Data(key.utf8)
+            cred.clientCertificatePEM = Array(cert.utf8); cred.clientKeyPEM = Array(key.utf8)
             Redactor.shared.register(key)
         }
         if cred.token == nil && cred.clientCertificatePEM == nil {
@@ -169,7 +170,7 @@ public final class ExecCredentialProvider: Sendable {
         var spec: [String: Any] = ["interactive": false]
         if config.provideClusterInfo {
             var cluster: [String: Any] = ["server": clusterServer, "insecure-skip-tls-verify": insecure]
-            if let ca = clusterCAData { cluster["certificate-authority-data"] = ca.base64EncodedString() }
+            if let ca = clusterCAData { cluster["certificate-authority-data"] = Base64.encode(ca) }
             if let n = tlsServerName { cluster["tls-server-name"] = n }
             spec["cluster"] = cluster
         }

@@ -109,7 +109,7 @@ public struct KubeScheduleAPI: ScheduleAPI {
         if present.isEmpty { return true }
         let rv = (list["metadata"] as? [String: Any])?["resourceVersion"] as? String
         let seconds = max(1, Int(timeout.components.seconds))
-        let stream = client.watch(JSON.self, .volumeSnapshots, namespace: namespace,
+        let stream = client.watch(.volumeSnapshots, namespace: namespace,
                                   options: ListOptions(resourceVersion: rv, timeoutSeconds: seconds))
         return try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
