@@ -1,5 +1,5 @@
-// ScheduleAPI over the shared KubeClient: the only file of the controller that imports KubeClient (issue #21
-// will unify the Kubernetes clients; this adapter is what changes then). Objects travel as JSON; the
+// ScheduleAPI over KubeClient (the plugin's NIO transport; paths, errors and the loader are KubeCore's, as in the
+// driver and the plugin): the only file of the controller that imports it. Objects travel as JSON; the
 // SnapshotSchedule's fields are read here (ScheduleJSON) so the controller sees plain values.
 import Foundation
 import JSONCore
