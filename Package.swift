@@ -217,7 +217,7 @@ targets += [
     .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient"],
                       path: "Sources/evssnap-scheduler"),
     .testTarget(name: "ScheduleControllerTests",
-                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport"],
+                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport", "JSONCore"],
                 path: "Tests/ScheduleControllerTests"),
 ]
 
