@@ -72,77 +72,80 @@ public final class Redactor: Sendable {
         return out
     }
 
-    /// `KEY` (a whole word, any case), optional spaces, one of `separators` (none: at least one space), optional
-    /// spaces and quote, for `authorization` an optional `Bearer`/`Basic`, then the secret up to a space, quote or comma.
-    static func maskAfter(_ text: [UInt8], keys: [String], separators: String, quoteAllowed: Bool, skipScheme: Bool) -> [UInt8] {
+    /// Copies `text`, replacing each secret `value` finds: called at every offset, it answers where the secret
+    /// starts and ends (the bytes before it are kept), or nil.
+    static func rewrite(_ text: [UInt8], _ value: (Int) -> (start: Int, end: Int)?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
         var i = 0
+        while i < text.count {
+            if let v = value(i), v.end > v.start, !matches(maskBytes, at: v.start, in: text) {
+                out += text[i..<v.start]
+                out += maskBytes
+                i = v.end
+            } else {
+                out.append(text[i]); i += 1
+            }
+        }
+        return out
+    }
+
+    static func skipBlanks(_ text: [UInt8], _ j: inout Int) { while j < text.count, text[j] == 32 || text[j] == 9 { j += 1 } }
+
+    /// `KEY` (a whole word, any case), optional spaces, one of `separators` (none: at least one space), optional
+    /// spaces and quote, for `authorization` an optional `Bearer`/`Basic`, then the secret up to a space, quote or comma.
+    static func maskAfter(_ text: [UInt8], keys: [String], separators: String, quoteAllowed: Bool, skipScheme: Bool) -> [UInt8] {
         let seps = Array(separators.utf8)
-        scan: while i < text.count {
-            for key in keys {
-                let k = Array(key.utf8)
+        let keyBytes = keys.map { Array($0.utf8) }
+        return rewrite(text) { i in
+            for k in keyBytes {
                 guard matches(k, at: i, in: text), i == 0 || !isWordByte(text[i - 1]) || k.first == UInt8(ascii: "-") else { continue }
                 var j = i + k.count
-                guard j < text.count, !isWordByte(text[j]) || seps.isEmpty == false && seps.contains(text[j]) else { continue }
-                var spaced = false
-                while j < text.count, text[j] == 32 || text[j] == 9 { j += 1; spaced = true }
+                guard j < text.count, !isWordByte(text[j]) else { continue }
+                let before = j
+                skipBlanks(text, &j)
                 if seps.isEmpty {
-                    guard spaced else { continue }
+                    guard j > before else { continue }
                 } else {
-                    guard j < text.count, seps.contains(text[j]) || (spaced && seps.contains(32)) else { continue }
+                    guard j < text.count, seps.contains(text[j]) || (j > before && seps.contains(32)) else { continue }
                     if seps.contains(text[j]) { j += 1 }
-                    while j < text.count, text[j] == 32 || text[j] == 9 { j += 1 }
+                    skipBlanks(text, &j)
                 }
                 if quoteAllowed, j < text.count, text[j] == UInt8(ascii: "\"") { j += 1 }
                 if skipScheme {
                     for scheme in ["bearer", "basic"] where matches(Array(scheme.utf8), at: j, in: text) {
                         j += scheme.utf8.count
-                        while j < text.count, text[j] == 32 || text[j] == 9 { j += 1 }
+                        skipBlanks(text, &j)
                     }
                 }
                 var end = j
                 while end < text.count, !isSpace(text[end]), text[end] != UInt8(ascii: "\""), text[end] != UInt8(ascii: ",") { end += 1 }
-                guard end > j, !matches(maskBytes, at: j, in: text) else { continue }
-                out += text[i..<j]
-                out += maskBytes
-                i = end
-                continue scan
+                return (j, end)
             }
-            out.append(text[i]); i += 1
+            return nil
         }
-        return out
     }
 
     /// `"token": "…"` and the other secret-carrying JSON fields.
     static func maskJSONFields(_ text: [UInt8]) -> [UInt8] {
         let fields = ["token", "access_token", "id_token", "refresh_token", "password", "clientkeydata", "client-key-data",
                       "client-certificate-data", "clientcertificatedata"].map { Array("\"\($0)\"".utf8) }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var i = 0
-        scan: while i < text.count {
-            if text[i] == UInt8(ascii: "\"") {
-                for f in fields where matches(f, at: i, in: text) {
-                    var j = i + f.count
-                    while j < text.count, isSpace(text[j]) { j += 1 }
-                    guard j < text.count, text[j] == UInt8(ascii: ":") else { continue }
-                    j += 1
-                    while j < text.count, isSpace(text[j]) { j += 1 }
-                    guard j < text.count, text[j] == UInt8(ascii: "\"") else { continue }
-                    j += 1
-                    var end = j
-                    while end < text.count, text[end] != UInt8(ascii: "\"") { end += text[end] == UInt8(ascii: "\\") ? 2 : 1 }
-                    end = min(end, text.count)
-                    out += text[i..<j]
-                    out += maskBytes
-                    i = end
-                    continue scan
-                }
+        return rewrite(text) { i in
+            guard text[i] == UInt8(ascii: "\"") else { return nil }
+            for f in fields where matches(f, at: i, in: text) {
+                var j = i + f.count
+                while j < text.count, isSpace(text[j]) { j += 1 }
+                guard j < text.count, text[j] == UInt8(ascii: ":") else { continue }
+                j += 1
+                while j < text.count, isSpace(text[j]) { j += 1 }
+                guard j < text.count, text[j] == UInt8(ascii: "\"") else { continue }
+                j += 1
+                var end = j
+                while end < text.count, text[end] != UInt8(ascii: "\"") { end += text[end] == UInt8(ascii: "\\") ? 2 : 1 }
+                return (j, min(end, text.count))
             }
-            out.append(text[i]); i += 1
+            return nil
         }
-        return out
     }
 
     /// YAML lines `token: …`, `client-key-data: …`, `password: …` (any indentation): the value is masked.
@@ -177,34 +180,22 @@ public final class Redactor: Sendable {
     /// `-----BEGIN … PRIVATE KEY-----` … `-----END … PRIVATE KEY-----`: what lies between is masked.
     static func maskPrivateKeys(_ text: [UInt8]) -> [UInt8] {
         let begin = Array("-----BEGIN ".utf8), end = Array("-----END ".utf8), tail = Array("PRIVATE KEY-----".utf8)
-        var out: [UInt8] = []
-        var i = 0
-        scan: while i < text.count {
-            if matches(begin, at: i, in: text, caseInsensitive: false) {
-                var h = i + begin.count
-                while h < text.count, text[h] != 10, !matches(tail, at: h, in: text, caseInsensitive: false) { h += 1 }
-                if matches(tail, at: h, in: text, caseInsensitive: false) {
-                    let bodyStart = h + tail.count
-                    var e = bodyStart
-                    while e < text.count {
-                        if matches(end, at: e, in: text, caseInsensitive: false) {
-                            var t = e + end.count
-                            while t < text.count, text[t] != 10, !matches(tail, at: t, in: text, caseInsensitive: false) { t += 1 }
-                            if matches(tail, at: t, in: text, caseInsensitive: false) {
-                                out += text[i..<bodyStart]
-                                out += maskBytes
-                                out += text[e..<(t + tail.count)]
-                                i = t + tail.count
-                                continue scan
-                            }
-                        }
-                        e += 1
-                    }
-                }
-            }
-            out.append(text[i]); i += 1
+        /// The offset just past `marker … PRIVATE KEY-----` on one line starting at `i`, or nil.
+        func line(_ marker: [UInt8], at i: Int) -> Int? {
+            guard matches(marker, at: i, in: text, caseInsensitive: false) else { return nil }
+            var h = i + marker.count
+            while h < text.count, text[h] != 10, !matches(tail, at: h, in: text, caseInsensitive: false) { h += 1 }
+            return matches(tail, at: h, in: text, caseInsensitive: false) ? h + tail.count : nil
         }
-        return out
+        return rewrite(text) { i in
+            guard let bodyStart = line(begin, at: i) else { return nil }
+            var e = bodyStart
+            while e < text.count {
+                if line(end, at: e) != nil { return (bodyStart, e) }
+                e += 1
+            }
+            return nil
+        }
     }
 }
 
