@@ -143,21 +143,6 @@ public final class KubeClient: Sendable {
         try await http.shutdown()
     }
 
-    /// Runs `body` with a client and shuts it down afterwards, also when `body` throws.
-    @discardableResult
-    public static func with<R: Sendable>(_ config: ClientConfig, options: Options = Options(),
-                                         _ body: (KubeClient) async throws -> R) async throws -> R {
-        let client = try KubeClient(config: config, options: options)
-        do {
-            let r = try await body(client)
-            try? await client.shutdown()
-            return r
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-    }
-
     static func applyClientCertificate(_ tls: inout TLSConfiguration, cert: [UInt8], key: [UInt8]) throws {
         do {
             let chain = try NIOSSLCertificate.fromPEMBytes(cert)
