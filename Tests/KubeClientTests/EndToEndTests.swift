@@ -387,7 +387,11 @@ struct EndToEndTests {
                 // The answer would come after 30 s: well before that is the 0.4 s timeout, however busy the machine.
                 #expect(ContinuousClock.now - started < .seconds(15))
             }
-            let major = try await client.version()["major"].string  // other paths are not slowed
+        }
+        // Other paths are not slowed. Asked without the 0.4 s limit: a new TLS connection on a loaded machine can take
+        // longer than that, and this part is about the server's answer, not a race with the clock.
+        try await KubeClient.with(try server.clientConfig(), options: quiet()) { client in
+            let major = try await client.version()["major"].string
             #expect(major == "1")
         }
     }
