@@ -69,8 +69,8 @@ targets += [
 ]
 
 // MARK: - Files: FileBytes
-// Reading a whole small file without Foundation, for the driver's modules (kubeconfig, token, sysfs, mountinfo,
-// registry, EVS credentials): the one whole-file read below the executables.
+// Reading a whole small file without Foundation, for the driver's modules and KubeCore (kubeconfig, token, sysfs,
+// mountinfo, registry, EVS credentials): the one whole-file read below the executables.
 targets += [.target(name: "FileBytes", path: "Sources/FileBytes")]
 
 // MARK: - JSON: JSONCore
@@ -92,6 +92,18 @@ targets += [
     .target(name: "CCurlShim", path: "Sources/CCurlShim"),
     .target(name: "HTTPTransport", dependencies: ["CCurlShim", "FileBytes"], path: "Sources/HTTPTransport"),
     .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], path: "Tests/HTTPTransportTests"),
+]
+
+// MARK: - Kubernetes: KubeCore
+// The one Kubernetes access of the driver, the plugin and the scheduler, with no Foundation, NIO or Yams (the driver
+// links it): the kubeconfig / in-cluster loader on its own YAML-subset reader, credentials (token, tokenFile, client
+// certificates; exec plugins are parsed here and run by KubeClient), resource paths and query encoding, Status
+// errors decoded once (KubeAPIError), Warning headers, watch lines, redaction of secrets. It sends nothing: the
+// driver carries its requests over HTTPTransport (CSIDriver/KubeAccess.swift), the plugin and the scheduler over
+// KubeClient (NIO).
+products += [.library(name: "KubeCore", targets: ["KubeCore"])]
+targets += [
+    .target(name: "KubeCore", dependencies: ["JSONCore", "FileBytes"], path: "Sources/KubeCore"),
 ]
 
 // MARK: - Emulator: EVSEmulator
@@ -158,7 +170,7 @@ targets += [
     .target(
         name: "CSIDriver",
         dependencies: [
-            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "HTTPTransport", "JSONCore", "FileBytes",
+            "EVSSnapshotRules", "CSIMessages", "RPCServer", "NodeOps", "HTTPTransport", "KubeCore", "JSONCore", "FileBytes",
             .product(name: "Logging", package: "swift-log"),
         ]
     ),
@@ -169,15 +181,15 @@ targets += [
                        .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIMessages", "EVSEmulator", "EVSSnapshotRules", "NodeOps",
-                                                       "RPCServer", "HTTPTransport", "JSONCore",
+                                                       "RPCServer", "HTTPTransport", "KubeCore", "JSONCore",
                                                        .product(name: "Logging", package: "swift-log")]),
 ]
 
 // MARK: - Kubernetes and plugin: KubeClient, EVSSnapCLI, kubectl-evssnap
-// The plugin's Kubernetes API access (kubeconfig, auth, discovery) over NIO; the driver does not use it (it has its
-// own lean access in CSIDriver/KubeAccess.swift over HTTPTransport: `make test-lean` checks that no NIO reaches it).
+// KubeCore (Kubernetes section above) says what a request is for all three programs; KubeClient is the transport of
+// the plugin and the scheduler over AsyncHTTPClient/NIOSSL, with what needs Foundation: exec credential plugins
+// (Process), --request-timeout, -v logs, streaming watches. The driver never links it (`make test-lean`).
 // The plugin's commands and rendering; main.swift only in the executable.
-// KubeClient (branch kube): kubeconfig/in-cluster loading, auth (cert, token, exec plugins), REST + discovery.
 dependencies += [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -191,8 +203,7 @@ targets += [
     .target(
         name: "KubeClient",
         dependencies: [
-            "JSONCore", "TimeCore",
-            .product(name: "Yams", package: "Yams"),
+            "KubeCore", "JSONCore", "TimeCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -207,7 +218,7 @@ targets += [
     ),
     .testTarget(
         name: "KubeClientTests",
-        dependencies: ["KubeClient", "KubeTestSupport", "JSONCore"]
+        dependencies: ["KubeClient", "KubeCore", "KubeTestSupport", "JSONCore"]
     ),
 ]
 
@@ -221,7 +232,7 @@ targets += [
     .executableTarget(name: "evssnap-scheduler", dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "TimeCore"],
                       path: "Sources/evssnap-scheduler"),
     .testTarget(name: "ScheduleControllerTests",
-                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport", "TimeCore"],
+                dependencies: ["ScheduleController", "SnapshotSchedules", "KubeClient", "KubeTestSupport", "JSONCore", "TimeCore"],
                 path: "Tests/ScheduleControllerTests"),
 ]
 

@@ -34,9 +34,10 @@ test-json:
 test-node:
 	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter NodeOpsTests
 
-## test-kube: KubeClient unit tests and the end-to-end tests against the fake API server (needs python3, openssl)
+## test-kube: KubeCore (kubeconfig loader, Status errors, redaction), KubeClient end to end against the fake API server
+## (needs python3, openssl), and the driver's KubeAccess on KubeCore's loader
 test-kube:
-	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter KubeClientTests
+	$(SWIFT) test $(SWIFT_SCRATCH) $(SWIFTFLAGS) --filter 'KubeClientTests|KubeAccessTests'
 
 ## test-plugin: the kubectl evssnap command tests (in-memory cluster; seconds)
 test-plugin:

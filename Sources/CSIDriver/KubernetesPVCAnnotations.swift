@@ -1,5 +1,6 @@
 import HTTPTransport
 import JSONCore
+import KubeCore
 
 /// PVC annotations read from the Kubernetes API, for Everest's "PVC annotation wins" (see `PVCAnnotationSource`).
 /// One GET per CreateVolume that names a PVC, over `HTTPTransport` (libcurl, loaded on first use: a node plugin,
@@ -26,7 +27,8 @@ public final class KubernetesPVCAnnotations: PVCAnnotationSource {
             throw DriverError.invalidField(field: "parameters[csi.storage.k8s.io/pvc/\(what)]",
                                            reason: "\(value.debugDescription) is not a Kubernetes object name")
         }
-        let url = "\(access.server)/api/v1/namespaces/\(namespace)/persistentvolumeclaims/\(name)"
+        let path = ResourceType.persistentVolumeClaims.path(namespace: namespace, name: name)
+        let url = KubeREST.url(server: access.server, path: path)
         let response: HTTPResponse
         // Which limit ended the GET: the call's deadline when it comes before the default timeout and the timeout
         // came at it. libcurl counts whole milliseconds and may give up a hair before the deadline instant, so
@@ -42,19 +44,18 @@ public final class KubernetesPVCAnnotations: PVCAnnotationSource {
         } catch {
             throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): \(error)")
         }
-        switch response.status {
-        case 200:
-            let object: JSON
-            do { object = try JSON.parse(response.body) } catch {
-                throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): the answer is not JSON (\(error))")
-            }
-            return object["metadata"]["annotations"].stringMap
-        case 404:
-            return nil
-        default:
-            let message = (try? JSON.parse(response.body))?["message"].string ?? response.text.prefix(200).description
-            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): HTTP \(response.status): \(message)")
+        if response.status == 404 { return nil }
+        do {
+            try KubeREST.check(status: response.status, body: response.body, method: "GET", path: path,
+                               resource: ResourceType.persistentVolumeClaims.qualifiedName, name: name)
+        } catch {
+            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): HTTP \(response.status): \(error)")
         }
+        let object: JSON
+        do { object = try JSON.parse(response.body) } catch {
+            throw DriverError.kubernetesUnavailable("reading PVC \(namespace)/\(name): the answer is not JSON (\(error))")
+        }
+        return object["metadata"]["annotations"].stringMap
     }
 
     static func isObjectName(_ value: String) -> Bool {

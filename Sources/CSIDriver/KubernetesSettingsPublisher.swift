@@ -1,6 +1,7 @@
 import EVSSnapshotRules
 import HTTPTransport
 import JSONCore
+import KubeCore
 
 /// Publishes the driver's effective rule settings where `kubectl evssnap` reads them: as annotations of the
 /// driver's CSIDriver object (`RuleSettings.publishedAnnotations`, docs/rules.md "Settings"), with one JSON
@@ -25,7 +26,8 @@ public final class KubernetesSettingsPublisher: Sendable {
         guard KubernetesPVCAnnotations.isObjectName(settings.driverName) else {
             throw DriverError.invalidField(field: "--driver-name", reason: "\(settings.driverName) is not a Kubernetes object name")
         }
-        let url = "\(access.server)/apis/storage.k8s.io/v1/csidrivers/\(settings.driverName)"
+        let path = ResourceType.csiDrivers.path(name: settings.driverName)
+        let url = KubeREST.url(server: access.server, path: path)
         let response: HTTPResponse
         do {
             response = try transport.send(HTTPRequest(
@@ -34,10 +36,12 @@ public final class KubernetesSettingsPublisher: Sendable {
         } catch {
             throw DriverError.kubernetesUnavailable("publishing settings on CSIDriver \(settings.driverName): \(error)")
         }
-        guard response.isSuccess else {
-            let message = (try? JSON.parse(response.body))?["message"].string ?? String(response.text.prefix(200))
+        do {
+            try KubeREST.check(status: response.status, body: response.body, method: "PATCH", path: path,
+                               resource: ResourceType.csiDrivers.qualifiedName, name: settings.driverName)
+        } catch {
             throw DriverError.kubernetesUnavailable(
-                "publishing settings on CSIDriver \(settings.driverName): HTTP \(response.status): \(message)")
+                "publishing settings on CSIDriver \(settings.driverName): HTTP \(response.status): \(error)")
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 import KubeClient
 
-// Resource types (`ResourceType`: group, version, plural, kind, REST paths) are KubeClient's.
+// Resource types (`ResourceType`: group, version, plural, kind, REST paths) are KubeCore's (re-exported by KubeClient).
 
 /// The server's `/version` answer.
 public struct ServerVersion: Sendable, Hashable {

@@ -28,15 +28,18 @@ struct KubeClusterAPI: ClusterAPI {
     }
 
     func serverVersion() async throws -> ServerVersion {
-        let v = try await call { try await client.serverVersion() }
-        return ServerVersion(gitVersion: v.gitVersion, major: v.major, minor: v.minor)
+        let v = try parse(try await call { try await client.send(method: "GET", path: "/version") }.body)
+        guard let gitVersion = v["gitVersion"].string else { throw CLIError.runtime("the server's /version has no gitVersion") }
+        return ServerVersion(gitVersion: gitVersion, major: v["major"].string ?? "", minor: v["minor"].string ?? "")
     }
 
     func servedVersions(group: String) async throws -> [String] {
-        let groups: APIGroupList = try await Profile.step("GET /apis (discovery)") { try await call { try await client.apiGroups() } }
-        guard let g = groups.groups.first(where: { $0.name == group }) else { return [] }
-        var versions = g.versions.map(\.version)
-        if let preferred = g.preferredVersion?.version, let i = versions.firstIndex(of: preferred) {
+        let groups = try await Profile.step("GET /apis (discovery)") {
+            try parse(try await call { try await client.send(method: "GET", path: "/apis") }.body)
+        }
+        guard let g = groups["groups"].elements.first(where: { $0["name"].string == group }) else { return [] }
+        var versions = g["versions"].elements.compactMap { $0["version"].string }
+        if let preferred = g["preferredVersion"]["version"].string, let i = versions.firstIndex(of: preferred) {
             versions.remove(at: i)
             versions.insert(preferred, at: 0)
         }

@@ -34,17 +34,6 @@ let localZones = ZoneSource { name in
     return FileManager.default.contents(atPath: root + "/" + name).map { [UInt8]($0) }
 }
 
-extension JSON {
-    /// From JSONSerialization's dictionaries (the controller's codec) to the plugin's JSON.
-    static func from(_ object: [String: Any]) throws -> JSON {
-        try JSON.parse(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-    }
-    /// To JSONSerialization's dictionaries.
-    var dictionary: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(serialized())) as? [String: Any]) ?? [:]
-    }
-}
-
 struct ScheduleCreate: EVSSnapCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
@@ -154,9 +143,9 @@ struct ScheduleCreate: EVSSnapCommand {
                 try outcome.enforce(env.console)
             }
         }
-        let object: JSON = try .from([
-            "apiVersion": scheduleType.groupVersion, "kind": scheduleType.kind,
-            "metadata": ["name": name, "namespace": session.namespace], "spec": ScheduleJSON.specObject(spec)])
+        let object: JSON = [
+            "apiVersion": .string(scheduleType.groupVersion), "kind": .string(scheduleType.kind),
+            "metadata": ["name": .string(name), "namespace": .string(session.namespace)], "spec": ScheduleJSON.specObject(spec)]
         let created = dryRun == .client ? object
             : try await session.api.create(scheduleType, namespace: session.namespace, object: object, dryRun: dryRun)
         if let output {
@@ -221,7 +210,7 @@ struct ScheduleList: EVSSnapCommand {
         var t = Table(headers: (allNamespaces ? ["NAMESPACE"] : []) + ["NAME", "SCHEDULE", "TIME ZONE", "NEXT RUN", "KEEP", "KEPT", "LAST RESULT", "AGE"])
         var invalid: [String] = []
         for item in items {
-            let o = ScheduleJSON.schedule(item.dictionary)
+            let o = ScheduleJSON.schedule(item)
             let spec = try? o.spec.get()
             let kept = snaps.filter { $0["metadata"]["namespace"].string == o.namespace && $0["metadata"]["labels"][ScheduleNaming.scheduleLabel].string == o.name }.count
             var next = "<invalid>"
@@ -264,7 +253,7 @@ struct ScheduleDescribe: EVSSnapCommand {
     func execute(in env: CommandEnvironment) async throws {
         let session = try await Session.open(kube, env: env)
         let item = try await session.api.get(scheduleType, namespace: session.namespace, name: name)
-        let o = ScheduleJSON.schedule(item.dictionary)
+        let o = ScheduleJSON.schedule(item)
         var out = "Name:         \(o.name)\nNamespace:    \(o.namespace)\n"
         switch o.spec {
         case .failure(let e): out += "Spec:         invalid: \(e)\n"
@@ -337,7 +326,7 @@ struct ScheduleRun: EVSSnapCommand {
         let session = try await Session.open(kube, env: env)
         try await session.loadDriverSettings()
         let item = try await session.api.get(scheduleType, namespace: session.namespace, name: name)
-        let o = ScheduleJSON.schedule(item.dictionary)
+        let o = ScheduleJSON.schedule(item)
         let spec: ScheduleSpec
         do { spec = try o.spec.get() } catch { throw CLIError.runtime("schedule \(name) is invalid: \(error)") }
         let now = Int64(env.now().timeIntervalSince1970) / 60 * 60
@@ -404,32 +393,29 @@ final class PluginScheduleAPI: ScheduleAPI, @unchecked Sendable {
         }
     }
     func listSchedules() async throws -> [ScheduleObject] {
-        try await session.api.list(scheduleType, namespace: session.namespace, fieldSelector: nil).map { ScheduleJSON.schedule($0.dictionary) }
+        try await session.api.list(scheduleType, namespace: session.namespace, fieldSelector: nil).map { ScheduleJSON.schedule($0) }
     }
     func getSchedule(namespace: String, name: String) async throws -> ScheduleObject? {
-        try await session.api.getIfExists(scheduleType, namespace: namespace, name: name).map { ScheduleJSON.schedule($0.dictionary) }
+        try await session.api.getIfExists(scheduleType, namespace: namespace, name: name).map { ScheduleJSON.schedule($0) }
     }
     func listClaims(namespace: String, labelSelector: String) async throws -> [ClaimInfo] {
         let terms = labelSelector.split(separator: ",").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
         return try await session.api.list(.persistentVolumeClaims, namespace: namespace, fieldSelector: nil)
             .filter { o in terms.allSatisfy { $0.count == 2 && o["metadata"]["labels"][$0[0]].string == $0[1] } }
-            .map { ScheduleJSON.claim($0.dictionary) }
+            .map { ScheduleJSON.claim($0) }
     }
     func getClaim(namespace: String, name: String) async throws -> ClaimInfo? {
-        try await session.api.getIfExists(.persistentVolumeClaims, namespace: namespace, name: name).map { ScheduleJSON.claim($0.dictionary) }
+        try await session.api.getIfExists(.persistentVolumeClaims, namespace: namespace, name: name).map { ScheduleJSON.claim($0) }
     }
     func getVolume(name: String) async throws -> VolumeInfo? {
         guard case .read(let pv?) = try await session.readPV(name) else { return nil }
         return VolumeInfo(name: name, csiDriver: pv.csiDriver, volumeHandle: pv.volumeHandle)
     }
     func listSnapshots(namespace: String) async throws -> [SnapshotInfo] {
-        try await session.listVolumeSnapshots(namespace: namespace).items.map { ScheduleJSON.snapshot($0.dictionary) }
+        try await session.listVolumeSnapshots(namespace: namespace).items.map { ScheduleJSON.snapshot($0) }
     }
     func createSnapshot(_ q: SnapshotRequest) async throws {
-        let object: JSON = try .from([
-            "apiVersion": try await session.volumeSnapshots().groupVersion, "kind": "VolumeSnapshot",
-            "metadata": ["name": q.name, "namespace": q.namespace, "labels": q.labels, "annotations": q.annotations],
-            "spec": ["source": ["persistentVolumeClaimName": q.pvc], "volumeSnapshotClassName": q.snapshotClassName]])
+        let object = ScheduleJSON.snapshotObject(q, groupVersion: try await session.volumeSnapshots().groupVersion)
         _ = try await map("volumesnapshot \(q.name)") { try await session.api.create(try await session.volumeSnapshots(), namespace: q.namespace, object: object, dryRun: .none) }
     }
     func deleteSnapshot(namespace: String, name: String) async throws {
@@ -448,12 +434,7 @@ final class PluginScheduleAPI: ScheduleAPI, @unchecked Sendable {
     func writeStatus(namespace: String, name: String, status: ScheduleStatus) async throws {}
     func recordEvent(_ e: ClaimEvent) async throws {
         let stamp = Civil.rfc3339(Int64(Date().timeIntervalSince1970))
-        let object: JSON = try .from([
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["generateName": e.claim.name + ".", "namespace": e.claim.namespace],
-            "involvedObject": ["apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": e.claim.name, "namespace": e.claim.namespace, "uid": e.claim.uid],
-            "type": e.type, "reason": e.reason, "message": e.message, "count": 1, "firstTimestamp": stamp, "lastTimestamp": stamp,
-            "source": ["component": "kubectl-evssnap"]])
+        let object = ScheduleJSON.event(e, component: "kubectl-evssnap", time: stamp)
         _ = try await session.api.create(.events, namespace: e.claim.namespace, object: object, dryRun: .none)
     }
     func driverAnnotations(driverName: String) async throws -> [String: String]? { nil }

@@ -1,4 +1,6 @@
 import Foundation
+import JSONCore
+import KubeCore
 import Synchronization
 import TimeCore
 
@@ -7,12 +9,12 @@ public struct ExecCredential: Sendable, Equatable, CustomStringConvertible {
     /// Bearer token, if the plugin returned one.
     public var token: String?
     /// PEM client certificate, if the plugin returned one.
-    public var clientCertificatePEM: Data?
+    public var clientCertificatePEM: [UInt8]?
     /// PEM client key, if the plugin returned one.
-    public var clientKeyPEM: Data?
+    public var clientKeyPEM: [UInt8]?
     /// When the credential expires; nil means it is kept until the server answers 401.
     public var expiration: Date?
-    public init(token: String? = nil, clientCertificatePEM: Data? = nil, clientKeyPEM: Data? = nil, expiration: Date? = nil) {
+    public init(token: String? = nil, clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil, expiration: Date? = nil) {
         self.token = token; self.clientCertificatePEM = clientCertificatePEM
         self.clientKeyPEM = clientKeyPEM; self.expiration = expiration
     }
@@ -29,7 +31,7 @@ public final class ExecCredentialProvider: Sendable {
     public let config: Kubeconfig.ExecConfig
     /// Cluster info passed when `provideClusterInfo` is set.
     let clusterServer: String
-    let clusterCAData: Data?
+    let clusterCAData: [UInt8]?
     let insecure: Bool
     let tlsServerName: String?
     /// Clock, injectable for tests.
@@ -41,7 +43,7 @@ public final class ExecCredentialProvider: Sendable {
     /// Held while the plugin runs, so concurrent requests with an empty cache run it once, not once each.
     private let runLock = Mutex<Void>(())
 
-    public init(config: Kubeconfig.ExecConfig, clusterServer: String = "", clusterCAData: Data? = nil,
+    public init(config: Kubeconfig.ExecConfig, clusterServer: String = "", clusterCAData: [UInt8]? = nil,
                 insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config; self.clusterServer = clusterServer; self.clusterCAData = clusterCAData
@@ -137,46 +139,47 @@ public final class ExecCredentialProvider: Sendable {
         func fail(_ reason: String) -> KubeClientError {
             .execPluginFailed(command: config.command, reason: reason, stderr: stderr)
         }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let obj = try? JSON.parse(Array(data)), obj.object != nil else {
             throw fail("decoding stdout: output is not an ExecCredential JSON object")
         }
-        guard (obj["kind"] as? String) == "ExecCredential" else { throw fail("decoding stdout: kind is not ExecCredential") }
-        guard let v = obj["apiVersion"] as? String, v == config.apiVersion else {
-            throw fail("exec plugin is configured to use API version \(config.apiVersion), plugin returned version \(obj["apiVersion"] as? String ?? "")")
+        guard obj["kind"].string == "ExecCredential" else { throw fail("decoding stdout: kind is not ExecCredential") }
+        guard let v = obj["apiVersion"].string, v == config.apiVersion else {
+            throw fail("exec plugin is configured to use API version \(config.apiVersion), plugin returned version \(obj["apiVersion"].string ?? "")")
         }
-        guard let status = obj["status"] as? [String: Any] else { throw fail("exec plugin didn't return a status field") }
+        let status = obj["status"]
+        guard status.object != nil else { throw fail("exec plugin didn't return a status field") }
         var cred = ExecCredential()
-        if let t = status["token"] as? String, !t.isEmpty { cred.token = t; Redactor.shared.register(t) }
-        let cert = status["clientCertificateData"] as? String
-        let key = status["clientKeyData"] as? String
+        if let t = status["token"].string, !t.isEmpty { cred.token = t; Redactor.shared.register(t) }
+        let cert = status["clientCertificateData"].string
+        let key = status["clientKeyData"].string
         if (cert == nil) != (key == nil) {
             throw fail("exec plugin returned only one of clientCertificateData and clientKeyData")
         }
         if let cert, let key {
-            cred.clientCertificatePEM = Data(cert.utf8); cred.clientKeyPEM = Data(key.utf8)
+            cred.clientCertificatePEM = Array(cert.utf8); cred.clientKeyPEM = Array(key.utf8)
             Redactor.shared.register(key)
         }
         if cred.token == nil && cred.clientCertificatePEM == nil {
             throw fail("exec plugin didn't return a token or cert/key pair")
         }
-        if let exp = status["expirationTimestamp"] as? String {
+        if let exp = status["expirationTimestamp"].string {
             guard let d = parseRFC3339(exp) else { throw fail("invalid expirationTimestamp \"\(exp)\"") }
             cred.expiration = d
         }
         return cred
     }
 
+    /// The ExecCredential given to the plugin in `KUBERNETES_EXEC_INFO` (keys sorted, as JSONCore writes them).
     func execInfoJSON() -> String {
-        var spec: [String: Any] = ["interactive": false]
+        var spec: JSON = ["interactive": false]
         if config.provideClusterInfo {
-            var cluster: [String: Any] = ["server": clusterServer, "insecure-skip-tls-verify": insecure]
-            if let ca = clusterCAData { cluster["certificate-authority-data"] = ca.base64EncodedString() }
-            if let n = tlsServerName { cluster["tls-server-name"] = n }
+            var cluster: JSON = ["server": .string(clusterServer), "insecure-skip-tls-verify": .bool(insecure)]
+            if let ca = clusterCAData { cluster["certificate-authority-data"] = .string(Base64.encode(ca)) }
+            if let n = tlsServerName { cluster["tls-server-name"] = .string(n) }
             spec["cluster"] = cluster
         }
-        let obj: [String: Any] = ["apiVersion": config.apiVersion, "kind": "ExecCredential", "spec": spec]
-        let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: d, as: UTF8.self)
+        let obj: JSON = ["apiVersion": .string(config.apiVersion), "kind": "ExecCredential", "spec": spec]
+        return obj.description
     }
 
     func resolveExecutable(_ command: String) -> String? {

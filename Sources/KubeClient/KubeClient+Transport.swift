@@ -1,4 +1,4 @@
-// Transport: Warning headers, query encoding, bearer tokens, one request with timeout, error mapping, decoding.
+// Transport: one request with its credentials and timeout, the exec-plugin retry on 401, error mapping.
 import Foundation
 import AsyncHTTPClient
 import NIOCore
@@ -7,68 +7,7 @@ import NIOSSL
 import Synchronization
 
 extension KubeClient {
-    /// Splits `Warning` header values (`299 - "text"`, possibly several per header) into their texts.
-    public static func parseWarnings(_ values: [String]) -> [String] {
-        var out: [String] = []
-        for v in values {
-            var rest = Substring(v)
-            while !rest.isEmpty {
-                // code SP agent SP quoted-text [SP date]
-                rest = rest.drop { $0 == " " || $0 == "," }
-                guard let q = rest.firstIndex(of: "\"") else {
-                    let t = rest.trimmingCharacters(in: .whitespaces)
-                    if !t.isEmpty { out.append(t) }
-                    break
-                }
-                var text = ""
-                var i = rest.index(after: q)
-                var escaped = false
-                while i < rest.endIndex {
-                    let c = rest[i]
-                    if escaped { text.append(c); escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { break } else { text.append(c) }
-                    i = rest.index(after: i)
-                }
-                out.append(text)
-                rest = i < rest.endIndex ? rest[rest.index(after: i)...] : ""
-                // Skip an optional quoted date (it contains a comma), then up to the next comma.
-                rest = rest.drop { $0 == " " }
-                if rest.first == "\"" {
-                    rest = rest.dropFirst()
-                    if let close = rest.firstIndex(of: "\"") { rest = rest[rest.index(after: close)...] } else { rest = "" }
-                }
-                if let comma = rest.firstIndex(of: ",") { rest = rest[rest.index(after: comma)...] } else { rest = "" }
-            }
-        }
-        return out
-    }
-
     // MARK: - Transport
-
-    /// Encodes query items strictly (everything but unreserved characters), so selectors and continue tokens survive.
-    static func encodeQuery(_ items: [URLQueryItem]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return items.map { item in
-            let k = item.name.addingPercentEncoding(withAllowedCharacters: allowed) ?? item.name
-            let v = (item.value ?? "").addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-            return "\(k)=\(v)"
-        }.joined(separator: "&")
-    }
-
-    func bearerToken() throws -> String? {
-        if let path = config.credentials.tokenFile {
-            let now = Date()
-            if let cached = tokenFileCache.withLock({ $0 }), now.timeIntervalSince(cached.readAt) < 60 { return cached.token }
-            guard let d = FileManager.default.contents(atPath: path) else {
-                throw KubeClientError.unreadableFile(what: "tokenFile", path: path)
-            }
-            let t = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            Redactor.shared.register(t)
-            tokenFileCache.withLock { $0 = (t, now) }
-            return t
-        }
-        return config.credentials.token
-    }
 
     /// Sends one request. Returns 2xx answers; throws ``KubeAPIError`` for HTTP errors, ``KubeClientError`` for the rest.
     /// On 401 with an exec plugin the plugin is run again and the request retried once.
@@ -91,7 +30,7 @@ extension KubeClient {
 
     func makeRequest(method: String, path: String, query: [URLQueryItem], body: Data?, contentType: String,
                      accept: String, forceExecRefresh: Bool) async throws -> (HTTPClientRequest, String) {
-        let q = KubeClient.encodeQuery(query)
+        let q = KubeREST.encodeQuery(query.map { QueryItem(name: $0.name, value: $0.value) })
         let urlString = baseURL + path + (q.isEmpty ? "" : "?" + q)
         var req = HTTPClientRequest(url: urlString)
         req.method = HTTPMethod(rawValue: method)
@@ -101,7 +40,7 @@ extension KubeClient {
             req.headers.add(name: "Content-Type", value: contentType)
             req.body = .bytes(ByteBuffer(bytes: body))
         }
-        var token = try bearerToken()
+        var token = try bearer.token()
         if let exec = execProvider {
             let cred = try await exec.fetchCredential(forceRefresh: forceExecRefresh)
             if let t = cred.token { token = t }
@@ -148,11 +87,12 @@ extension KubeClient {
             for h in response.headers { log(7, "Response Header: \(h.name): \(h.value)") }
         }
         if options.verbosity >= 8 { log(8, "Response Body: \(String(decoding: data.prefix(10240), as: UTF8.self))") }
-        let warnings = KubeClient.parseWarnings(response.headers["Warning"])
+        let warnings = KubeREST.parseWarnings(response.headers["Warning"])
         for w in warnings { options.warningHandler(Redactor.shared.redact(w)) }
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {
-            throw KubeAPIError.from(httpStatus: code, body: data, method: method, path: path + (query.isEmpty ? "" : "?" + KubeClient.encodeQuery(query)),
+            let q = KubeREST.encodeQuery(query.map { QueryItem(name: $0.name, value: $0.value) })
+            throw KubeAPIError.from(httpStatus: code, body: [UInt8](data), method: method, path: path + (q.isEmpty ? "" : "?" + q),
                                     resource: resource, name: name, warnings: warnings)
         }
         return KubeResponse(status: code, contentType: response.headers.first(name: "Content-Type"), body: data, warnings: warnings)
@@ -184,16 +124,6 @@ extension KubeClient {
             return KubeClientError.timeout(url: url, seconds: secs)
         }
         return KubeClientError.transport(url: url, reason: Redactor.shared.redact(String(describing: error)))
-    }
-
-    func decode<T: Decodable>(_ type: T.Type, _ data: Data, what: String) throws -> T {
-        do { return try JSONDecoder().decode(T.self, from: data) } catch {
-            throw KubeClientError.decoding(what: what, reason: "\(error)")
-        }
-    }
-
-    func namespaceFor(_ resource: ResourceType, _ namespace: String?) -> String? {
-        resource.namespaced ? (namespace ?? config.namespace) : nil
     }
 }
 

@@ -1,4 +1,4 @@
-// Watch: a collection as a stream of events, and the decoding of one watch line.
+// Watch: a collection as a stream of events (each line decoded by KubeCore's KubeREST.decodeWatchLine).
 import Foundation
 import AsyncHTTPClient
 import NIOCore
@@ -9,11 +9,11 @@ import Synchronization
 extension KubeClient {
     /// Watches a collection (`?watch=1`). ERROR events become a thrown ``KubeAPIError`` (410 Expired: list again).
     /// The stream ends when the server closes the watch; cancel the consuming task to stop early.
-    public func watch<T: Codable & Sendable>(_ type: T.Type, _ resource: ResourceType, namespace: String? = nil,
-                                             allNamespaces: Bool = false,
-                                             options: ListOptions = ListOptions()) -> AsyncThrowingStream<WatchEvent<T>, Error> {
-        let ns = allNamespaces ? nil : namespaceFor(resource, namespace)
-        let query = [URLQueryItem(name: "watch", value: "1")] + options.queryItems
+    /// `namespace` nil on a namespaced resource means the configured namespace, unless `allNamespaces`.
+    public func watch(_ resource: ResourceType, namespace: String? = nil, allNamespaces: Bool = false,
+                      options: ListOptions = ListOptions()) -> AsyncThrowingStream<WatchEvent, Error> {
+        let ns = allNamespaces || !resource.namespaced ? nil : (namespace ?? config.namespace)
+        let query = [URLQueryItem(name: "watch", value: "1")] + options.queryItems.map { URLQueryItem(name: $0.name, value: $0.value) }
         let path = resource.path(namespace: ns)
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -26,18 +26,18 @@ extension KubeClient {
                     let code = Int(response.status.code)
                     guard (200..<300).contains(code) else {
                         var buf = try await response.body.collect(upTo: 1 << 20)
-                        throw KubeAPIError.from(httpStatus: code, body: Data(buf.readBytes(length: buf.readableBytes) ?? []),
+                        throw KubeAPIError.from(httpStatus: code, body: buf.readBytes(length: buf.readableBytes) ?? [],
                                                 method: "GET", path: path, resource: resource.qualifiedName)
                     }
-                    var pending = Data()
+                    var pending: [UInt8] = []
                     for try await chunk in response.body {
                         pending.append(contentsOf: chunk.readableBytesView)
                         while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = pending[pending.startIndex..<nl]
-                            pending = Data(pending[pending.index(after: nl)...])
+                            let line = Array(pending[..<nl])
+                            pending.removeSubrange(...nl)
                             if line.isEmpty { continue }
                             self.log(8, "Watch Event: \(String(decoding: line, as: UTF8.self))")
-                            continuation.yield(try KubeClient.decodeWatchLine(Data(line), as: T.self, path: path))
+                            continuation.yield(try KubeREST.decodeWatchLine(line, path: path))
                         }
                     }
                     continuation.finish()
@@ -48,27 +48,4 @@ extension KubeClient {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
-
-    /// Decodes one watch line `{"type":..., "object":...}`; ERROR events throw the Status as ``KubeAPIError``.
-    public static func decodeWatchLine<T: Codable & Sendable>(_ line: Data, as: T.Type, path: String = "") throws -> WatchEvent<T> {
-        let env: WatchTypeEnvelope
-        do { env = try JSONDecoder().decode(WatchTypeEnvelope.self, from: line) } catch {
-            throw KubeClientError.decoding(what: "watch event", reason: "\(error)")
-        }
-        if env.type == "ERROR" {
-            let st = (try? JSONDecoder().decode(WatchObjectEnvelope<Status>.self, from: line).object) ?? Status(message: "watch error", reason: "Unknown")
-            throw KubeAPIError(httpStatus: st.code ?? 500, status: st, isStatusObject: true, method: "GET", path: path)
-        }
-        do {
-            let t = try JSONDecoder().decode(WatchObjectEnvelope<T>.self, from: line)
-            return WatchEvent(type: t.type, object: t.object)
-        } catch {
-            throw KubeClientError.decoding(what: "watch event \(env.type)", reason: "\(error)")
-        }
-    }
 }
-
-/// `{"type": ...}` of a watch line.
-struct WatchTypeEnvelope: Decodable { var type: String }
-/// `{"type": ..., "object": ...}` of a watch line.
-struct WatchObjectEnvelope<T: Decodable>: Decodable { var type: String; var object: T }

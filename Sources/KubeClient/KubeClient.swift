@@ -1,40 +1,22 @@
-/// KubeClient: Kubernetes API access for kubectl-evssnap and the CSI driver (no other Swift Kubernetes client exists here).
+/// KubeClient: the plugin's and the scheduler's transport to the Kubernetes API, over AsyncHTTPClient + NIOSSL.
 ///
-/// API summary (stable; see each declaration's doc comment):
+/// What the requests mean lives in KubeCore (re-exported here), shared with the driver: the kubeconfig / in-cluster
+/// loader (`ClientConfig.load`), the credentials, resource paths (`ResourceType`), query encoding, `Warning` headers,
+/// `Status` errors (`KubeAPIError`), watch lines and the redaction of secrets. This module adds what needs
+/// Foundation or NIO: HTTPS with client certificates and tls-server-name, exec credential plugins (`Process`),
+/// `--request-timeout`, `-v` logging and streaming watches.
 ///
-///     // 1. Configuration, loaded exactly as kubectl does (flags > KUBECONFIG merge > ~/.kube/config > in-cluster)
-///     let config = try ClientConfig.load(ConfigOverrides(kubeconfig: nil, context: nil, cluster: nil, user: nil,
-///                                                        namespace: nil, requestTimeout: ConfigOverrides.parseTimeout("30s")),
-///                                        environment: .process)
-///     config.namespace            // -n, else the context's namespace, else "default"
+///     let config = try ClientConfig.load(ConfigOverrides(kubeconfig: nil, context: nil, namespace: nil,
+///                                                        requestTimeout: ConfigOverrides.parseTimeout("30s")))
+///     let client = try KubeClient(config: config, options: .init(verbosity: 6, userAgent: "kubectl-evssnap"))
+///     let r = try await client.send(method: "GET", path: ResourceType.volumeSnapshots.path(namespace: "apps"),
+///                                   query: [URLQueryItem(name: "limit", value: "500")])      // KubeResponse (2xx)
+///     for try await event in client.watch(.volumeSnapshots, namespace: "apps", options: ListOptions(resourceVersion: rv)) { }
+///     try await client.shutdown()
 ///
-///     // 2. The client: KubeClient.with shuts it down afterwards (else call `try await client.shutdown()` yourself)
-///     try await KubeClient.with(config, options: .init(verbosity: 6)) { client in ... }   // -v=6 method/URL/status/duration, -v=8 bodies
-///     let client = try KubeClient(config: config, options: .init(verbosity: 0, userAgent: "kubectl-evssnap",
-///                                 log: { line in ... }, warningHandler: { text in ... }))    // warnings: default "Warning: <text>" on stderr
-///
-///     // 3. REST
-///     let pvc  = try await client.get(PersistentVolumeClaim.self, .persistentVolumeClaims, name: "data-ssd")            // namespace nil = config.namespace
-///     let page = try await client.list(VolumeSnapshot.self, .volumeSnapshots, namespace: "apps", options: ListOptions(limit: 50))
-///     let all  = try await client.listAll(VolumeSnapshot.self, .volumeSnapshots, allNamespaces: true, pageSize: 500)
-///     let made = try await client.create(snapshot, as: VolumeSnapshot.self, .volumeSnapshots, namespace: "apps",
-///                                        options: CreateOptions(dryRun: true, fieldManager: "kubectl-evssnap"))   // made.warnings
-///     _        = try await client.delete(.volumeSnapshots, name: "snap-1", namespace: "apps")
-///     for try await ev in client.watch(VolumeSnapshot.self, .volumeSnapshots, namespace: "apps", options: ListOptions(resourceVersion: rv)) { }
-///     let raw  = try await client.send(method: "GET", path: "/api/v1/nodes")                                           // KubeResponse
-///
-///     // 4. Discovery
-///     try await client.serverVersion()                      // VersionInfo
-///     try await client.apiGroups()                          // APIGroupList (/apis)
-///     try await client.snapshotAPIVersion()                 // "v1" or "v1beta1", else throws KubeClientError.snapshotAPINotServed
-///     try await client.apiResources(groupVersion: "storage.k8s.io/v1")   // APIResourceList? (nil when not served)
-///     try await client.hasResource(groupVersion: "storage.k8s.io/v1", plural: "csidrivers")
-///
-///     // Errors: KubeAPIError (server answers; `description` renders like kubectl:
-///     //   Error from server (NotFound): volumesnapshots.snapshot.storage.k8s.io "x" not found), KubeClientError (everything else).
-///     //   Both conform to CustomStringConvertible; print `"\(error)"` as the one line kubectl would print.
-///     // Secrets: Redactor.shared.redact(text) is applied to every log line and error text.
-///     // Tests: the KubeTestSupport target starts Tests/fake-apiserver/fake_apiserver.py (FakeAPIServer.startAsync).
+/// Errors: `KubeAPIError` (the server answered; `description` renders like kubectl), `KubeClientError` (the rest).
+/// Tests: the KubeTestSupport target starts Tests/fake-apiserver/fake_apiserver.py (FakeAPIServer.startAsync).
+@_exported import KubeCore
 import Foundation
 import AsyncHTTPClient
 import NIOCore
@@ -93,8 +75,8 @@ public final class KubeClient: Sendable {
     let baseTLS: TLSConfiguration
     /// Exec plugin, when the user has one.
     public let execProvider: ExecCredentialProvider?
-    /// Token read from `tokenFile`, and when. Guarded by the mutex; refreshed after 60 s (client-go does the same).
-    let tokenFileCache = Mutex<(token: String, readAt: Date)?>(nil)
+    /// The bearer token: static, or read from `tokenFile` (re-read after 60 s).
+    let bearer: BearerTokenSource
     /// Set once `shutdown()` ran, so `deinit` does not shut down twice.
     private let isShutDown = Atomic<Bool>(false)
 
@@ -145,7 +127,7 @@ public final class KubeClient: Sendable {
         } else {
             self.execProvider = nil
         }
-        if let t = config.credentials.token { Redactor.shared.register(t) }
+        self.bearer = BearerTokenSource(config.credentials)
     }
 
     deinit {
@@ -161,27 +143,12 @@ public final class KubeClient: Sendable {
         try await http.shutdown()
     }
 
-    /// Runs `body` with a client and shuts it down afterwards, also when `body` throws.
-    @discardableResult
-    public static func with<R: Sendable>(_ config: ClientConfig, options: Options = Options(),
-                                         _ body: (KubeClient) async throws -> R) async throws -> R {
-        let client = try KubeClient(config: config, options: options)
+    static func applyClientCertificate(_ tls: inout TLSConfiguration, cert: [UInt8], key: [UInt8]) throws {
         do {
-            let r = try await body(client)
-            try? await client.shutdown()
-            return r
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-    }
-
-    static func applyClientCertificate(_ tls: inout TLSConfiguration, cert: Data, key: Data) throws {
-        do {
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(cert))
+            let chain = try NIOSSLCertificate.fromPEMBytes(cert)
             guard !chain.isEmpty else { throw KubeClientError.invalidTLSMaterial("client-certificate holds no PEM certificate") }
             tls.certificateChain = chain.map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
         } catch let e as KubeClientError { throw e } catch {
             // Never include the key bytes: only say which part failed.
             throw KubeClientError.invalidTLSMaterial("unable to load client certificate/key pair: \(type(of: error))")

@@ -1,5 +1,5 @@
-// ScheduleAPI over the shared KubeClient: the only file of the controller that imports KubeClient (issue #21
-// will unify the Kubernetes clients; this adapter is what changes then). Objects travel as JSON; the
+// ScheduleAPI over KubeClient (the plugin's NIO transport; paths, errors and the loader are KubeCore's, as in the
+// driver and the plugin): the only file of the controller that imports it. Objects travel as JSON; the
 // SnapshotSchedule's fields are read here (ScheduleJSON) so the controller sees plain values.
 import Foundation
 import JSONCore
@@ -24,23 +24,23 @@ public struct KubeScheduleAPI: ScheduleAPI {
         }
     }
 
-    func json(_ r: KubeResponse) throws -> [String: Any] {
-        guard let o = try JSONSerialization.jsonObject(with: r.body) as? [String: Any] else {
+    func json(_ r: KubeResponse) throws -> JSON {
+        guard let o = try? JSON.parse(r.body), o.object != nil else {
             throw ScheduleAPIError.server(code: r.status, message: "the answer is not a JSON object")
         }
         return o
     }
 
-    func items(_ type: ResourceType, namespace: String?, labelSelector: String? = nil) async throws -> [[String: Any]] {
+    func items(_ type: ResourceType, namespace: String?, labelSelector: String? = nil) async throws -> [JSON] {
         var query: [URLQueryItem] = []
         if let labelSelector, !labelSelector.isEmpty { query.append(URLQueryItem(name: "labelSelector", value: labelSelector)) }
         let r = try await call(type.qualifiedName) {
             try await client.send(method: "GET", path: type.path(namespace: namespace), query: query, resource: type.qualifiedName)
         }
-        return (try json(r)["items"] as? [[String: Any]]) ?? []
+        return try json(r)["items"].elements
     }
 
-    func object(_ type: ResourceType, namespace: String?, name: String) async throws -> [String: Any]? {
+    func object(_ type: ResourceType, namespace: String?, name: String) async throws -> JSON? {
         do {
             let r = try await call("\(type.qualifiedName) \(name)") {
                 try await client.send(method: "GET", path: type.path(namespace: namespace, name: name), resource: type.qualifiedName, name: name)
@@ -67,8 +67,8 @@ public struct KubeScheduleAPI: ScheduleAPI {
 
     public func getVolume(name: String) async throws -> VolumeInfo? {
         try await object(.persistentVolumes, namespace: nil, name: name).map {
-            let csi = ($0["spec"] as? [String: Any])?["csi"] as? [String: Any]
-            return VolumeInfo(name: name, csiDriver: csi?["driver"] as? String, volumeHandle: csi?["volumeHandle"] as? String)
+            let csi = $0["spec"]["csi"]
+            return VolumeInfo(name: name, csiDriver: csi["driver"].string, volumeHandle: csi["volumeHandle"].string)
         }
     }
 
@@ -77,12 +77,7 @@ public struct KubeScheduleAPI: ScheduleAPI {
     }
 
     public func createSnapshot(_ q: SnapshotRequest) async throws {
-        let body: [String: Any] = [
-            "apiVersion": ResourceType.volumeSnapshots.groupVersion, "kind": "VolumeSnapshot",
-            "metadata": ["name": q.name, "namespace": q.namespace, "labels": q.labels, "annotations": q.annotations],
-            "spec": ["source": ["persistentVolumeClaimName": q.pvc], "volumeSnapshotClassName": q.snapshotClassName],
-        ]
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let data = Data(ScheduleJSON.snapshotObject(q, groupVersion: ResourceType.volumeSnapshots.groupVersion).serialized())
         _ = try await call("volumesnapshot \(q.name)") {
             try await client.send(method: "POST", path: ResourceType.volumeSnapshots.path(namespace: q.namespace), body: data,
                                   resource: ResourceType.volumeSnapshots.qualifiedName, name: q.name)
@@ -106,11 +101,11 @@ public struct KubeScheduleAPI: ScheduleAPI {
                                   resource: ResourceType.volumeSnapshots.qualifiedName)
         }
         let list = try json(r)
-        let present = names.intersection(((list["items"] as? [[String: Any]]) ?? []).compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String })
+        let present = names.intersection(list["items"].elements.compactMap { $0["metadata"]["name"].string })
         if present.isEmpty { return true }
-        let rv = (list["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let rv = list["metadata"]["resourceVersion"].string
         let seconds = max(1, Int(timeout.components.seconds))
-        let stream = client.watch(JSON.self, .volumeSnapshots, namespace: namespace,
+        let stream = client.watch(.volumeSnapshots, namespace: namespace,
                                   options: ListOptions(resourceVersion: rv, timeoutSeconds: seconds))
         return try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -132,7 +127,7 @@ public struct KubeScheduleAPI: ScheduleAPI {
     }
 
     public func writeStatus(namespace: String, name: String, status: ScheduleStatus) async throws {
-        let body = try JSONSerialization.data(withJSONObject: ["status": ScheduleJSON.status(status)], options: [.sortedKeys])
+        let body = Data(JSON.object(["status": ScheduleJSON.status(status)]).serialized())
         _ = try await call("snapshotschedule \(name) status") {
             try await client.send(method: "PATCH", path: Self.schedules.path(namespace: namespace, name: name) + "/status", body: body,
                                   contentType: "application/merge-patch+json", resource: Self.schedules.qualifiedName, name: name)
@@ -141,16 +136,7 @@ public struct KubeScheduleAPI: ScheduleAPI {
 
     public func recordEvent(_ e: ClaimEvent) async throws {
         let now = Civil.rfc3339(Int64(Date().timeIntervalSince1970))
-        let body: [String: Any] = [
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["generateName": e.claim.name + ".", "namespace": e.claim.namespace],
-            "involvedObject": ["apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": e.claim.name,
-                               "namespace": e.claim.namespace, "uid": e.claim.uid],
-            "type": e.type, "reason": e.reason, "message": e.message, "count": 1,
-            "firstTimestamp": now, "lastTimestamp": now,
-            "source": ["component": "evssnap-scheduler"], "reportingComponent": "evssnap-scheduler",
-        ]
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let data = Data(ScheduleJSON.event(e, component: "evssnap-scheduler", time: now).serialized())
         _ = try await call("event") {
             try await client.send(method: "POST", path: ResourceType.events.path(namespace: e.claim.namespace), body: data,
                                   resource: ResourceType.events.qualifiedName)
@@ -159,125 +145,147 @@ public struct KubeScheduleAPI: ScheduleAPI {
 
     public func driverAnnotations(driverName: String) async throws -> [String: String]? {
         try await object(.csiDrivers, namespace: nil, name: driverName).map {
-            (($0["metadata"] as? [String: Any])?["annotations"] as? [String: String]) ?? [:]
+            $0["metadata"]["annotations"].stringMap
         }
     }
 }
 
-/// Reading and writing SnapshotSchedule, PVC and VolumeSnapshot JSON (JSONSerialization's dictionaries).
+/// Reading and writing SnapshotSchedule, PVC and VolumeSnapshot JSON (JSONCore's values).
 public enum ScheduleJSON {
-    static func time(_ v: Any?) -> Int64? { (v as? String).flatMap { RFC3339.parse($0)?.seconds } }
+    static func time(_ v: JSON) -> Int64? { v.string.flatMap { RFC3339.parse($0)?.seconds } }
 
-    public static func schedule(_ o: [String: Any]) -> ScheduleObject {
-        let md = o["metadata"] as? [String: Any] ?? [:]
-        let status = o["status"] as? [String: Any] ?? [:]
-        return ScheduleObject(namespace: md["namespace"] as? String ?? "", name: md["name"] as? String ?? "",
-                              uid: md["uid"] as? String ?? "", generation: (md["generation"] as? Int) ?? 1,
-                              created: time(md["creationTimestamp"]) ?? 0, spec: spec(o["spec"] as? [String: Any] ?? [:]),
+    /// A string map as a JSON object.
+    static func map(_ m: [String: String]) -> JSON { .object(m.mapValues { .string($0) }) }
+
+    public static func schedule(_ o: JSON) -> ScheduleObject {
+        let md = o["metadata"]
+        let status = o["status"]
+        return ScheduleObject(namespace: md["namespace"].string ?? "", name: md["name"].string ?? "",
+                              uid: md["uid"].string ?? "", generation: md["generation"].int ?? 1,
+                              created: time(md["creationTimestamp"]) ?? 0, spec: spec(o["spec"]),
                               lastScheduleTime: time(status["lastScheduleTime"]))
     }
 
     /// The spec of a SnapshotSchedule; the CRD's schema makes the types right, the rest is checked here.
-    public static func spec(_ s: [String: Any]) -> Result<ScheduleSpec, ScheduleSpecError> {
+    public static func spec(_ s: JSON) -> Result<ScheduleSpec, ScheduleSpecError> {
         let claims: ClaimSelection
-        if let names = s["claimNames"] as? [String], !names.isEmpty {
+        let names = s["claimNames"].elements.compactMap(\.string)
+        if !names.isEmpty {
             claims = .names(names)
-        } else if let sel = s["claimSelector"] as? [String: Any] {
-            claims = .selector(selector(sel))
+        } else if case .object = s["claimSelector"] {
+            claims = .selector(selector(s["claimSelector"]))
         } else {
             return .failure(.noClaims)
         }
-        let retention = s["retention"] as? [String: Any] ?? [:]
+        let retention = s["retention"]
         var maxAge: Int64?
-        if let text = retention["maxAge"] as? String {
+        if let text = retention["maxAge"].string {
             do { maxAge = try ScheduleDuration.seconds(text) } catch { return .failure(error) }
         }
-        let template = s["snapshotTemplate"] as? [String: Any] ?? [:]
+        let template = s["snapshotTemplate"]
         return .success(ScheduleSpec(
-            claims: claims, schedule: s["schedule"] as? String ?? "", timeZone: s["timeZone"] as? String ?? "UTC",
-            maxCount: retention["maxCount"] as? Int ?? 0, maxAge: maxAge,
-            snapshotClassName: template["volumeSnapshotClassName"] as? String,
-            labels: template["labels"] as? [String: String] ?? [:], disabled: s["disabled"] as? Bool ?? false))
+            claims: claims, schedule: s["schedule"].string ?? "", timeZone: s["timeZone"].string ?? "UTC",
+            maxCount: retention["maxCount"].int ?? 0, maxAge: maxAge,
+            snapshotClassName: template["volumeSnapshotClassName"].string,
+            labels: template["labels"].stringMap, disabled: s["disabled"].bool ?? false))
     }
 
     /// `spec.claimSelector` (metav1.LabelSelector). An operator the CRD's enum lets through unknown would select
     /// wrongly: it is kept as `In` with no values, which validation refuses.
-    static func selector(_ o: [String: Any]) -> LabelSelector {
-        let exprs = (o["matchExpressions"] as? [[String: Any]] ?? []).map { e in
-            LabelRequirement(key: e["key"] as? String ?? "",
-                             op: (e["operator"] as? String).flatMap(LabelRequirement.Operator.init(rawValue:)) ?? .in,
-                             values: (e["operator"] as? String).flatMap(LabelRequirement.Operator.init(rawValue:)) == nil
-                                 ? [] : e["values"] as? [String] ?? [])
+    static func selector(_ o: JSON) -> LabelSelector {
+        let exprs = o["matchExpressions"].elements.map { e in
+            let op = e["operator"].string.flatMap(LabelRequirement.Operator.init(rawValue:))
+            return LabelRequirement(key: e["key"].string ?? "", op: op ?? .in,
+                                    values: op == nil ? [] : e["values"].elements.compactMap(\.string))
         }
-        return LabelSelector(matchLabels: o["matchLabels"] as? [String: String] ?? [:], matchExpressions: exprs)
+        return LabelSelector(matchLabels: o["matchLabels"].stringMap, matchExpressions: exprs)
     }
 
     /// The spec as JSON (what `kubectl evssnap schedule create` writes).
-    public static func specObject(_ spec: ScheduleSpec) -> [String: Any] {
-        var s: [String: Any] = ["schedule": spec.schedule, "timeZone": spec.timeZone, "disabled": spec.disabled]
+    public static func specObject(_ spec: ScheduleSpec) -> JSON {
+        var s: JSON = ["schedule": .string(spec.schedule), "timeZone": .string(spec.timeZone), "disabled": .bool(spec.disabled)]
         switch spec.claims {
-        case .names(let n): s["claimNames"] = n
+        case .names(let n): s["claimNames"] = .array(n.map { .string($0) })
         case .selector(let sel):
-            var o: [String: Any] = [:]
-            if !sel.matchLabels.isEmpty { o["matchLabels"] = sel.matchLabels }
+            var o: [String: JSON] = [:]
+            if !sel.matchLabels.isEmpty { o["matchLabels"] = map(sel.matchLabels) }
             if !sel.matchExpressions.isEmpty {
-                o["matchExpressions"] = sel.matchExpressions.map { r -> [String: Any] in
-                    var e: [String: Any] = ["key": r.key, "operator": r.op.rawValue]
-                    if !r.values.isEmpty { e["values"] = r.values }
-                    return e
-                }
+                o["matchExpressions"] = .array(sel.matchExpressions.map { r in
+                    var e: [String: JSON] = ["key": .string(r.key), "operator": .string(r.op.rawValue)]
+                    if !r.values.isEmpty { e["values"] = .array(r.values.map { .string($0) }) }
+                    return .object(e)
+                })
             }
-            s["claimSelector"] = o
+            s["claimSelector"] = .object(o)
         }
-        var retention: [String: Any] = ["maxCount": spec.maxCount]
-        if let a = spec.maxAge { retention["maxAge"] = ScheduleDuration.text(a) }
+        var retention: JSON = ["maxCount": .int(Int64(spec.maxCount))]
+        if let a = spec.maxAge { retention["maxAge"] = .string(ScheduleDuration.text(a)) }
         s["retention"] = retention
-        var template: [String: Any] = [:]
-        if let c = spec.snapshotClassName { template["volumeSnapshotClassName"] = c }
-        if !spec.labels.isEmpty { template["labels"] = spec.labels }
-        if !template.isEmpty { s["snapshotTemplate"] = template }
+        var template: [String: JSON] = [:]
+        if let c = spec.snapshotClassName { template["volumeSnapshotClassName"] = .string(c) }
+        if !spec.labels.isEmpty { template["labels"] = map(spec.labels) }
+        if !template.isEmpty { s["snapshotTemplate"] = .object(template) }
         return s
     }
 
-    public static func claim(_ o: [String: Any]) -> ClaimInfo {
-        let md = o["metadata"] as? [String: Any] ?? [:]
-        let spec = o["spec"] as? [String: Any] ?? [:]
-        return ClaimInfo(namespace: md["namespace"] as? String ?? "", name: md["name"] as? String ?? "", uid: md["uid"] as? String ?? "",
-                         phase: (o["status"] as? [String: Any])?["phase"] as? String ?? "Pending",
-                         storageClassName: spec["storageClassName"] as? String, volumeName: spec["volumeName"] as? String)
+    /// The VolumeSnapshot a schedule creates (the controller's and `kubectl evssnap schedule run`'s).
+    public static func snapshotObject(_ q: SnapshotRequest, groupVersion: String) -> JSON {
+        ["apiVersion": .string(groupVersion), "kind": "VolumeSnapshot",
+         "metadata": ["name": .string(q.name), "namespace": .string(q.namespace), "labels": map(q.labels),
+                      "annotations": map(q.annotations)],
+         "spec": ["source": ["persistentVolumeClaimName": .string(q.pvc)], "volumeSnapshotClassName": .string(q.snapshotClassName)]]
     }
 
-    public static func snapshot(_ o: [String: Any]) -> SnapshotInfo {
-        let md = o["metadata"] as? [String: Any] ?? [:]
-        let status = o["status"] as? [String: Any] ?? [:]
-        let source = (o["spec"] as? [String: Any])?["source"] as? [String: Any]
-        return SnapshotInfo(name: md["name"] as? String ?? "", sourcePVC: source?["persistentVolumeClaimName"] as? String,
-                            labels: md["labels"] as? [String: String] ?? [:],
+    /// The Event on a claim (R5's refusal, a failed run), reported by `component` at `time` (RFC 3339).
+    public static func event(_ e: ClaimEvent, component: String, time: String) -> JSON {
+        ["apiVersion": "v1", "kind": "Event",
+         "metadata": ["generateName": .string(e.claim.name + "."), "namespace": .string(e.claim.namespace)],
+         "involvedObject": ["apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": .string(e.claim.name),
+                            "namespace": .string(e.claim.namespace), "uid": .string(e.claim.uid)],
+         "type": .string(e.type), "reason": .string(e.reason), "message": .string(e.message), "count": 1,
+         "firstTimestamp": .string(time), "lastTimestamp": .string(time),
+         "source": ["component": .string(component)], "reportingComponent": .string(component)]
+    }
+
+    public static func claim(_ o: JSON) -> ClaimInfo {
+        let md = o["metadata"]
+        let spec = o["spec"]
+        return ClaimInfo(namespace: md["namespace"].string ?? "", name: md["name"].string ?? "", uid: md["uid"].string ?? "",
+                         phase: o["status"]["phase"].string ?? "Pending",
+                         storageClassName: spec["storageClassName"].string, volumeName: spec["volumeName"].string)
+    }
+
+    public static func snapshot(_ o: JSON) -> SnapshotInfo {
+        let md = o["metadata"]
+        let status = o["status"]
+        return SnapshotInfo(name: md["name"].string ?? "", sourcePVC: o["spec"]["source"]["persistentVolumeClaimName"].string,
+                            labels: md["labels"].stringMap,
                             created: time(status["creationTime"]) ?? time(md["creationTimestamp"]) ?? 0,
-                            readyToUse: status["readyToUse"] as? Bool ?? false,
-                            error: (status["error"] as? [String: Any])?["message"] as? String,
-                            deleting: md["deletionTimestamp"] != nil)
+                            readyToUse: status["readyToUse"].bool ?? false,
+                            error: status["error"]["message"].string,
+                            deleting: !md["deletionTimestamp"].isNull)
     }
 
-    public static func status(_ s: ScheduleStatus) -> [String: Any] {
-        var o: [String: Any] = ["observedGeneration": s.observedGeneration]
-        if let t = s.lastScheduleTime { o["lastScheduleTime"] = Civil.rfc3339(t) }
-        if let t = s.lastRunTime { o["lastSnapshotTime"] = Civil.rfc3339(t) }
-        o["nextSnapshotTime"] = s.nextScheduleTime.map(Civil.rfc3339) ?? NSNull()
-        if let r = s.lastResult { o["lastResult"] = r }
+    public static func status(_ s: ScheduleStatus) -> JSON {
+        var o: JSON = ["observedGeneration": .int(Int64(s.observedGeneration))]
+        if let t = s.lastScheduleTime { o["lastScheduleTime"] = .string(Civil.rfc3339(t)) }
+        if let t = s.lastRunTime { o["lastSnapshotTime"] = .string(Civil.rfc3339(t)) }
+        o["nextSnapshotTime"] = s.nextScheduleTime.map { .string(Civil.rfc3339($0)) } ?? .null
+        if let r = s.lastResult { o["lastResult"] = .string(r) }
         if let c = s.claims {
-            o["claims"] = c.map { r -> [String: Any] in
-                var d: [String: Any] = ["name": r.pvc, "result": r.result, "message": r.message]
-                if let s = r.snapshot { d["lastSnapshot"] = s }
+            o["claims"] = .array(c.map { r -> JSON in
+                var d: JSON = ["name": .string(r.pvc), "result": .string(r.result), "message": .string(r.message)]
+                if let s = r.snapshot { d["lastSnapshot"] = .string(s) }
                 return d
-            }
+            })
         }
         if let c = s.conditions {
             let now = Civil.rfc3339(Int64(Date().timeIntervalSince1970))
-            o["conditions"] = c.map {
-                ["type": $0.type, "status": $0.status ? "True" : "False", "reason": $0.reason, "message": $0.message,
-                 "observedGeneration": s.observedGeneration, "lastTransitionTime": now] as [String: Any]
-            }
+            o["conditions"] = .array(c.map {
+                ["type": .string($0.type), "status": .string($0.status ? "True" : "False"), "reason": .string($0.reason),
+                 "message": .string($0.message), "observedGeneration": .int(Int64(s.observedGeneration)),
+                 "lastTransitionTime": .string(now)]
+            })
         }
         return o
     }

@@ -1,12 +1,29 @@
 import Foundation
 import HTTPTransport
 import JSONCore
+import KubeCore
 import Testing
 @testable import CSIDriver
 
-/// The driver's Foundation-free Kubernetes access: the kubeconfig subset, JSON, base64, in-cluster settings.
+/// The driver's Kubernetes access: KubeCore's loader (the plugin's too) mapped to HTTPTransport's settings; the
+/// kubeconfig YAML subset, JSON, base64, in-cluster settings.
 @Suite("Kubernetes access: kubeconfig subset, JSON, base64")
 struct KubeAccessTests {
+    /// A fresh folder with `files` written in it.
+    static func folder(_ files: [String: String] = [:]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kube-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    /// The driver's access from kubeconfig `text`, written as `kc` in `directory` (a fresh folder when nil).
+    static func access(_ text: String, directory: String? = nil) throws -> KubeAccess {
+        let dir = try directory ?? folder()
+        try text.write(toFile: dir + "/kc", atomically: true, encoding: .utf8)
+        return try KubeAccess.kubeconfig(path: dir + "/kc")
+    }
+
     static let kubectlStyle = """
         apiVersion: v1
         clusters:
@@ -34,7 +51,7 @@ struct KubeAccessTests {
 
     @Test("kubectl's own layout: server (trailing slash dropped), CA data, client certificate data")
     func kubectlLayout() throws {
-        let access = try KubeAccess.kubeconfig(try KubeYAML.parse(Self.kubectlStyle), directory: "/k", name: "kc")
+        let access = try Self.access(Self.kubectlStyle)
         #expect(access.server == "https://127.0.0.1:6443")
         guard case .caPEM(let ca) = access.tls.trust else { Issue.record("trust \(access.tls.trust)"); return }
         #expect(ca == Array("CA PEM".utf8))
@@ -45,6 +62,7 @@ struct KubeAccessTests {
 
     @Test("fake_apiserver's layout: relative file paths resolve against the kubeconfig's folder; token user")
     func relativeFilesAndToken() throws {
+        let dir = try Self.folder(["ca.pem": "CA", "client.pem": "CERT", "client.key": "KEY"])
         let text = """
             apiVersion: v1
             kind: Config
@@ -68,28 +86,27 @@ struct KubeAccessTests {
             - name: admin
               user:
                 client-certificate: client.pem
-                client-key: /abs/client.key
+                client-key: ABS/client.key
             - name: admin-token
               user:
                 token: "tok\\u0065n"
             """
-        let certs = try KubeAccess.kubeconfig(try KubeYAML.parse(text.replacingOccurrences(of: "CURRENT", with: "fake")),
-                                              directory: "/etc/k", name: "kc")
+        let withDir = text.replacingOccurrences(of: "ABS", with: dir)
+        let certs = try Self.access(withDir.replacingOccurrences(of: "CURRENT", with: "fake"), directory: dir)
         guard case .caFile(let ca) = certs.tls.trust else { Issue.record("trust"); return }
-        #expect(ca == "/etc/k/ca.pem")
-        guard case .files(let cert, let key)? = certs.tls.clientIdentity else { Issue.record("identity"); return }
-        #expect(cert == "/etc/k/client.pem" && key == "/abs/client.key")
-        let token = try KubeAccess.kubeconfig(try KubeYAML.parse(text.replacingOccurrences(of: "CURRENT", with: "fake-token")),
-                                              directory: "/etc/k", name: "kc")
+        #expect(ca == dir + "/ca.pem")
+        guard case .pem(let cert, let key)? = certs.tls.clientIdentity else { Issue.record("identity"); return }
+        #expect(cert == Array("CERT".utf8) && key == Array("KEY".utf8))
+        let token = try Self.access(withDir.replacingOccurrences(of: "CURRENT", with: "fake-token"), directory: dir)
         guard case .bearer(let value)? = token.authorization else { Issue.record("auth"); return }
         #expect(value == "token")
     }
 
-    @Test("what the driver cannot honour is refused by name: exec plugins, missing context, half a client certificate")
+    @Test("what the driver cannot honour is refused by name: exec plugins, tls-server-name, basic auth, proxies, missing context, half a client certificate")
     func refusals() throws {
         func refusal(_ text: String) -> String? {
             do {
-                _ = try KubeAccess.kubeconfig(try KubeYAML.parse(text), directory: ".", name: "kc")
+                _ = try Self.access(text)
                 return nil
             } catch { return "\(error)" }
         }
@@ -108,10 +125,13 @@ struct KubeAccessTests {
             - name: u
               user:
             """
-        #expect(refusal(base + "\n    exec:\n      command: aws")?.contains("exec is not supported") == true)
-        #expect(refusal(base + "\n    client-certificate: c.pem")?.contains("needs both") == true)
-        #expect(refusal(base.replacingOccurrences(of: "current-context: x", with: "current-context: y"))?.contains("context y not found") == true)
-        #expect(refusal(base.replacingOccurrences(of: "https://h", with: "ftp://h"))?.contains("no http(s) server") == true)
+        #expect(refusal(base + "\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws")?.contains("exec is not supported") == true)
+        #expect(refusal(base.replacingOccurrences(of: "https://h", with: "https://h\n    tls-server-name: api"))?.contains("tls-server-name is not supported") == true)
+        #expect(refusal(base.replacingOccurrences(of: "https://h", with: "https://h\n    proxy-url: http://p:3128"))?.contains("proxy-url is not supported") == true)
+        #expect(refusal(base + "\n    username: admin\n    password: pa55word")?.contains("username is not supported") == true)
+        #expect(refusal(base + "\n    client-certificate-data: Q0VSVA==")?.contains("must be set together") == true)
+        #expect(refusal(base.replacingOccurrences(of: "current-context: x", with: "current-context: y"))?.contains(#"context "y" not found"#) == true)
+        #expect(refusal(base.replacingOccurrences(of: "https://h", with: "ftp://h"))?.contains("invalid server URL") == true)
         #expect(refusal(base + "\n    token: abc") == nil)
     }
 
@@ -130,6 +150,8 @@ struct KubeAccessTests {
               - nested
             e: ~
             f: url://h:1/p#frag
+            g: [1, "two", {k: v}]
+            h: {server: "https://h:1", args: [a, b]}
             """)
         #expect(value["a"] == .string("1"))
         #expect(value["b"] == .string("it's"))
@@ -137,7 +159,9 @@ struct KubeAccessTests {
         #expect(value["d"] == .array([.string("one"), .object(["k": .string("v"), "l": .string("w")]), .array([.string("nested")])]))
         #expect(value["e"] == .null)
         #expect(value["f"] == .string("url://h:1/p#frag"))
-        for bad in ["a: &anchor x", "a: |\n  text", "a: [1, 2]", "a: 1\n   b: 2", "a: 1\na: 2", "just text"] {
+        #expect(value["g"] == .array([.string("1"), .string("two"), .object(["k": .string("v")])]))
+        #expect(value["h"] == .object(["server": .string("https://h:1"), "args": .array([.string("a"), .string("b")])]))
+        for bad in ["a: &anchor x", "a: |\n  text", "a: [1, 2", "a: {b: 1} c", "a: 1\n   b: 2", "a: 1\na: 2", "just text"] {
             #expect(throws: KubeParseError.self, "\(bad)") { try KubeYAML.parse(bad) }
         }
         #expect(try KubeYAML.parse("{\"current-context\": \"j\"}")["current-context"] == .string("j"))

@@ -58,8 +58,8 @@ struct ExecPluginTests {
                          status: #"{"clientCertificateData":"-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n","clientKeyData":"-----BEGIN EC PRIVATE KEY-----\nBBB\n-----END EC PRIVATE KEY-----\n"}"#)
         let cred = try ExecCredentialProvider(config: .init(command: cmd)).credential()
         #expect(cred.token == nil)
-        #expect(String(decoding: cred.clientCertificatePEM ?? Data(), as: UTF8.self).contains("AAA"))
-        #expect(String(decoding: cred.clientKeyPEM ?? Data(), as: UTF8.self).contains("BBB"))
+        #expect(String(decoding: cred.clientCertificatePEM ?? [], as: UTF8.self).contains("AAA"))
+        #expect(String(decoding: cred.clientKeyPEM ?? [], as: UTF8.self).contains("BBB"))
         #expect(cred.expiration == nil)
     }
 

@@ -39,10 +39,10 @@ struct RedactionTests {
 
     @Test("descriptions of configs and credentials hide tokens and keys")
     func descriptions() {
-        let creds = ClientConfig.Credentials(clientCertificatePEM: Data("CERT".utf8), clientKeyPEM: Data("KEYBYTES".utf8),
+        let creds = ClientConfig.Credentials(clientCertificatePEM: Array("CERT".utf8), clientKeyPEM: Array("KEYBYTES".utf8),
                                              token: "very-secret-token")
         let cfg = ClientConfig(server: "https://h:1", credentials: creds)
-        let text = "\(cfg) \(creds) \(Kubeconfig.AuthInfo(clientKeyData: Data("KEYBYTES".utf8), token: "very-secret-token"))"
+        let text = "\(cfg) \(creds) \(Kubeconfig.AuthInfo(clientKeyData: Array("KEYBYTES".utf8), token: "very-secret-token"))"
         #expect(!text.contains("very-secret-token"))
         #expect(!text.contains("KEYBYTES"))
         let cred = ExecCredential(token: "exec-secret-token")

@@ -174,3 +174,20 @@ public enum FakeServerError: Error, CustomStringConvertible {
         }
     }
 }
+
+extension KubeClient {
+    /// Runs `body` with a client and shuts it down afterwards, also when `body` throws (tests open many clients).
+    @discardableResult
+    public static func with<R: Sendable>(_ config: ClientConfig, options: Options = Options(),
+                                         _ body: (KubeClient) async throws -> R) async throws -> R {
+        let client = try KubeClient(config: config, options: options)
+        do {
+            let r = try await body(client)
+            try? await client.shutdown()
+            return r
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}

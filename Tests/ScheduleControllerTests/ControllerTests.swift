@@ -2,6 +2,7 @@
 // SnapshotSchedule CRD, its status subresource, watches, a snapshot controller that makes snapshots ready and
 // deletes them with their contents), with a clock the test moves: a week of daily runs takes seconds.
 import Foundation
+import JSONCore
 import KubeClient
 import KubeTestSupport
 import ScheduleController
@@ -35,23 +36,23 @@ struct World {
 
     func stop() async { try? await client.shutdown(); server.stop() }
 
-    func post(_ path: String, _ object: [String: Any]) async throws {
-        _ = try await client.send(method: "POST", path: path, body: try JSONSerialization.data(withJSONObject: object))
+    func post(_ path: String, _ object: JSON) async throws {
+        _ = try await client.send(method: "POST", path: path, body: Data(object.serialized()))
     }
 
     /// Creates SnapshotSchedule `name` in apps.
     func schedule(_ name: String, _ spec: ScheduleSpec) async throws -> ScheduleObject {
         try await post("/apis/evssnap.io/v1alpha1/namespaces/apps/snapshotschedules", [
             "apiVersion": "evssnap.io/v1alpha1", "kind": "SnapshotSchedule",
-            "metadata": ["name": name, "namespace": "apps"], "spec": ScheduleJSON.specObject(spec)])
+            "metadata": ["name": .string(name), "namespace": "apps"], "spec": ScheduleJSON.specObject(spec)])
         return try #require(try await api.getSchedule(namespace: "apps", name: name))
     }
 
     /// A hand-made VolumeSnapshot of `pvc` (no schedule label).
     func handMade(_ name: String, pvc: String = "data-ssd") async throws {
         try await post("/apis/snapshot.storage.k8s.io/v1/namespaces/apps/volumesnapshots", [
-            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot", "metadata": ["name": name, "namespace": "apps"],
-            "spec": ["source": ["persistentVolumeClaimName": pvc], "volumeSnapshotClassName": "csi-disk-snapclass"]])
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot", "metadata": ["name": .string(name), "namespace": "apps"],
+            "spec": ["source": ["persistentVolumeClaimName": .string(pvc)], "volumeSnapshotClassName": "csi-disk-snapclass"]])
     }
 
     func snapshots(_ pvc: String = "data-ssd") async throws -> [SnapshotInfo] {
@@ -244,10 +245,12 @@ struct ControllerTests {
             #expect(labels.filter { selector.matches($0.value) }.keys.sorted() == selected, "the selector's own reading of \(text)")
             let name = "sel-\(selected.count)-\(selected[0])"
             let s = try await w.schedule(name, ScheduleSpec(claims: .selector(selector), schedule: "@hourly", maxCount: 2))
-            #expect(try ScheduleJSON.spec(try await w.rawSchedule(name)["spec"] as! [String: Any]).get().claims == .selector(selector),
+            let stored = try JSON.parse(try await w.client.send(
+                method: "GET", path: "/apis/evssnap.io/v1alpha1/namespaces/apps/snapshotschedules/\(name)").body)["spec"]
+            #expect(try ScheduleJSON.spec(stored).get().claims == .selector(selector),
                     "the selector survives the round trip through the API server")
             let run = try await ScheduleController(api: w.api, clock: TestClock(s.created), zones: zoneinfo)
-                .run(s, spec: try ScheduleJSON.spec(try await w.rawSchedule(name)["spec"] as! [String: Any]).get(), slot: s.created,
+                .run(s, spec: try ScheduleJSON.spec(stored).get(), slot: s.created,
                      rules: .default)
             #expect(run.claims.map(\.pvc) == selected, "\(text): \(run.claims)")
         }

@@ -1,12 +1,13 @@
 import JSONCore
 
 /// The YAML subset kubeconfig files use, read without Foundation or a YAML library: block mappings and block
-/// sequences by indentation, plain / 'single' / "double" quoted scalars, `{}` and `[]`, comments, one document.
-/// Anything else (anchors, block scalars, flow collections with content) is an error naming the line, so a
-/// kubeconfig the driver cannot read fails loudly at start-up rather than being misread. A file that starts with
-/// `{` is read as JSON (kubeconfigs may be JSON).
-enum KubeYAML {
-    static func parse(_ text: String) throws(KubeParseError) -> JSON {
+/// sequences by indentation, plain / 'single' / "double" quoted scalars, flow collections on one line
+/// (`{server: "https://h"}`, `[a, b]`), comments, one document. Anything else (anchors, aliases, tags, block
+/// scalars, a flow collection over several lines) is an error naming the line, so a kubeconfig that cannot be
+/// read fails loudly rather than being misread. The driver, the plugin and the scheduler all read kubeconfigs
+/// with it (ConfigLoader). A file that starts with `{` is read as JSON (kubeconfigs may be JSON).
+public enum KubeYAML {
+    public static func parse(_ text: String) throws(KubeParseError) -> JSON {
         let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
         if trimmed.first == "{" { return try json(text) }
         var parser = Parser(lines: Self.lines(text))
@@ -93,7 +94,7 @@ enum KubeYAML {
                     } else {
                         items.append(.null)
                     }
-                } else if Self.isSequenceItem(content) || KubeYAML.keyValue(content) != nil {
+                } else if Self.isSequenceItem(content) || (content.first != "{" && content.first != "[" && KubeYAML.keyValue(content) != nil) {
                     // "- key: value": the item is a mapping (or sequence) that starts at the content's column.
                     lines[index] = Line(number: lines[index].number, indent: indent + 1 + spaces, text: content)
                     items.append(try node(minIndent: indent + 1))
@@ -151,12 +152,16 @@ enum KubeYAML {
                     text.append(c)
                 }
                 return .string(text)
-            case "{":
-                guard raw == "{}" else { throw fail("flow mappings are not supported") }
-                return .object([:])
-            case "[":
-                guard raw == "[]" else { throw fail("flow sequences are not supported") }
-                return .array([])
+            case "{", "[":
+                // A flow collection on one line (`{server: "https://h:1"}`, `args: [a, b]`), as hand-written
+                // kubeconfigs use; one spanning lines is an error naming the line.
+                var flow = Flow(text: raw)
+                do throws(KubeParseError) {
+                    let value = try flow.value()
+                    flow.skipSpaces()
+                    guard flow.index == raw.endIndex else { throw KubeParseError("text after the flow collection") }
+                    return value
+                } catch { throw fail("flow collection: \(error.description)") }
             case "&", "*", "!", "|", ">":
                 throw fail("anchors, aliases, tags and block scalars are not supported")
             default:
@@ -167,6 +172,91 @@ enum KubeYAML {
                 default: return .string(String(raw))
                 }
             }
+        }
+    }
+
+    /// One flow collection (`{k: v, ...}`, `[a, b]`) on one line: plain, quoted and nested values.
+    struct Flow {
+        let text: Substring
+        var index: Substring.Index
+        init(text: Substring) { self.text = text; index = text.startIndex }
+
+        mutating func skipSpaces() { while index < text.endIndex, text[index] == " " || text[index] == "\t" { index = text.index(after: index) } }
+
+        mutating func value() throws(KubeParseError) -> JSON {
+            skipSpaces()
+            guard index < text.endIndex else { throw KubeParseError("missing value") }
+            switch text[index] {
+            case "{": return try collection(close: "}", mapping: true)
+            case "[": return try collection(close: "]", mapping: false)
+            default: return try scalar(isKey: false)
+            }
+        }
+
+        mutating func collection(close: Character, mapping: Bool) throws(KubeParseError) -> JSON {
+            index = text.index(after: index)
+            var members: [String: JSON] = [:]
+            var items: [JSON] = []
+            while true {
+                skipSpaces()
+                guard index < text.endIndex else { throw KubeParseError("missing \(close)") }
+                if text[index] == close { index = text.index(after: index); break }
+                if mapping {
+                    guard case .string(let key) = try scalar(isKey: true) else { throw KubeParseError("a key must be a string") }
+                    guard index < text.endIndex, text[index] == ":" else { throw KubeParseError("expected ':' after \(key)") }
+                    index = text.index(after: index)
+                    if members[key] != nil { throw KubeParseError("duplicate key \(key)") }
+                    members[key] = try value()
+                } else {
+                    items.append(try value())
+                }
+                skipSpaces()
+                guard index < text.endIndex else { throw KubeParseError("missing \(close)") }
+                if text[index] == "," { index = text.index(after: index) } else if text[index] != close {
+                    throw KubeParseError("expected ',' or \(close)")
+                }
+            }
+            return mapping ? .object(members) : .array(items)
+        }
+
+        /// A quoted or plain scalar; a plain key ends at `: ` (or `:` before `,` `}` or the end), a plain value at `,` `]` `}`.
+        mutating func scalar(isKey: Bool) throws(KubeParseError) -> JSON {
+            skipSpaces()
+            let start = index
+            if index < text.endIndex, text[index] == "\"" || text[index] == "'" {
+                let quote = text[index]
+                index = text.index(after: index)
+                while index < text.endIndex {
+                    if text[index] == "\\" && quote == "\"" {
+                        index = text.index(after: index)
+                        if index < text.endIndex { index = text.index(after: index) }
+                        continue
+                    }
+                    if text[index] == quote {
+                        let next = text.index(after: index)
+                        if quote == "'", next < text.endIndex, text[next] == "'" { index = text.index(after: next); continue }
+                        index = next
+                        let raw = text[start..<index]
+                        skipSpaces()
+                        return try Parser(lines: []).scalar(raw)
+                    }
+                    index = text.index(after: index)
+                }
+                throw KubeParseError("unterminated quoted string")
+            }
+            while index < text.endIndex {
+                let c = text[index]
+                if c == "," || c == "]" || c == "}" || c == "{" || c == "[" { break }
+                if isKey, c == ":" {
+                    let next = text.index(after: index)
+                    if next == text.endIndex || text[next] == " " || text[next] == "," || text[next] == "}" { break }
+                }
+                index = text.index(after: index)
+            }
+            var raw = text[start..<index]
+            while let last = raw.last, last == " " || last == "\t" { raw = raw.dropLast() }
+            guard !raw.isEmpty else { return isKey ? .string("") : .null }
+            return try Parser(lines: []).scalar(raw)
         }
     }
 
@@ -198,8 +288,8 @@ enum KubeYAML {
     }
 }
 
-/// A kubeconfig or API response the driver cannot read; the message says where.
-struct KubeParseError: Error, Equatable, CustomStringConvertible {
-    let description: String
+/// A kubeconfig the reader cannot read; the message says where.
+public struct KubeParseError: Error, Equatable, CustomStringConvertible {
+    public let description: String
     init(_ description: String) { self.description = description }
 }

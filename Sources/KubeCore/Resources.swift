@@ -1,4 +1,4 @@
-import Foundation
+import JSONCore
 
 /// A REST resource: group, version, plural name, kind and scope. Builds request paths.
 public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
@@ -28,11 +28,7 @@ public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Percent-encodes one path segment.
-    static func segment(_ s: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/?#")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func segment(_ s: String) -> String { Text.percentEncoded(s, keeping: ":@!$&'()*+,;=") }
 
     /// Request path: `/apis/G/V[/namespaces/NS]/PLURAL[/NAME]`. `namespace` nil on a namespaced resource means all namespaces.
     public func path(namespace: String? = nil, name: String? = nil, subresource: String? = nil) -> String {
@@ -55,7 +51,7 @@ public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
     public static let csiDrivers = ResourceType(group: "storage.k8s.io", version: "v1", plural: "csidrivers", kind: "CSIDriver", namespaced: false)
     // events.k8s.io
     public static let eventsV1 = ResourceType(group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true)
-    // snapshot.storage.k8s.io (v1; use `withVersion("v1beta1")` with what ``KubeClient/snapshotAPIVersion()`` returns).
+    // snapshot.storage.k8s.io (v1; `withVersion("v1beta1")` on clusters that serve only that).
     public static let snapshotGroup = "snapshot.storage.k8s.io"
     public static let volumeSnapshots = ResourceType(group: snapshotGroup, version: "v1", plural: "volumesnapshots", kind: "VolumeSnapshot", namespaced: true)
     public static let volumeSnapshotContents = ResourceType(group: snapshotGroup, version: "v1", plural: "volumesnapshotcontents", kind: "VolumeSnapshotContent", namespaced: false)
@@ -81,8 +77,8 @@ public struct ListOptions: Sendable, Equatable {
         self.limit = limit; self.continueToken = continueToken; self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector; self.resourceVersion = resourceVersion; self.timeoutSeconds = timeoutSeconds
     }
-    var queryItems: [URLQueryItem] {
-        var q: [URLQueryItem] = []
+    public var queryItems: [QueryItem] {
+        var q: [QueryItem] = []
         if let labelSelector { q.append(.init(name: "labelSelector", value: labelSelector)) }
         if let fieldSelector { q.append(.init(name: "fieldSelector", value: fieldSelector)) }
         if let limit { q.append(.init(name: "limit", value: String(limit))) }
@@ -93,50 +89,96 @@ public struct ListOptions: Sendable, Equatable {
     }
 }
 
-/// Options of a create request.
-public struct CreateOptions: Sendable, Equatable {
-    /// `dryRun=All`: validate and default, persist nothing.
-    public var dryRun: Bool
-    /// `fieldManager`; defaults to the client's user agent name on the server side when nil.
-    public var fieldManager: String?
-    /// `fieldValidation` (`Ignore`, `Warn`, `Strict`).
-    public var fieldValidation: String?
-    public init(dryRun: Bool = false, fieldManager: String? = nil, fieldValidation: String? = nil) {
-        self.dryRun = dryRun; self.fieldManager = fieldManager; self.fieldValidation = fieldValidation
+/// One `name=value` of a request's query.
+public struct QueryItem: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String?) { self.name = name; self.value = value ?? "" }
+}
+
+/// What both programs' REST calls share, whatever carries them: the request URL, the `Warning` headers, error
+/// answers decoded once into ``KubeAPIError``, and watch lines.
+public enum KubeREST {
+    /// Encodes query items strictly (everything but unreserved characters), so selectors and continue tokens survive.
+    public static func encodeQuery(_ items: [QueryItem]) -> String {
+        items.map { "\(Text.percentEncoded($0.name))=\(Text.percentEncoded($0.value))" }.joined(separator: "&")
     }
-    var queryItems: [URLQueryItem] {
-        var q: [URLQueryItem] = []
-        if dryRun { q.append(.init(name: "dryRun", value: "All")) }
-        if let fieldManager { q.append(.init(name: "fieldManager", value: fieldManager)) }
-        if let fieldValidation { q.append(.init(name: "fieldValidation", value: fieldValidation)) }
-        return q
+
+    /// `server` + `path` + `?query` (no query mark when there is none).
+    public static func url(server: String, path: String, query: [QueryItem] = []) -> String {
+        var base = server
+        while base.hasSuffix("/") { base.removeLast() }
+        let q = encodeQuery(query)
+        return base + path + (q.isEmpty ? "" : "?" + q)
+    }
+
+    /// Throws the answer as ``KubeAPIError`` unless its status is 2xx.
+    public static func check(status: Int, body: [UInt8], method: String, path: String, resource: String? = nil,
+                             name: String? = nil, warnings: [String] = []) throws(KubeAPIError) {
+        guard !(200..<300).contains(status) else { return }
+        throw KubeAPIError.from(httpStatus: status, body: body, method: method, path: path, resource: resource,
+                                name: name, warnings: warnings)
+    }
+
+    /// Splits `Warning` header values (`299 - "text"`, possibly several per header) into their texts.
+    public static func parseWarnings(_ values: [String]) -> [String] {
+        var out: [String] = []
+        for v in values {
+            var rest = Substring(v)
+            while !rest.isEmpty {
+                // code SP agent SP quoted-text [SP date]
+                rest = rest.drop { $0 == " " || $0 == "," }
+                guard let q = rest.firstIndex(of: "\"") else {
+                    let t = Text.trimmed(rest)
+                    if !t.isEmpty { out.append(t) }
+                    break
+                }
+                var text = ""
+                var i = rest.index(after: q)
+                var escaped = false
+                while i < rest.endIndex {
+                    let c = rest[i]
+                    if escaped { text.append(c); escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { break } else { text.append(c) }
+                    i = rest.index(after: i)
+                }
+                out.append(text)
+                rest = i < rest.endIndex ? rest[rest.index(after: i)...] : ""
+                // Skip an optional quoted date (it contains a comma), then up to the next comma.
+                rest = rest.drop { $0 == " " }
+                if rest.first == "\"" {
+                    rest = rest.dropFirst()
+                    if let close = rest.firstIndex(of: "\"") { rest = rest[rest.index(after: close)...] } else { rest = "" }
+                }
+                if let comma = rest.firstIndex(of: ",") { rest = rest[rest.index(after: comma)...] } else { rest = "" }
+            }
+        }
+        return out
+    }
+
+    /// Decodes one watch line `{"type":..., "object":...}`; ERROR events throw the Status as ``KubeAPIError``.
+    public static func decodeWatchLine(_ line: [UInt8], path: String = "") throws -> WatchEvent {
+        let event: JSON
+        do { event = try JSON.parse(line) } catch {
+            throw KubeClientError.decoding(what: "watch event", reason: "\(error)")
+        }
+        guard let type = event["type"].string else {
+            throw KubeClientError.decoding(what: "watch event", reason: "no type")
+        }
+        if type == "ERROR" {
+            let st = Status(json: event["object"]) ?? Status(message: "watch error", reason: "Unknown")
+            throw KubeAPIError(httpStatus: st.code ?? 500, status: st, isStatusObject: true, method: "GET", path: path)
+        }
+        guard case .object = event["object"] else {
+            throw KubeClientError.decoding(what: "watch event \(type)", reason: "no object")
+        }
+        return WatchEvent(type: type, object: event["object"])
     }
 }
 
-/// Options of a delete request.
-public struct DeleteOptions: Sendable, Equatable {
-    /// `dryRun=All`.
-    public var dryRun: Bool
-    /// `propagationPolicy`: `Foreground`, `Background` or `Orphan`.
-    public var propagationPolicy: String?
-    /// `gracePeriodSeconds`.
-    public var gracePeriodSeconds: Int?
-    public init(dryRun: Bool = false, propagationPolicy: String? = nil, gracePeriodSeconds: Int? = nil) {
-        self.dryRun = dryRun; self.propagationPolicy = propagationPolicy; self.gracePeriodSeconds = gracePeriodSeconds
-    }
-    var queryItems: [URLQueryItem] {
-        var q: [URLQueryItem] = []
-        if dryRun { q.append(.init(name: "dryRun", value: "All")) }
-        if let propagationPolicy { q.append(.init(name: "propagationPolicy", value: propagationPolicy)) }
-        if let gracePeriodSeconds { q.append(.init(name: "gracePeriodSeconds", value: String(gracePeriodSeconds))) }
-        return q
-    }
-}
-
-/// A decoded answer plus the `Warning` headers that came with it (also passed to the client's warning handler).
-public struct KubeResult<T: Sendable>: Sendable {
-    public var object: T
-    /// Warning texts (the quoted part of `299 - "..."`), in arrival order.
-    public var warnings: [String]
-    public init(object: T, warnings: [String]) { self.object = object; self.warnings = warnings }
+/// One event of a watch stream.
+public struct WatchEvent: Sendable {
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` (ERROR events are thrown as ``KubeAPIError``).
+    public var type: String
+    public var object: JSON
+    public init(type: String, object: JSON) { self.type = type; self.object = object }
 }

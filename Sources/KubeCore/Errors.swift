@@ -1,4 +1,4 @@
-import Foundation
+import JSONCore
 
 /// Failures of the client itself: configuration, credentials, transport, decoding, discovery.
 /// API errors returned by the server are ``KubeAPIError``. Messages never contain a token or key.
@@ -21,8 +21,6 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case missingServer(cluster: String)
     /// A referenced file (certificate, key, token file) cannot be read.
     case unreadableFile(what: String, path: String)
-    /// Base64 `*-data` field that does not decode.
-    case invalidBase64(field: String)
     /// In-cluster configuration was selected but the service account files are missing.
     case inClusterUnavailable(reason: String)
     /// The exec credential plugin could not be started (not found / not executable).
@@ -37,10 +35,6 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
     case timeout(url: String, seconds: Double)
     /// A response body did not decode into the expected type.
     case decoding(what: String, reason: String)
-    /// The snapshot API group is not served by the cluster (no external-snapshotter CRDs).
-    case snapshotAPINotServed(servedVersions: [String])
-    /// A resource is not served in the given group version.
-    case resourceNotServed(groupVersion: String, resource: String)
     /// The configured server URL is not a valid https/http URL.
     case invalidServerURL(String)
 
@@ -67,8 +61,6 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return "cluster \"\(cluster)\" has no server in kubeconfig"
         case .unreadableFile(let what, let path):
             return "unable to read \(what) from \"\(path)\""
-        case .invalidBase64(let field):
-            return "\(field) is not valid base64"
         case .inClusterUnavailable(let reason):
             return "unable to load in-cluster configuration: \(reason)"
         case .execPluginNotFound(let command, let hint):
@@ -77,7 +69,7 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
             return s
         case .execPluginFailed(let command, let reason, let stderr):
             var s = "exec: executable \(command) failed: \(reason)"
-            let e = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            let e = Text.trimmed(stderr)
             if !e.isEmpty { s += "\nplugin stderr:\n\(e)" }
             return s
         case .invalidTLSMaterial(let reason):
@@ -85,26 +77,18 @@ public enum KubeClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .transport(let url, let reason):
             return "unable to connect to the server \(url): \(reason)"
         case .timeout(let url, let seconds):
-            return "the request to \(url) timed out after \(formatSeconds(seconds)) (--request-timeout)"
+            return "the request to \(url) timed out after \(Text.seconds(seconds)) (--request-timeout)"
         case .decoding(let what, let reason):
             return "unable to decode \(what): \(reason)"
-        case .snapshotAPINotServed(let served):
-            let extra = served.isEmpty ? "" : " (served versions: \(served.joined(separator: ", ")); need v1 or v1beta1)"
-            return "the snapshot API snapshot.storage.k8s.io is not served by this cluster\(extra): install the external-snapshotter CRDs"
-        case .resourceNotServed(let gv, let resource):
-            return "the server doesn't have a resource type \"\(resource)\" in \(gv)"
         case .invalidServerURL(let s):
             return "invalid server URL \"\(s)\" in kubeconfig"
         }
     }
 }
 
-func formatSeconds(_ s: Double) -> String {
-    s == s.rounded() ? "\(Int(s))s" : "\(s)s"
-}
 
 /// One cause inside a `Status.details` (field validation error).
-public struct StatusCause: Codable, Sendable, Equatable {
+public struct StatusCause: Sendable, Equatable {
     /// Machine-readable cause, e.g. `FieldValueInvalid`.
     public var reason: String?
     /// Human-readable description.
@@ -117,7 +101,7 @@ public struct StatusCause: Codable, Sendable, Equatable {
 }
 
 /// `Status.details` as the API server sends it.
-public struct StatusDetails: Codable, Sendable, Equatable {
+public struct StatusDetails: Sendable, Equatable {
     public var name: String?
     public var group: String?
     public var kind: String?
@@ -132,7 +116,7 @@ public struct StatusDetails: Codable, Sendable, Equatable {
 }
 
 /// The `Status` kind (meta/v1) returned by the API server for failures and some deletes.
-public struct Status: Codable, Sendable, Equatable {
+public struct Status: Sendable, Equatable {
     public var kind: String?
     public var apiVersion: String?
     /// `Success` or `Failure`.
@@ -221,14 +205,14 @@ extension KubeAPIError {
     /// Builds the error for a failed response the way client-go does: a Status body is used as is; any other body
     /// becomes a synthesised Status (client-go `NewGenericServerResponse`).
     /// - Parameters: `resource` is the qualified resource (`volumesnapshots.snapshot.storage.k8s.io`) and `name` the object name, when known.
-    public static func from(httpStatus: Int, body: Data, method: String, path: String,
+    public static func from(httpStatus: Int, body: [UInt8], method: String, path: String,
                             resource: String? = nil, name: String? = nil, warnings: [String] = []) -> KubeAPIError {
-        if let status = try? JSONDecoder().decode(Status.self, from: body), status.kind == "Status" {
+        if let object = try? JSON.parse(body), let status = Status(json: object), status.kind == "Status" {
             return KubeAPIError(httpStatus: httpStatus, status: status, isStatusObject: true,
                                 method: method, path: path, warnings: warnings)
         }
         let text = String(decoding: body.prefix(1024), as: UTF8.self)
-        let serverMessage = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let serverMessage = Text.trimmed(text)
         var reason = "Unknown"
         var message = "the server responded with the status code \(httpStatus) but did not return more information"
         switch httpStatus {
@@ -264,5 +248,23 @@ extension KubeAPIError {
                             code: httpStatus)
         return KubeAPIError(httpStatus: httpStatus, status: status, isStatusObject: false,
                             rawBody: Redactor.shared.redact(text), method: method, path: path, warnings: warnings)
+    }
+}
+
+extension Status {
+    /// A `Status` object read from JSON; nil when `json` is not an object.
+    public init?(json: JSON) {
+        guard case .object = json else { return nil }
+        let d = json["details"]
+        var details: StatusDetails?
+        if case .object = d {
+            let causes = d["causes"].array.map { list in
+                list.map { StatusCause(reason: $0["reason"].string, message: $0["message"].string, field: $0["field"].string) }
+            }
+            details = StatusDetails(name: d["name"].string, group: d["group"].string, kind: d["kind"].string,
+                                    uid: d["uid"].string, causes: causes, retryAfterSeconds: d["retryAfterSeconds"].int)
+        }
+        self.init(kind: json["kind"].string, apiVersion: json["apiVersion"].string, status: json["status"].string,
+                  message: json["message"].string, reason: json["reason"].string, details: details, code: json["code"].int)
     }
 }

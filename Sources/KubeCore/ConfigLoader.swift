@@ -1,5 +1,7 @@
-import Foundation
-import TimeCore
+import FileBytes
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Command-line overrides, as kubectl's `--kubeconfig`, `--context`, `--cluster`, `--user`, `-n`, `--request-timeout`.
 public struct ConfigOverrides: Sendable, Equatable {
@@ -20,14 +22,6 @@ public struct ConfigOverrides: Sendable, Equatable {
         self.kubeconfig = kubeconfig; self.context = context; self.cluster = cluster; self.user = user
         self.namespace = namespace; self.requestTimeout = requestTimeout
     }
-
-    /// Parses a kubectl `--request-timeout` value: `0` (none), a bare number of seconds, or a duration like `500ms`, `30s`, `1m`, `1h`, `1m30s`.
-    /// Read by TimeCore's one duration parser (a bare number is seconds).
-    public static func parseTimeout(_ text: String) -> Duration? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        guard let duration = DurationText.parse(t, bareNumberIsSeconds: true), duration > .zero else { return nil }
-        return duration
-    }
 }
 
 /// Where the loader looks: environment variables, home directory and the service-account directory.
@@ -47,7 +41,22 @@ public struct LoadingEnvironment: Sendable {
     }
     /// The real process environment.
     public static var process: LoadingEnvironment {
-        LoadingEnvironment(variables: ProcessInfo.processInfo.environment)
+        LoadingEnvironment(variables: processVariables())
+    }
+
+    /// The process's environment variables (`environ`).
+    public static func processVariables() -> [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                let key = String(text[..<eq])
+                if out[key] == nil { out[key] = String(text[text.index(after: eq)...]) }
+            }
+            p += 1
+        }
+        return out
     }
 }
 
@@ -65,29 +74,31 @@ public struct ClientConfig: Sendable, CustomStringConvertible {
     /// TLS settings of the cluster.
     public struct TLS: Sendable, Equatable {
         /// PEM bundle of trusted CAs; nil means the system trust store.
-        public var caPEM: Data?
+        public var caPEM: [UInt8]?
+        /// The file `caPEM` was read from, when it came from one (the driver's curl transport reads the file).
+        public var caFile: String?
         /// `insecure-skip-tls-verify`.
         public var insecureSkipVerify: Bool
         /// `tls-server-name`.
         public var serverName: String?
-        public init(caPEM: Data? = nil, insecureSkipVerify: Bool = false, serverName: String? = nil) {
-            self.caPEM = caPEM; self.insecureSkipVerify = insecureSkipVerify; self.serverName = serverName
+        public init(caPEM: [UInt8]? = nil, caFile: String? = nil, insecureSkipVerify: Bool = false, serverName: String? = nil) {
+            self.caPEM = caPEM; self.caFile = caFile; self.insecureSkipVerify = insecureSkipVerify; self.serverName = serverName
         }
     }
 
     /// How requests authenticate. Several may be set (kubectl sends a token and a client certificate together).
     public struct Credentials: Sendable, Equatable, CustomStringConvertible {
         /// PEM client certificate chain.
-        public var clientCertificatePEM: Data?
+        public var clientCertificatePEM: [UInt8]?
         /// PEM private key of the client certificate.
-        public var clientKeyPEM: Data?
+        public var clientKeyPEM: [UInt8]?
         /// Static bearer token.
         public var token: String?
         /// File re-read (at most once a minute) for a rotating bearer token; wins over `token` when set.
         public var tokenFile: String?
         /// Exec credential plugin.
         public var exec: Kubeconfig.ExecConfig?
-        public init(clientCertificatePEM: Data? = nil, clientKeyPEM: Data? = nil, token: String? = nil,
+        public init(clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil, token: String? = nil,
                     tokenFile: String? = nil, exec: Kubeconfig.ExecConfig? = nil) {
             self.clientCertificatePEM = clientCertificatePEM; self.clientKeyPEM = clientKeyPEM
             self.token = token; self.tokenFile = tokenFile; self.exec = exec
@@ -147,20 +158,20 @@ public struct ClientConfig: Sendable, CustomStringConvertible {
 public enum ConfigLoader {
     /// Resolves the kubeconfig files to read, in precedence order, with the paths tried (for error messages).
     public static func kubeconfigFiles(_ overrides: ConfigOverrides, environment: LoadingEnvironment) throws -> (files: [String], tried: [String]) {
-        let fm = FileManager.default
+        func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
         if let explicit = overrides.kubeconfig, !explicit.isEmpty {
-            guard fm.fileExists(atPath: explicit) else { throw KubeClientError.kubeconfigNotFound(path: explicit) }
+            guard exists(explicit) else { throw KubeClientError.kubeconfigNotFound(path: explicit) }
             return ([explicit], [explicit])
         }
         if let env = environment.variables["KUBECONFIG"], !env.isEmpty {
             var seen = Set<String>()
             let listed = env.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
-            let files = listed.filter { fm.fileExists(atPath: $0) && seen.insert($0).inserted }
+            let files = listed.filter { exists($0) && seen.insert($0).inserted }
             return (files, listed)
         }
         if let home = environment.homeDirectory, !home.isEmpty {
-            let p = (home as NSString).appendingPathComponent(".kube/config")
-            return (fm.fileExists(atPath: p) ? [p] : [], [p])
+            let p = (home.hasSuffix("/") ? home : home + "/") + ".kube/config"
+            return (exists(p) ? [p] : [], [p])
         }
         return ([], [])
     }
@@ -201,9 +212,8 @@ public enum ConfigLoader {
         guard var server = cluster.server, !server.isEmpty else { throw KubeClientError.missingServer(cluster: clusterName) }
         while server.hasSuffix("/") { server.removeLast() }
         if !server.contains("://") { server = "https://" + server }
-        guard let url = URL(string: server), url.host != nil, ["https", "http"].contains(url.scheme ?? "") else {
-            throw KubeClientError.invalidServerURL(server)
-        }
+        guard let url = ServerURL(server) else { throw KubeClientError.invalidServerURL(server) }
+        _ = url
 
         if cluster.insecureSkipTLSVerify && (cluster.certificateAuthorityData != nil || cluster.certificateAuthority != nil) {
             // client-go refuses this combination too.
@@ -213,6 +223,14 @@ public enum ConfigLoader {
         var caPEM = cluster.certificateAuthorityData
         if caPEM == nil, let path = cluster.certificateAuthority {
             caPEM = try readFile(path, what: "certificate-authority")
+        }
+        if let proxy = cluster.proxyURL, !proxy.isEmpty {
+            throw KubeClientError.invalidKubeconfig(path: config.sourceFiles.first ?? "<kubeconfig>",
+                reason: "cluster \"\(clusterName)\": proxy-url is not supported")
+        }
+        if let field = user.unsupported.first {
+            throw KubeClientError.invalidKubeconfig(path: config.sourceFiles.first ?? "<kubeconfig>",
+                reason: "user \"\(userName)\": \(field) is not supported (use a token, a client certificate or an exec plugin)")
         }
         if user.authProvider != nil {
             throw KubeClientError.invalidKubeconfig(path: config.sourceFiles.first ?? "<kubeconfig>",
@@ -226,6 +244,7 @@ public enum ConfigLoader {
                 reason: "user \"\(userName)\": client-certificate and client-key must be set together")
         }
         if let key = creds.clientKeyPEM { Redactor.shared.register(String(decoding: key, as: UTF8.self)) }
+        // kubectl sends the token when both are set; tokenFile wins over token (client-go).
         creds.token = user.token
         creds.tokenFile = user.tokenFile
         creds.exec = user.exec
@@ -235,7 +254,8 @@ public enum ConfigLoader {
         return ClientConfig(server: server, namespace: ns, namespaceFromFlag: !(overrides.namespace ?? "").isEmpty,
                             contextName: contextName, clusterName: clusterName, userName: userName.isEmpty ? nil : userName,
                             source: .kubeconfig(files: config.sourceFiles),
-                            tls: .init(caPEM: caPEM, insecureSkipVerify: cluster.insecureSkipTLSVerify, serverName: cluster.tlsServerName),
+                            tls: .init(caPEM: caPEM, caFile: cluster.certificateAuthorityData == nil ? cluster.certificateAuthority : nil,
+                                       insecureSkipVerify: cluster.insecureSkipTLSVerify, serverName: cluster.tlsServerName),
                             credentials: creds, requestTimeout: overrides.requestTimeout)
     }
 
@@ -243,30 +263,65 @@ public enum ConfigLoader {
     public static func inCluster(host: String, port: String, overrides: ConfigOverrides,
                                  environment: LoadingEnvironment) throws -> ClientConfig {
         let dir = environment.serviceAccountDirectory
-        let tokenPath = (dir as NSString).appendingPathComponent("token")
-        let caPath = (dir as NSString).appendingPathComponent("ca.crt")
-        let nsPath = (dir as NSString).appendingPathComponent("namespace")
-        guard let tokenData = FileManager.default.contents(atPath: tokenPath) else {
+        let tokenPath = dir + "/token"
+        let caPath = dir + "/ca.crt"
+        let nsPath = dir + "/namespace"
+        guard let tokenData = try? FileBytes.read(tokenPath) else {
             throw KubeClientError.inClusterUnavailable(reason: "open \(tokenPath): no such file or directory")
         }
         Redactor.shared.register(String(decoding: tokenData, as: UTF8.self))
-        let ca = FileManager.default.contents(atPath: caPath)
+        let ca = try? FileBytes.read(caPath)
         let hostPart = host.contains(":") ? "[\(host)]" : host
         var ns = "default"
-        if let d = FileManager.default.contents(atPath: nsPath) {
-            let s = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let text = FileBytes.text(nsPath) {
+            let s = Text.trimmed(text)
             if !s.isEmpty { ns = s }
         }
         let flagNS = overrides.namespace.flatMap { $0.isEmpty ? nil : $0 }
         return ClientConfig(server: "https://\(hostPart):\(port)", namespace: flagNS ?? ns, namespaceFromFlag: flagNS != nil,
-                            source: .inCluster, tls: .init(caPEM: ca),
+                            source: .inCluster, tls: .init(caPEM: ca, caFile: ca == nil ? nil : caPath),
                             credentials: .init(tokenFile: tokenPath), requestTimeout: overrides.requestTimeout)
     }
 
-    static func readFile(_ path: String, what: String) throws -> Data {
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw KubeClientError.unreadableFile(what: what, path: path)
+    static func readFile(_ path: String, what: String) throws(KubeClientError) -> [UInt8] {
+        guard let bytes = try? FileBytes.read(path) else { throw KubeClientError.unreadableFile(what: what, path: path) }
+        return bytes
+    }
+}
+
+/// The parts of an `http(s)://host[:port][/path]` server URL the clients need (no Foundation).
+public struct ServerURL: Sendable, Equatable {
+    public var scheme: String
+    /// Host name or address (an IPv6 literal without its brackets).
+    public var host: String
+    public var port: Int?
+    /// Everything after the authority (`""` or `/prefix`).
+    public var path: String
+
+    public init?(_ text: String) {
+        let lower = text.lowercased()
+        if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else { return nil }
+        let rest = text.dropFirst(scheme.count + 3)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        path = String(rest.dropFirst(authority.count))
+        var hostPort = authority
+        if let at = hostPort.lastIndex(of: "@") { hostPort = hostPort[hostPort.index(after: at)...] }
+        if hostPort.first == "[" {
+            guard let close = hostPort.firstIndex(of: "]") else { return nil }
+            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            let after = hostPort[hostPort.index(after: close)...]
+            if after.isEmpty { port = nil } else {
+                guard after.first == ":", let p = Int(after.dropFirst()) else { return nil }
+                port = p
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            host = String(hostPort[..<colon])
+            guard let p = Int(hostPort[hostPort.index(after: colon)...]) else { return nil }
+            port = p
+        } else {
+            host = String(hostPort)
+            port = nil
         }
-        return d
+        guard !host.isEmpty else { return nil }
     }
 }

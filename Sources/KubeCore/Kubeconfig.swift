@@ -1,5 +1,5 @@
-import Foundation
-import Yams
+import FileBytes
+import JSONCore
 
 /// A parsed kubeconfig (one file, or several merged with kubectl's precedence).
 ///
@@ -12,12 +12,15 @@ public struct Kubeconfig: Sendable, Equatable {
         /// Path to a PEM CA bundle (absolute after loading).
         public var certificateAuthority: String?
         /// Decoded `certificate-authority-data` (PEM bytes).
-        public var certificateAuthorityData: Data?
+        public var certificateAuthorityData: [UInt8]?
         public var insecureSkipTLSVerify: Bool
         /// `tls-server-name`: name used for SNI and certificate verification instead of the server host.
         public var tlsServerName: String?
-        public init(server: String? = nil, certificateAuthority: String? = nil, certificateAuthorityData: Data? = nil,
-                    insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil) {
+        /// `proxy-url` (not supported: the loader refuses a cluster that sets it).
+        public var proxyURL: String?
+        public init(server: String? = nil, certificateAuthority: String? = nil, certificateAuthorityData: [UInt8]? = nil,
+                    insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil, proxyURL: String? = nil) {
+            self.proxyURL = proxyURL
             self.server = server; self.certificateAuthority = certificateAuthority
             self.certificateAuthorityData = certificateAuthorityData
             self.insecureSkipTLSVerify = insecureSkipTLSVerify; self.tlsServerName = tlsServerName
@@ -65,16 +68,20 @@ public struct Kubeconfig: Sendable, Equatable {
     /// A `users[].user` entry. Its `description` never shows secrets.
     public struct AuthInfo: Sendable, Equatable, CustomStringConvertible {
         public var clientCertificate: String?
-        public var clientCertificateData: Data?
+        public var clientCertificateData: [UInt8]?
         public var clientKey: String?
-        public var clientKeyData: Data?
+        public var clientKeyData: [UInt8]?
         public var token: String?
         public var tokenFile: String?
         public var exec: ExecConfig?
         /// Name of an `auth-provider` entry (unsupported; reported as an error when used).
         public var authProvider: String?
-        public init(clientCertificate: String? = nil, clientCertificateData: Data? = nil, clientKey: String? = nil,
-                    clientKeyData: Data? = nil, token: String? = nil, tokenFile: String? = nil,
+        /// Fields of ``unsupportedFields`` the entry sets (reported as an error when the user is used).
+        public var unsupported: [String] = []
+        /// Ways to authenticate that neither program honours: basic auth and impersonation.
+        public static let unsupportedFields = ["username", "password", "as", "as-uid", "as-groups", "as-user-extra"]
+        public init(clientCertificate: String? = nil, clientCertificateData: [UInt8]? = nil, clientKey: String? = nil,
+                    clientKeyData: [UInt8]? = nil, token: String? = nil, tokenFile: String? = nil,
                     exec: ExecConfig? = nil, authProvider: String? = nil) {
             self.clientCertificate = clientCertificate; self.clientCertificateData = clientCertificateData
             self.clientKey = clientKey; self.clientKeyData = clientKeyData; self.token = token
@@ -122,60 +129,54 @@ public struct Kubeconfig: Sendable, Equatable {
     }
 
     /// Reads and parses one kubeconfig file, resolving its relative paths against its directory.
-    public static func load(file path: String) throws -> Kubeconfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KubeClientError.kubeconfigNotFound(path: path)
-        }
-        return try parse(yaml: String(decoding: data, as: UTF8.self), path: path)
+    public static func load(file path: String) throws(KubeClientError) -> Kubeconfig {
+        guard let bytes = try? FileBytes.read(path) else { throw KubeClientError.kubeconfigNotFound(path: path) }
+        return try parse(yaml: String(decoding: bytes, as: UTF8.self), path: path)
     }
 
-    /// Parses kubeconfig YAML. `path` names the file (for errors and for resolving relative paths); when nil,
-    /// relative paths are kept as they are.
-    public static func parse(yaml: String, path: String? = nil) throws -> Kubeconfig {
+    /// Parses kubeconfig YAML (the subset ``KubeYAML`` reads) or JSON. `path` names the file (for errors and for
+    /// resolving relative paths); when nil, relative paths are kept as they are.
+    public static func parse(yaml: String, path: String? = nil) throws(KubeClientError) -> Kubeconfig {
         let name = path ?? "<inline>"
-        let root: Any?
-        do { root = try Yams.load(yaml: yaml) } catch {
-            throw KubeClientError.invalidKubeconfig(path: name, reason: "\(error)")
-        }
+        func fail(_ reason: String) -> KubeClientError { .invalidKubeconfig(path: name, reason: reason) }
+        let top: JSON
+        do { top = try KubeYAML.parse(yaml) } catch { throw fail(error.description) }
         var cfg = Kubeconfig(sourceFiles: path.map { [$0] } ?? [])
-        guard let root else { return cfg }  // an empty file is an empty config
-        guard let top = root as? [String: Any] else {
-            throw KubeClientError.invalidKubeconfig(path: name, reason: "top level is not a mapping")
-        }
-        let baseDir = path.map { (URL(fileURLWithPath: $0).deletingLastPathComponent().path) }
+        if top.isNull || top == .object([:]) { return cfg }  // an empty file is an empty config
+        guard case .object = top else { throw fail("top level is not a mapping") }
+        let baseDir: String? = path.map { p in p.contains("/") ? String(p[..<p.lastIndex(of: "/")!]) : "." }
         func resolve(_ p: String?) -> String? {
             guard let p, !p.isEmpty else { return nil }
-            if p.hasPrefix("/") || baseDir == nil { return p }
-            if p.hasPrefix("~/") { return NSString(string: p).expandingTildeInPath }
-            return URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: baseDir! + "/", isDirectory: true)).standardizedFileURL.path
+            guard let baseDir, !p.hasPrefix("/") else { return p }
+            return Paths.normalized(baseDir + "/" + p)
         }
-        func str(_ d: [String: Any], _ k: String) -> String? {
-            guard let v = d[k] else { return nil }
-            if let s = v as? String { return s }
-            if v is NSNull { return nil }
-            return "\(v)"
-        }
-        func bool(_ d: [String: Any], _ k: String) -> Bool {
-            if let b = d[k] as? Bool { return b }
-            if let s = d[k] as? String { return s == "true" }
-            return false
-        }
-        func b64(_ d: [String: Any], _ k: String) throws -> Data? {
-            guard let s = str(d, k), !s.isEmpty else { return nil }
-            let clean = s.filter { !$0.isWhitespace }
-            guard let data = Data(base64Encoded: clean) else { throw KubeClientError.invalidKubeconfig(path: name, reason: "\(k) is not valid base64") }
-            return data
-        }
-        func entries(_ key: String, _ inner: String) throws -> [(String, [String: Any])] {
-            guard let raw = top[key], !(raw is NSNull) else { return [] }
-            guard let list = raw as? [Any] else {
-                throw KubeClientError.invalidKubeconfig(path: name, reason: "\(key) is not a list")
+        /// A scalar as text (YAML plain scalars like `true` or `8` read as their text too).
+        func str(_ d: JSON, _ k: String) -> String? {
+            switch d[k] {
+            case .string(let s): s
+            case .bool(let b): b ? "true" : "false"
+            case .int(let i): "\(i)"
+            case .number(let d): "\(d)"
+            default: nil
             }
-            return try list.map { item in
-                guard let d = item as? [String: Any], let n = str(d, "name") else {
-                    throw KubeClientError.invalidKubeconfig(path: name, reason: "an entry of \(key) has no name")
+        }
+        func bool(_ d: JSON, _ k: String) -> Bool { d[k] == .bool(true) || d[k] == .string("true") }
+        func b64(_ d: JSON, _ k: String) throws(KubeClientError) -> [UInt8]? {
+            guard let s = str(d, k), !s.isEmpty else { return nil }
+            guard let bytes = Base64.decode(s) else { throw fail("\(k) is not valid base64") }
+            return bytes
+        }
+        func entries(_ key: String, _ inner: String) throws(KubeClientError) -> [(String, JSON)] {
+            switch top[key] {
+            case .null: return []
+            case .array(let list):
+                var out: [(String, JSON)] = []
+                for item in list {
+                    guard let n = str(item, "name") else { throw fail("an entry of \(key) has no name") }
+                    out.append((n, item[inner].isNull ? .object([:]) : item[inner]))
                 }
-                return (n, (d[inner] as? [String: Any]) ?? [:])
+                return out
+            default: throw fail("\(key) is not a list")
             }
         }
         // Within one file, the first entry of a name wins too (kubectl keeps the first when decoding lists into maps).
@@ -185,7 +186,8 @@ public struct Kubeconfig: Sendable, Equatable {
                 certificateAuthority: resolve(str(c, "certificate-authority")),
                 certificateAuthorityData: try b64(c, "certificate-authority-data"),
                 insecureSkipTLSVerify: bool(c, "insecure-skip-tls-verify"),
-                tlsServerName: str(c, "tls-server-name"))
+                tlsServerName: str(c, "tls-server-name"),
+                proxyURL: str(c, "proxy-url"))
         }
         for (n, c) in try entries("contexts", "context") where cfg.contexts[n] == nil {
             cfg.contexts[n] = Context(cluster: str(c, "cluster") ?? "", user: str(c, "user") ?? "",
@@ -199,21 +201,27 @@ public struct Kubeconfig: Sendable, Equatable {
                 clientKeyData: try b64(u, "client-key-data"),
                 token: str(u, "token").flatMap { $0.isEmpty ? nil : $0 },
                 tokenFile: resolve(str(u, "tokenFile")))
+            info.unsupported = AuthInfo.unsupportedFields.filter { !u[$0].isNull }
             if let token = info.token { Redactor.shared.register(token) }
-            if let ap = u["auth-provider"] as? [String: Any] { info.authProvider = str(ap, "name") ?? "unknown" }
-            if let e = u["exec"] as? [String: Any] {
+            if let password = str(u, "password") { Redactor.shared.register(password) }
+            if case .object = u["auth-provider"] { info.authProvider = str(u["auth-provider"], "name") ?? "unknown" }
+            let e = u["exec"]
+            if case .object = e {
                 guard var command = str(e, "command"), !command.isEmpty else {
-                    throw KubeClientError.invalidKubeconfig(path: name, reason: "user \"\(n)\": exec has no command")
+                    throw fail("user \"\(n)\": exec has no command")
                 }
                 // kubectl resolves the command only when it contains a path separator (else it is looked up in PATH).
                 if command.contains("/") { command = resolve(command) ?? command }
-                let args = (e["args"] as? [Any])?.map { "\($0)" } ?? []
-                let env = (e["env"] as? [Any])?.compactMap { item -> EnvVar? in
-                    guard let d = item as? [String: Any], let k = str(d, "name") else { return nil }
-                    return EnvVar(name: k, value: str(d, "value") ?? "")
-                } ?? []
+                let args = e["args"].elements.map { item -> String in
+                    if case .string(let s) = item { return s }
+                    return item.isNull ? "" : item.description
+                }
+                let env = e["env"].elements.compactMap { item -> EnvVar? in
+                    guard let k = str(item, "name") else { return nil }
+                    return EnvVar(name: k, value: str(item, "value") ?? "")
+                }
                 guard let apiVersion = str(e, "apiVersion"), !apiVersion.isEmpty else {
-                    throw KubeClientError.invalidKubeconfig(path: name, reason: "user \"\(n)\": exec plugin: invalid apiVersion \"\"")
+                    throw fail("user \"\(n)\": exec plugin: invalid apiVersion \"\"")
                 }
                 info.exec = ExecConfig(command: command, args: args, env: env, apiVersion: apiVersion,
                                        installHint: str(e, "installHint"),
@@ -224,5 +232,20 @@ public struct Kubeconfig: Sendable, Equatable {
         }
         if let cc = str(top, "current-context"), !cc.isEmpty { cfg.currentContext = cc }
         return cfg
+    }
+}
+
+/// Path arithmetic for kubeconfig-relative file names (no Foundation).
+enum Paths {
+    /// `a/./b/../c` → `a/c`; keeps a leading `/`.
+    static func normalized(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 }
