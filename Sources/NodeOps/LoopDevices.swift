@@ -231,6 +231,13 @@ enum LoopDevices {
     }
 
     /// Unbinds `device`; a device that is no longer bound (ENXIO) counts as done.
+    ///
+    /// While anyone else has the device open, the kernel only marks it to unbind at the last close (autoclear)
+    /// and LOOP_CLR_FD succeeds at once. Other processes do open loop devices for a moment: every find-or-attach
+    /// (ours, in any plugin process) reads LOOP_GET_STATUS64 from each device, and so do udev and `losetup`. So
+    /// detach waits, up to `unbindWait`, until the kernel has really unbound it: a caller (unstage) that returns
+    /// leaves no bound device behind, rather than one that goes away a moment later. A device held open longer
+    /// (a process still using it) is left to the kernel's autoclear.
     static func detach(_ device: LoopDevice) throws {
         try attachLock.withLock { _ in
             do {
@@ -241,6 +248,22 @@ enum LoopDevices {
                 return
             }
         }
+        let deadline = monotonicNanoseconds() + unbindWaitNanoseconds
+        while isBound(number: device.number), monotonicNanoseconds() < deadline { usleep(2_000) }
+    }
+
+    /// How long `detach` waits for a deferred unbind (2 s).
+    static let unbindWaitNanoseconds: UInt64 = 2_000_000_000
+
+    /// Whether /dev/loop`number` has a backing file (sysfs shows `loop/backing_file` only while it is bound).
+    static func isBound(number: Int) -> Bool {
+        access("\(sysBlock)/loop\(number)/loop/backing_file", F_OK) == 0
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// LOOP_SET_CAPACITY: makes the device pick up a grown (or shrunk) image size.

@@ -55,3 +55,29 @@ def test_two_plugins_staging_one_image_at_once_bind_one_device(start_driver, csi
             assert loop_devices_of(a.disk_image(v.id)) == [], f"round {r}: {v.id} still bound after both unstages"
             v.detach()
     print(f"two node plugins, {ROUNDS} rounds x {VOLUMES} volumes staged from both at once: {made} images, one loop device each")
+
+
+@needs_loop
+def test_unstage_returns_once_the_device_is_really_unbound(start_driver, csi):
+    """Another process has the loop device open for a moment (any plugin's find-or-attach reads LOOP_GET_STATUS64
+    from every device; so do udev and losetup). LOOP_CLR_FD then only defers the unbind to the last close: unstage
+    must wait for it, so that when it returns no device of the image is bound (seen failing in a CI run with three
+    suites at once, before detach waited)."""
+    import os
+    import time
+    d = start_driver()
+    v = Vol(d, csi, "held-open")
+    v.stage()
+    devices = loop_devices_of(d.disk_image(v.id))
+    assert len(devices) == 1, devices
+    held = os.open(devices[0], os.O_RDONLY)
+    closer = threading.Timer(0.5, os.close, args=(held,))
+    closer.start()
+    begin = time.monotonic()
+    v.unstage()
+    took = time.monotonic() - begin
+    closer.join()
+    assert loop_devices_of(d.disk_image(v.id)) == [], "unstage returned while the device was still bound"
+    assert took >= 0.4, f"unstage returned after {took:.2f}s, before the other opener closed the device"
+    v.detach()
+    print(f"unstage with the device held open by another process for 0.5 s: returned after {took:.2f}s, unbound")
