@@ -413,6 +413,21 @@ def run_step(life, node, name, do, label):
         return False
 
 
+def advance(life, node, name, do, effect, label):
+    """Carries out one step of the volume's life (the disk grown first for expand), then applies its effect, marks
+    the published file system and checks the state; False when the call failed (recorded)."""
+    if name == "expand":
+        life.grow_disk()
+    if not run_step(life, node, name, do, label):
+        return False
+    life.apply(effect)
+    if name == "publish" and not life.block:
+        pathlib.Path(life.a, "mark").write_text("life")
+        life.marked = True
+    life.check(f"after {name}")
+    return True
+
+
 @pytest.mark.parametrize("fs", ["ext4", "xfs", "block"])
 def test_every_node_call_across_restarts_in_new_namespaces(stack, fs):
     """Part 1: the plugin started again in a new namespace between any two calls; every call made again after the
@@ -421,15 +436,8 @@ def test_every_node_call_across_restarts_in_new_namespaces(stack, fs):
     life = Life(stack, tally, fs)
     node = stack.node
     for name, do, _undo, effect in life.steps():
-        if name == "expand":
-            life.grow_disk()
-        if not run_step(life, node, name, do, f"{name}"):
+        if not advance(life, node, name, do, effect, f"{name}"):
             break
-        life.apply(effect)
-        if name == "publish" and not life.block:
-            pathlib.Path(life.a, "mark").write_text("life")
-            life.marked = True
-        life.check(f"after {name}")
         node.restart_in_new_namespace()
         if not run_step(life, node, name, do, f"{name} again after a restart"):
             break
@@ -491,14 +499,7 @@ def test_every_node_call_killed_in_the_middle(stack, fs):
         if tally.failures:
             break
         # advance to the state after this call
-        if name == "expand":
-            life.grow_disk()
-        if not run_step(life, node, name, do, f"{name} (advance)"):
+        if not advance(life, node, name, do, effect, f"{name} (advance)"):
             break
-        life.apply(effect)
-        if name == "publish" and not life.block:
-            pathlib.Path(life.a, "mark").write_text("life")
-            life.marked = True
-        life.check(f"after {name}")
     print(f"\nnamespace-restart suite, kills, {fs}: {tally.summary(node)}")
     assert not tally.failures, tally.summary(node) + "\n" + "\n".join(tally.failures[:5])
